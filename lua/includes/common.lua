@@ -1,0 +1,133 @@
+-- Helpers shared by the queue scripts. Every script names its keys in a table `k`
+-- (k.wait, k.prio, ...) so that helpers never depend on the order of KEYS.
+local rcall = redis.call
+
+-- Job attributes (priority, uniq key, attempts, last error, ...) live in one hash,
+-- cjson-encoded, and only for jobs that have any: a plain job costs no entry there.
+local function getAttrs(attrsKey, id)
+  local raw = rcall('HGET', attrsKey, id)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+
+local function setAttrs(attrsKey, id, a)
+  if next(a) == nil then rcall('HDEL', attrsKey, id) else rcall('HSET', attrsKey, id, cjson.encode(a)) end
+end
+
+-- Priority 0 jobs sit in a FIFO list; the others in a sorted set whose score puts
+-- higher priorities first and, within one priority, lower (older) ids first.
+-- The score is formatted by hand: Lua would print a large number as %.14g and lose digits.
+local function prioScore(id, priority)
+  return string.format('%.0f', -priority * 4294967296 + (tonumber(id) % 4294967296))
+end
+
+local function enqueue(k, id, priority, front)
+  if priority == nil or priority == 0 then
+    if front then rcall('LPUSH', k.wait, id) else rcall('RPUSH', k.wait, id) end
+  else
+    rcall('ZADD', k.prio, prioScore(id, priority), id)
+  end
+end
+
+local function readyCount(k)
+  return rcall('LLEN', k.wait) + rcall('ZCARD', k.prio)
+end
+
+-- Removes a job and everything that refers to it, but not its place in a list or set.
+local function dropJob(k, id, a)
+  rcall('HDEL', k.jobs, id)
+  if a then
+    rcall('HDEL', k.attrs, id)
+    if a.u and rcall('HGET', k.uniq, a.u) == id then rcall('HDEL', k.uniq, a.u) end
+  end
+end
+
+local function maxAttemptsFor(a, queueMax, globalMax)
+  return tonumber((a and a.m) or queueMax or globalMax)
+end
+
+-- Moves due delayed jobs to the ready queue and takes back expired leases: a job whose
+-- attempts are used up goes to the dead set instead. Returns how many became ready.
+local function promote(k, now, queueMax, globalMax)
+  local made = 0
+  local due = rcall('ZRANGEBYSCORE', k.delayed, '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    local a = getAttrs(k.attrs, id)
+    enqueue(k, id, a and a.p, false)
+  end
+  if #due > 0 then
+    rcall('ZREM', k.delayed, unpack(due))
+    made = made + #due
+  end
+  local expired = rcall('ZRANGEBYSCORE', k.leased, '-inf', now, 'LIMIT', 0, 1000)
+  -- backwards, so that LPUSH leaves the oldest expired job at the very front
+  for i = #expired, 1, -1 do
+    local id = expired[i]
+    local a = getAttrs(k.attrs, id) or {}
+    a.e = 'lease expired'
+    setAttrs(k.attrs, id, a)
+    rcall('HINCRBY', k.meta, 'failed', 1)
+    if (a.a or 0) >= maxAttemptsFor(a, queueMax, globalMax) then
+      rcall('ZADD', k.dead, now, id)
+    else
+      enqueue(k, id, a.p, true)
+      made = made + 1
+    end
+  end
+  if #expired > 0 then rcall('ZREM', k.leased, unpack(expired)) end
+  return made
+end
+
+-- Tells waiting consumers (long polls, in any presque process) that jobs became ready.
+local function notify(channel, n)
+  if n > 0 and channel ~= '' then rcall('PUBLISH', channel, n) end
+end
+
+-- Stores one job under a new id and makes it ready, or delayed until dueMs.
+local function addJob(k, payload, now, dueMs, a)
+  local id = tostring(rcall('INCR', k.seq))
+  rcall('HSET', k.jobs, id, payload)
+  if next(a) ~= nil then rcall('HSET', k.attrs, id, cjson.encode(a)) end
+  if dueMs > now then
+    rcall('ZADD', k.delayed, dueMs, id)
+    return id, 0
+  end
+  enqueue(k, id, a.p, false)
+  return id, 1
+end
+
+-- Job options as the push routes pass them: priority, uniq key, max attempts ('' = unset).
+local function jobAttrs(priority, uniq, maxAttempts)
+  local a = {}
+  if tonumber(priority) ~= 0 then a.p = tonumber(priority) end
+  if uniq ~= '' then a.u = uniq end
+  if maxAttempts ~= '' then a.m = tonumber(maxAttempts) end
+  return a
+end
+
+-- Up to n ready ids in delivery order: positive priorities, then the FIFO list (priority 0),
+-- then negative priorities. Also returns how many came first from the priority set and
+-- how many after them from the list.
+local function readyIds(k, n)
+  local ids = rcall('ZRANGEBYSCORE', k.prio, '-inf', '(0', 'LIMIT', 0, n)
+  local high, fromList = #ids, 0
+  if #ids < n then
+    local listed = rcall('LRANGE', k.wait, 0, n - #ids - 1)
+    fromList = #listed
+    for _, id in ipairs(listed) do ids[#ids + 1] = id end
+  end
+  if #ids < n then
+    local low = rcall('ZRANGEBYSCORE', k.prio, '0', '+inf', 'LIMIT', 0, n - #ids)
+    for _, id in ipairs(low) do ids[#ids + 1] = id end
+  end
+  return ids, high, fromList
+end
+
+-- A worker names the attempt it was handed (its lease token); an attempt that is not the
+-- job's latest means the lease expired and the job went to someone else.
+local function checkAttempt(a, given)
+  if given ~= nil and (a == nil or a.a ~= given) then
+    return redis.error_reply('CONFLICT the job was handed out again (attempt ' .. ((a and a.a) or 0) .. ')')
+  end
+  return nil
+end

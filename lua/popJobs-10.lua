@@ -1,0 +1,69 @@
+--[[ popJobs: hand out up to `count` ready jobs, oldest and highest priority first.
+     Refuses while the queue is stopped. Due delayed jobs and expired leases are promoted first.
+     Without a lease the jobs are deleted as they go (presque's GET), counted as processed and
+     their uniq keys freed; with a lease they move to the leased set until acked or expired.
+  KEYS[1] meta  KEYS[2] wait  KEYS[3] prio  KEYS[4] delayed  KEYS[5] leased  KEYS[6] jobs
+  KEYS[7] attrs  KEYS[8] uniq  KEYS[9] wstats  KEYS[10] dead
+  ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
+  ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
+  ARGV[6] notify channel
+  Returns {next wake (ms, '' = none; set when no job came), lease seconds, id, payload, attempt, ...}
+          | error "STOPPED queue is closed" ]]
+--- @include "common"
+local k = { meta = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], leased = KEYS[5],
+            jobs = KEYS[6], attrs = KEYS[7], uniq = KEYS[8], wstats = KEYS[9], dead = KEYS[10] }
+local now, count, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts')
+if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') end
+
+local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
+local made = promote(k, now, settings[3], ARGV[5])
+
+local ids, high, fromList = readyIds(k, count)
+if fromList > 0 then rcall('LTRIM', k.wait, fromList, -1) end
+if #ids > fromList then
+  local zids = {}
+  for i, id in ipairs(ids) do
+    if i <= high or i > high + fromList then zids[#zids + 1] = id end
+  end
+  rcall('ZREM', k.prio, unpack(zids))
+end
+
+local reply = { '', lease }
+if #ids == 0 then
+  local d = rcall('ZRANGE', k.delayed, 0, 0, 'WITHSCORES')
+  local l = rcall('ZRANGE', k.leased, 0, 0, 'WITHSCORES')
+  local wake = math.min(tonumber(d[2]) or math.huge, tonumber(l[2]) or math.huge)
+  if wake ~= math.huge then reply[1] = string.format('%.0f', wake) end
+  return reply
+end
+
+for _, id in ipairs(ids) do
+  local payload = rcall('HGET', k.jobs, id)
+  local a = getAttrs(k.attrs, id)
+  if a and a.u then
+    if rcall('HGET', k.uniq, a.u) == id then rcall('HDEL', k.uniq, a.u) end
+    a.u = nil
+  end
+  local attempt = 1
+  if lease > 0 then
+    a = a or {}
+    a.a = (a.a or 0) + 1
+    attempt = a.a
+    setAttrs(k.attrs, id, a)
+    rcall('ZADD', k.leased, now + lease * 1000, id)
+  else
+    dropJob(k, id, a)
+  end
+  reply[#reply + 1] = id
+  reply[#reply + 1] = payload
+  reply[#reply + 1] = attempt
+end
+
+if lease == 0 then
+  rcall('HINCRBY', k.meta, 'processed', #ids)
+  if worker ~= '' then rcall('HINCRBY', k.wstats, 'p:' .. worker, #ids) end
+end
+-- jobs promoted here beyond those taken are ready for other waiters
+if made > 0 and readyCount(k) > 0 then notify(ARGV[6], made) end
+return reply

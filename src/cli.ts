@@ -1,0 +1,103 @@
+// npm start: read the settings, start the embedded Redis when none is configured, serve, and
+// shut down cleanly on SIGINT/SIGTERM.
+import cluster from "node:cluster";
+import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "./config.js";
+import { createLogger } from "./log.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "./redis.js";
+import { startServer } from "./server.js";
+
+async function main(): Promise<void> {
+  let invocation;
+  try {
+    invocation = loadConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`presque: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (invocation.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { config, configFile, workers } = invocation;
+  const log = createLogger(config.log.level);
+
+  if (cluster.isWorker) {
+    await serve(config, log, process.env.PRESQUE_EMBEDDED === "1");
+    return;
+  }
+
+  log.info({ file: configFile ?? "(none: defaults)" }, "config");
+  let embedded: EmbeddedRedis | undefined;
+  if (usesEmbeddedRedis(config)) {
+    embedded = await startEmbeddedRedis(config.redis.embedded.dir);
+    config.redis.url = embedded.url;
+    log.info({ url: embedded.url, dir: embedded.dir, appendonly: true }, "embedded redis-server started");
+  }
+  const stopEmbedded = async () => {
+    if (!embedded) return;
+    await embedded.stop();
+    log.info("embedded redis-server stopped");
+  };
+
+  if (workers > 1) {
+    await supervise(workers, config, log, !!embedded, stopEmbedded);
+    return;
+  }
+  try {
+    await serve(config, log, !!embedded, stopEmbedded);
+  } catch (err) {
+    await stopEmbedded();
+    throw err;
+  }
+}
+
+async function serve(config: Config, log: ReturnType<typeof createLogger>, embedded: boolean, after = async () => {}) {
+  const running = await startServer(config, log, { embedded });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    await running.close();
+    await after();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** --workers N: N processes share the port (node:cluster); this one keeps the embedded Redis. */
+async function supervise(n: number, config: Config, log: ReturnType<typeof createLogger>, embedded: boolean, after: () => Promise<void>) {
+  let stopping = false;
+  const env = { PRESQUE_REDIS_URL: config.redis.url ?? "", PRESQUE_EMBEDDED: embedded ? "1" : "0" };
+  for (let i = 0; i < n; i++) cluster.fork(config.redis.url ? env : { PRESQUE_EMBEDDED: "0" });
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, "worker died; starting another");
+    cluster.fork(config.redis.url ? env : {});
+  });
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, workers: n }, "shutting down workers");
+    const all = Object.values(cluster.workers ?? {});
+    await Promise.all(all.map((w) => new Promise((resolve) => {
+      w?.once("exit", resolve);
+      w?.process.kill("SIGTERM");
+    })));
+    await after();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`presque: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,189 @@
+// Settings come from flags, then environment, then the config file, then these defaults.
+// The file is checked key by key: an unknown key or a wrong type stops start-up.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+
+export interface Config {
+  server: { host: string; port: number; max_body: number; max_wait: number };
+  redis: {
+    url?: string;
+    host?: string;
+    port?: number;
+    db?: number;
+    password?: string;
+    prefix: string;
+    command_timeout: number;
+    embedded: { dir: string };
+  };
+  batch: { max_push: number; max_fetch: number };
+  jobs: { max_attempts: number; backoff_base: number; backoff_cap: number; max_lease: number };
+  log: { level: string };
+}
+
+export const DEFAULTS: Config = {
+  server: { host: "127.0.0.1", port: 5000, max_body: 1024 * 1024, max_wait: 60 },
+  redis: { prefix: "presque:", command_timeout: 5000, embedded: { dir: "./data" } },
+  batch: { max_push: 1000, max_fetch: 1000 },
+  jobs: { max_attempts: 5, backoff_base: 1, backoff_cap: 3600, max_lease: 43200 },
+  log: { level: "info" },
+};
+
+type Check = (v: unknown) => string | null; // the complaint, or null when the value is fine
+const int = (min: number, max: number): Check => (v) =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `must be an integer from ${min} to ${max}`;
+const str: Check = (v) => (typeof v === "string" && v.length > 0 ? null : "must be a non-empty string");
+const prefix: Check = (v) =>
+  str(v) ?? (/[{}]/.test(v as string) ? "must not contain { or } (they would break the queues' hash tags)" : null);
+const oneOf = (...values: string[]): Check => (v) =>
+  values.includes(v as string) ? null : `must be one of ${values.join(", ")}`;
+
+const redisUrlCheck: Check = (v) =>
+  str(v) ?? (/^rediss?:\/\//.test(v as string) ? null : "must be a redis:// or rediss:// URL");
+
+type Schema = { [key: string]: Check | Schema };
+const SCHEMA: Schema = {
+  server: { host: str, port: int(0, 65535), max_body: int(1, 512 * 1024 * 1024), max_wait: int(0, 3600) },
+  redis: {
+    url: redisUrlCheck,
+    host: str,
+    port: int(1, 65535),
+    db: int(0, 15),
+    password: str,
+    prefix,
+    command_timeout: int(100, 600000),
+    embedded: { dir: str },
+  },
+  batch: { max_push: int(1, 100000), max_fetch: int(1, 100000) },
+  jobs: { max_attempts: int(1, 1000), backoff_base: int(0, 86400), backoff_cap: int(0, 86400 * 30), max_lease: int(1, 86400 * 7) },
+  log: { level: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent") },
+};
+
+export class ConfigError extends Error {}
+
+function checkSection(value: unknown, schema: Schema, path: string, file: string): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`${file}: ${path || "the file"} must be a mapping of keys to values`);
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const name = path ? `${path}.${key}` : key;
+    const rule = schema[key];
+    if (!rule) throw new ConfigError(`${file}: unknown key ${name}`);
+    if (typeof rule === "function") {
+      const complaint = rule(v);
+      if (complaint) throw new ConfigError(`${file}: ${name} ${complaint}`);
+    } else {
+      checkSection(v, rule, name, file);
+    }
+  }
+}
+
+function merge<T>(base: T, over: unknown): T {
+  if (!over || typeof over !== "object") return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = v && typeof v === "object" && !Array.isArray(v) ? merge(out[k] ?? {}, v) : v;
+  }
+  return out as T;
+}
+
+export function readConfigFile(file: string): Partial<Config> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot be read (${(err as Error).message})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  checkSection(doc, SCHEMA, "", file);
+  return doc as Partial<Config>;
+}
+
+export const USAGE = `Usage: npm start -- [options]
+
+Options (each overrides its environment variable, which overrides the config file):
+  --port <n>        port to listen on (PRESQUE_PORT; default 5000)
+  --host <addr>     address to listen on (PRESQUE_HOST; default 127.0.0.1)
+  --redis <url>     use this Redis, e.g. redis://127.0.0.1:6379/0 (PRESQUE_REDIS_URL);
+                    without one, presque starts its own redis-server, with its files in ./data
+  --config <file>   config file (PRESQUE_CONFIG; default ./config.yaml)
+  --workers <n>     serve from n processes sharing the port (PRESQUE_WORKERS; default 1)
+  --help            show this help
+`;
+
+export interface Invocation {
+  config: Config;
+  configFile: string | null;
+  workers: number;
+  help: boolean;
+}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Invocation {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        redis: { type: "string" },
+        config: { type: "string" },
+        workers: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+
+  const explicitFile = flags.config ?? env.PRESQUE_CONFIG;
+  const configFile = resolve(explicitFile ?? "config.yaml");
+  const fromFile = explicitFile || existsSync(configFile) ? readConfigFile(configFile) : {};
+  const config = merge(DEFAULTS, fromFile);
+
+  const setting = (flag: keyof typeof flags, envVar: string): Setting | null => {
+    const flagValue = flags[flag];
+    if (typeof flagValue === "string") return { raw: flagValue, source: `--${flag}` };
+    const envValue = env[envVar];
+    return envValue === undefined ? null : { raw: envValue, source: envVar };
+  };
+  const port = setting("port", "PRESQUE_PORT");
+  if (port) config.server.port = checked(port, int(0, 65535), Number);
+  const host = setting("host", "PRESQUE_HOST");
+  if (host) config.server.host = checked(host, str, String);
+  const redisUrl = setting("redis", "PRESQUE_REDIS_URL");
+  if (redisUrl) config.redis.url = checked(redisUrl, redisUrlCheck, String);
+  const workers = setting("workers", "PRESQUE_WORKERS");
+  return {
+    config,
+    configFile: explicitFile || existsSync(configFile) ? configFile : null,
+    workers: workers ? checked(workers, int(1, 64), Number) : 1,
+    help: !!flags.help,
+  };
+}
+
+interface Setting {
+  raw: string;
+  source: string;
+}
+
+function checked<T>({ raw, source }: Setting, check: Check, convert: (v: string) => T): T {
+  const value = convert(raw);
+  const complaint = check(typeof value === "number" && raw.trim() === "" ? NaN : value);
+  if (complaint) throw new ConfigError(`${source} ${complaint}`);
+  return value;
+}
+
+/** Embedded mode: no Redis was named anywhere, so presque runs its own. */
+export function usesEmbeddedRedis(config: Config): boolean {
+  return !config.redis.url && !config.redis.host && !config.redis.port;
+}

@@ -1,0 +1,36 @@
+// Handing jobs to a consumer, waiting for them when it asked to (long polling).
+import type { Res } from "./http.js";
+import type { PopResult, Store } from "./store.js";
+import type { Sweeper } from "./sweeper.js";
+import type { Waiters } from "./waiters.js";
+
+export interface TakeRequest {
+  queue: string;
+  count: number;
+  worker: string;
+  lease?: number;
+  /** seconds to wait for a job when none is ready; 0 answers at once */
+  wait: number;
+}
+
+export async function takeJobs(store: Store, waiters: Waiters, sweeper: Sweeper, res: Res, want: TakeRequest): Promise<PopResult> {
+  const pop = () => store.pop(want.queue, want.count, want.worker, want.lease);
+  if (want.wait <= 0 || waiters.stopping) return pop();
+
+  const deadline = Date.now() + want.wait * 1000;
+  // subscribe before the first pop, so that no push between the pop and the sleep goes unheard
+  const channel = await waiters.join(store.keys(want.queue).notify);
+  try {
+    for (;;) {
+      const generation = channel.generation;
+      const result = await pop();
+      if (result.jobs.length > 0 || Date.now() >= deadline || res.destroyed || waiters.stopping) return result;
+      if (channel.generation !== generation) continue;
+      if (result.nextWakeMs !== null && result.nextWakeMs < deadline) sweeper.at(want.queue, result.nextWakeMs);
+      await waiters.sleep(channel, deadline, res);
+      if (res.destroyed) return { jobs: [], lease: 0, nextWakeMs: null };
+    }
+  } finally {
+    waiters.leave(channel);
+  }
+}

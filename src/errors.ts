@@ -1,0 +1,62 @@
+// One place that turns every failure into a status code and a JSON body {"error": "..."}.
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string) => new HttpError(400, message);
+
+/** Lua scripts fail with redis.error_reply("<CODE> <message>"); the code picks the status. */
+const SCRIPT_ERRORS: Record<string, number> = {
+  STOPPED: 404, // presque answers a stopped queue like an empty one: 404 "queue is closed"
+  EXISTS: 400, // presque's uniq: 400 "job already exists"
+  NOTFOUND: 404,
+  CONFLICT: 409,
+};
+
+// ioredis declares ReplyError as `any`, so instanceof cannot narrow: test the name.
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === "ReplyError";
+}
+
+export interface Classified {
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+  /** true when the failure is ours (a bug), to be logged with its stack */
+  bug: boolean;
+}
+
+export function classify(err: unknown): Classified {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, headers: err.headers, bug: false };
+  if (err instanceof Error && isReplyError(err)) {
+    const space = err.message.indexOf(" ");
+    const status = SCRIPT_ERRORS[err.message.slice(0, space)];
+    if (status) return { status, message: err.message.slice(space + 1), headers: {}, bug: false };
+    if (REDIS_BUSY.test(err.message)) return unavailable;
+    return { status: 500, message: "internal error", headers: {}, bug: true };
+  }
+  if (isRedisUnavailable(err)) return unavailable;
+  return { status: 500, message: "internal error", headers: {}, bug: true };
+}
+
+const unavailable: Classified = { status: 503, message: "redis unavailable", headers: { "retry-after": "1" }, bug: false };
+
+/** Redis replies that mean "not now" (loading its data, busy with a script, failing over). */
+const REDIS_BUSY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+
+/** Connection loss, a closed stream, a command timeout: what ioredis raises without a reply. */
+function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (isReplyError(err)) return false;
+  return (
+    err.name === "MaxRetriesPerRequestError" ||
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/.test(err.message)
+  );
+}

@@ -1,0 +1,77 @@
+// The Redis connection, and the embedded redis-server presque runs when none is configured.
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+import { Redis, type RedisOptions } from "ioredis";
+import { RedisMemoryServer } from "redis-memory-server";
+import type { Config } from "./config.js";
+
+export function connectionOptions(config: Config): RedisOptions {
+  return {
+    lazyConnect: true,
+    // While Redis is away, fail at once (the route answers 503) instead of queueing requests.
+    enableOfflineQueue: false,
+    commandTimeout: config.redis.command_timeout,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    connectionName: "presque",
+  };
+}
+
+export function createRedis(config: Config, overrides: RedisOptions = {}): Redis {
+  const options = { ...connectionOptions(config), ...overrides };
+  const r = config.redis;
+  if (r.url) return new Redis(r.url, options);
+  return new Redis({ host: r.host ?? "127.0.0.1", port: r.port ?? 6379, db: r.db, password: r.password, ...options });
+}
+
+/** Where a host/port config points, for logs and /stats/ (never the password). */
+export function describeTarget(redis: Redis): string {
+  const { host, port, db } = redis.options;
+  return `redis://${host}:${port}/${db ?? 0}`;
+}
+
+export function findOnPath(program: string, path = process.env.PATH ?? ""): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, program);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+export interface EmbeddedRedis {
+  url: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the machine's redis-server with an append-only file in `dir`, so that queues
+ *  survive a restart. redis-memory-server is told where the binary is: it must never try
+ *  to download one. */
+export async function startEmbeddedRedis(dir: string): Promise<EmbeddedRedis> {
+  const systemBinary = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server");
+  if (!systemBinary) {
+    throw new Error("redis-server was not found on PATH: install it (apt-get install redis-server) or pass --redis <url>");
+  }
+  const dataDir = resolve(dir);
+  mkdirSync(dataDir, { recursive: true });
+  const server = await RedisMemoryServer.create({
+    binary: { systemBinary },
+    instance: { args: ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", dataDir] },
+  });
+  const host = await server.getHost();
+  const port = await server.getPort();
+  return {
+    url: `redis://${host}:${port}/0`,
+    dir: dataDir,
+    stop: async () => {
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// /dead/:queue — jobs whose attempts ran out.
+import type { Context, Router } from "../app.js";
+import { intParam, jobIdParam, queueParam, sendJson } from "../http.js";
+import { jobView } from "./jobs.js";
+
+export function registerDeadRoutes(router: Router, ctx: Context): void {
+  const { store } = ctx;
+
+  router.route("/dead/:queue", {
+    GET: async (req, res) => {
+      const queue = queueParam(req);
+      const offset = intParam(req.query, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
+      const limit = intParam(req.query, "limit", 1, 1000, 100);
+      const { total, jobs } = await store.dead(queue, offset, limit);
+      sendJson(res, 200, { queue, total, offset, limit, jobs: jobs.map((j) => jobView(queue, j)) });
+    },
+    DELETE: async (req, res) => {
+      const queue = queueParam(req);
+      sendJson(res, 200, { queue, deleted: await store.purgeDead(queue) });
+    },
+  });
+
+  router.route("/dead/:queue/:id/retry", {
+    POST: async (req, res) => {
+      const queue = queueParam(req);
+      const id = jobIdParam(req);
+      await store.retryDead(queue, id);
+      sendJson(res, 200, { id, state: "ready" });
+    },
+  });
+}

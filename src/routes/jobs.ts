@@ -1,0 +1,133 @@
+// /q/:queue — presque's job routes — and /q/:queue/:id, one job under a lease.
+import type { Context, Router } from "../app.js";
+import { takeJobs } from "../consume.js";
+import { badRequest, HttpError } from "../errors.js";
+import {
+  checkSeconds,
+  isObject,
+  jobIdParam,
+  parseJson,
+  queueParam,
+  readBody,
+  readJob,
+  readLooseObject,
+  sendEmpty,
+  sendJson,
+  sendRaw,
+  workerId,
+
+} from "../http.js";
+import type { JobView } from "../store.js";
+import { attemptOf, pushOptions, takeOptions } from "./params.js";
+
+const MAX_ERROR_LENGTH = 4096;
+
+export function jobView(queue: string, job: JobView) {
+  const at = job.atMs === null ? undefined : job.atMs / 1000;
+  return {
+    id: job.id,
+    queue,
+    state: job.state,
+    attempts: job.attrs.a ?? 0,
+    priority: job.attrs.p ?? 0,
+    ...(job.attrs.m !== undefined && { max_attempts: job.attrs.m }),
+    ...(job.attrs.e !== undefined && { last_error: job.attrs.e }),
+    ...(job.state === "delayed" && { due_at: at }),
+    ...(job.state === "leased" && { lease_expires_at: at }),
+    ...(job.state === "dead" && { died_at: at }),
+    job: JSON.parse(job.payload.toString("utf8")),
+  };
+}
+
+export function leaseHeaders(lease: number, attempt: number): Record<string, string | number> {
+  if (lease <= 0) return {};
+  return { "x-presque-attempt": attempt, "x-presque-lease-expires": ((Date.now() + lease * 1000) / 1000).toFixed(3) };
+}
+
+export function registerJobRoutes(router: Router, ctx: Context): void {
+  const { store, config } = ctx;
+  const maxBody = config.server.max_body;
+
+  router.route("/q/:queue", {
+    POST: async (req, res) => {
+      const queue = queueParam(req);
+      const opts = pushOptions(req.query, true);
+      const [id] = await store.push(queue, [await readJob(req, maxBody)], opts);
+      sendJson(res, 201, { id });
+    },
+
+    GET: async (req, res) => {
+      const queue = queueParam(req);
+      const { lease, wait } = takeOptions(req.query, config);
+      const taken = await takeJobs(store, ctx.waiters, ctx.sweeper, res, { queue, count: 1, worker: workerId(req), lease, wait });
+      const job = taken.jobs[0];
+      if (!job) throw new HttpError(404, "no job");
+      sendRaw(res, 200, job.payload, { "x-presque-jobid": job.id, ...leaseHeaders(taken.lease, job.attempt) });
+    },
+
+    // presque's retry: the worker failed the job it fetched and posts it back
+    PUT: async (req, res) => {
+      const queue = queueParam(req);
+      const { dueMs, priority } = pushOptions(req.query, false);
+      const worker = workerId(req);
+      const id = await store.retry(queue, await readJob(req, maxBody), { dueMs, priority }, worker);
+      sendJson(res, 201, { id });
+    },
+
+    DELETE: async (req, res) => {
+      await store.purge(queueParam(req));
+      sendEmpty(res);
+    },
+  });
+
+  router.route("/q/:queue/:id", {
+    GET: async (req, res) => {
+      const queue = queueParam(req);
+      const job = await store.job(queue, jobIdParam(req));
+      if (!job) throw new HttpError(404, "no such job");
+      sendJson(res, 200, jobView(queue, job));
+    },
+
+    // acknowledges a leased job, or cancels one that is not leased
+    DELETE: async (req, res) => {
+      const queue = queueParam(req);
+      await store.remove(queue, jobIdParam(req), attemptOf(req), workerId(req));
+      sendEmpty(res);
+    },
+
+    // the worker holding the lease failed the job
+    PUT: async (req, res) => {
+      const queue = queueParam(req);
+      const id = jobIdParam(req);
+      const attempt = attemptOf(req);
+      const error = failureMessage(await readBody(req, maxBody));
+      const { state, atMs } = await store.fail(queue, id, attempt, workerId(req), error);
+      sendJson(res, 200, { id, state, ...(state === "delayed" ? { due_at: atMs / 1000 } : { died_at: atMs / 1000 }) });
+    },
+  });
+
+  router.route("/q/:queue/:id/lease", {
+    POST: async (req, res) => {
+      const queue = queueParam(req);
+      const id = jobIdParam(req);
+      const attempt = attemptOf(req);
+      const body = await readLooseObject(req, maxBody, "body");
+      if (body.seconds === undefined) throw badRequest('give {"seconds": N}');
+      const seconds = checkSeconds(body.seconds, "seconds", config.jobs.max_lease);
+      const deadline = await store.extendLease(queue, id, seconds, attempt);
+      sendJson(res, 200, { id, lease_expires_at: deadline / 1000 });
+    },
+  });
+}
+
+/** The optional body of a failure report: {"error": "..."} (anything else JSON is kept as text). */
+function failureMessage(body: Buffer): string {
+  if (body.length === 0) return "failed";
+  const value = parseJson(body, "body");
+  if (!isObject(value)) throw badRequest('body must be a JSON object such as {"error": "..."}');
+  const error = value.error;
+  if (error === undefined) return "failed";
+  const text = typeof error === "string" ? error : JSON.stringify(error);
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+}
+

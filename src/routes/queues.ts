@@ -1,0 +1,92 @@
+// /j, /status, /control and /stats: what a queue holds and how it behaves.
+import type { Context, Router } from "../app.js";
+import { badRequest } from "../errors.js";
+import { checkInt, intParam, queueParam, readLooseObject, sendJson, stringParam } from "../http.js";
+import type { Store } from "../store.js";
+
+export function registerQueueRoutes(router: Router, ctx: Context): void {
+  const { store, config } = ctx;
+
+  router.route("/j/:queue", {
+    GET: async (req, res) => {
+      const { settings: _settings, status: _status, ...figures } = await store.figures(queueParam(req));
+      sendJson(res, 200, figures);
+    },
+  });
+
+  const listQueues = async (_req: unknown, res: Parameters<typeof sendJson>[0]) => {
+    const queues = await store.queues();
+    sendJson(res, 200, { queues, size: queues.length });
+  };
+  router.route("/status", { GET: listQueues });
+  router.route("/status/", { GET: listQueues });
+
+  router.route("/status/:queue", {
+    GET: async (req, res) => {
+      const queue = queueParam(req);
+      const withDesc = stringParam(req.query, "with_desc");
+      if (withDesc !== undefined && !["0", "1", "true", "false"].includes(withDesc)) throw badRequest("with_desc must be 1 or 0");
+      const limit = intParam(req.query, "limit", 1, 10000, 100);
+      const figures = await store.figures(queue);
+      const body: Record<string, unknown> = { queue, size: figures.job_count };
+      if (withDesc === "1" || withDesc === "true") {
+        body.jobs = (await store.peek(queue, limit)).map((p) => JSON.parse(p.toString("utf8")));
+      }
+      sendJson(res, 200, body);
+    },
+  });
+
+  router.route("/control/:queue", {
+    GET: async (req, res) => {
+      const queue = queueParam(req);
+      const { status, settings } = await store.figures(queue);
+      sendJson(res, 200, { queue, status, ...settings });
+    },
+    // presque's clients sent this without a JSON Content-Type: the body is read as JSON regardless
+    POST: async (req, res) => {
+      const queue = queueParam(req);
+      const changes = controlChanges(await readLooseObject(req, config.server.max_body, "body"), config.jobs.max_lease);
+      await store.configure(queue, changes);
+      sendJson(res, 200, { response: "updated", queue });
+    },
+  });
+
+  router.route("/stats/", { GET: async (_req, res) => sendJson(res, 200, await stats(ctx)) });
+  router.route("/stats", { GET: async (_req, res) => sendJson(res, 200, await stats(ctx)) });
+}
+
+const SETTING_RANGES: Record<string, [number, number]> = {
+  max_attempts: [1, 1000],
+  backoff_base: [0, 86400],
+  backoff_cap: [0, 30 * 86400],
+};
+
+/** {"status": "stop"|"start"} and/or queue settings; null restores a setting's default. */
+function controlChanges(body: Record<string, unknown>, maxLease: number): Record<string, string | number> {
+  const changes: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key === "status") {
+      if (value !== "stop" && value !== "start") throw badRequest('status must be "stop" or "start"');
+      changes.status = value === "stop" ? 0 : 1;
+    } else if (key === "lease") {
+      changes.lease = value === null ? "" : checkInt(value, "lease", 0, maxLease);
+    } else if (key in SETTING_RANGES) {
+      changes[key] = value === null ? "" : checkInt(value, key, ...SETTING_RANGES[key]);
+    } else {
+      throw badRequest(`unknown control key ${key}: use status, lease, max_attempts, backoff_base or backoff_cap`);
+    }
+  }
+  if (Object.keys(changes).length === 0) throw badRequest('give {"status": "stop"} or {"status": "start"}, or a queue setting');
+  return changes;
+}
+
+export async function stats(ctx: Context) {
+  const store: Store = ctx.store;
+  const [names, workers] = await Promise.all([store.queues(), store.workers()]);
+  const queues = await Promise.all(names.map((q) => store.figures(q)));
+  return {
+    redis: ctx.redisInfo,
+    queues: queues.map(({ settings, ...figures }) => ({ ...figures, lease: settings.lease })),
+    workers: workers.length,
+  };
+}

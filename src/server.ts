@@ -1,0 +1,80 @@
+// Wires config, Redis, scripts and routes into a listening HTTP server, and takes it down again.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { createApp, type Context } from "./app.js";
+import type { Config } from "./config.js";
+import { createRedis, describeTarget } from "./redis.js";
+import { loadScripts } from "./scripts.js";
+import { Store } from "./store.js";
+import { Sweeper } from "./sweeper.js";
+import { Waiters } from "./waiters.js";
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  url: string;
+  context: Context;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  embedded?: boolean;
+  /** milliseconds between sweeps of all queues */
+  sweepEveryMs?: number;
+}
+
+export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
+  const redis = createRedis(config);
+  const sub = createRedis(config, { connectionName: "presque-notify" });
+  let warnedAt = 0;
+  const onRedisError = (err: Error) => {
+    // ioredis reports every failed reconnection; one line every few seconds is enough
+    if (Date.now() - warnedAt > 5000) {
+      warnedAt = Date.now();
+      log.warn({ err: err.message }, "redis connection error");
+    }
+  };
+  redis.on("error", onRedisError);
+  sub.on("error", onRedisError);
+  await Promise.all([redis.connect(), sub.connect()]);
+
+  const target = describeTarget(redis);
+  const scripts = await loadScripts(redis);
+  const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
+  log.info({ redis: target, version, embedded: !!opts.embedded }, "redis connected");
+  log.info({ scripts: scripts.map((s) => `${s.name}-${s.numberOfKeys}`) }, `${scripts.length} lua scripts loaded`);
+
+  const store = new Store(redis, config.redis.prefix, config.jobs);
+  const waiters = new Waiters(sub);
+  const sweeper = new Sweeper(store, log, opts.sweepEveryMs);
+  const context: Context = { config, store, waiters, sweeper, log, redisInfo: { target, version, embedded: !!opts.embedded } };
+  const app = createApp(context);
+
+  const server = createServer(app.handler as never);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.server.port, config.server.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
+  log.info({ host: config.server.host, port, url }, "listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      sweeper.stop();
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      waiters.close(); // long polls answer now instead of holding shutdown up
+      const forced = setTimeout(() => server.closeAllConnections(), 10_000);
+      await drained;
+      clearTimeout(forced);
+      await Promise.allSettled([redis.quit(), sub.quit()]);
+    })());
+
+  return { server, port, url, context, close };
+}

@@ -1,0 +1,298 @@
+// Queue operations, one script call each (plus, where a global list must follow, one
+// single-key command sent with it in the same round trip). Routes call these and nothing else.
+import type { Redis } from "ioredis";
+import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
+import { callScript } from "./scripts.js";
+
+export interface JobDefaults {
+  max_attempts: number;
+  backoff_base: number;
+  backoff_cap: number;
+}
+
+export interface PushOptions {
+  dueMs?: number;
+  priority?: number;
+  uniq?: string;
+  maxAttempts?: number;
+}
+
+export interface PoppedJob {
+  id: string;
+  payload: Buffer;
+  attempt: number;
+}
+
+export interface PopResult {
+  jobs: PoppedJob[];
+  /** lease length in seconds, 0 when the jobs were deleted as they went */
+  lease: number;
+  /** when no job came: the earliest time (ms) a delayed job or an expired lease may make one ready */
+  nextWakeMs: number | null;
+}
+
+export interface QueueFigures {
+  queue_name: string;
+  status: 0 | 1;
+  job_count: number;
+  job_prioritized: number;
+  job_delayed: number;
+  job_leased: number;
+  job_dead: number;
+  job_processed: number;
+  job_failed: number;
+}
+
+export interface QueueSettings {
+  lease: number;
+  max_attempts: number;
+  backoff_base: number;
+  backoff_cap: number;
+}
+
+export type JobState = "ready" | "delayed" | "leased" | "dead";
+
+export interface JobView {
+  id: string;
+  state: JobState;
+  payload: Buffer;
+  attrs: { p?: number; a?: number; m?: number; e?: string };
+  atMs: number | null;
+}
+
+const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap"] as const;
+
+export class Store {
+  private readonly global: ReturnType<typeof globalKeys>;
+
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+    readonly defaults: JobDefaults,
+  ) {
+    this.global = globalKeys(prefix);
+  }
+
+  keys(queue: string): QueueKeys {
+    return queueKeys(this.prefix, queue);
+  }
+
+  /** The keys every state-changing job script takes, in its KEYS order. */
+  private jobKeys(k: QueueKeys): string[] {
+    return [k.meta, k.wait, k.prio, k.delayed, k.leased, k.jobs, k.attrs, k.uniq, k.wstats, k.dead];
+  }
+
+  async push(queue: string, payloads: Buffer[], opts: PushOptions = {}): Promise<string[]> {
+    const k = this.keys(queue);
+    const pushed = callScript<string[]>(
+      this.redis,
+      "pushJobs",
+      [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq],
+      [Date.now(), opts.dueMs ?? 0, opts.priority ?? 0, opts.uniq ?? "", opts.maxAttempts ?? "", k.notify, ...payloads],
+    );
+    // after the script, so that a purge running meanwhile cannot leave a queue with jobs unlisted
+    const listed = this.redis.sadd(this.global.queues, queue);
+    const [ids] = await Promise.all([pushed, listed]);
+    return ids;
+  }
+
+  async retry(queue: string, payload: Buffer, opts: PushOptions, worker: string): Promise<string> {
+    const k = this.keys(queue);
+    const pushed = callScript<string>(
+      this.redis,
+      "retryJob",
+      [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq, k.meta, k.wstats],
+      [Date.now(), opts.dueMs ?? 0, opts.priority ?? 0, worker, k.notify, payload],
+    );
+    const [id] = await Promise.all([pushed, this.redis.sadd(this.global.queues, queue)]);
+    return id;
+  }
+
+  async pop(queue: string, count: number, worker: string, lease?: number): Promise<PopResult> {
+    const k = this.keys(queue);
+    const reply = await callScript<Buffer[]>(
+      this.redis,
+      "popJobs",
+      this.jobKeys(k),
+      [Date.now(), count, worker, lease ?? "", this.defaults.max_attempts, k.notify],
+      true,
+    );
+    const jobs: PoppedJob[] = [];
+    for (let i = 2; i < reply.length; i += 3) {
+      jobs.push({ id: reply[i].toString(), payload: reply[i + 1], attempt: Number(reply[i + 2]) });
+    }
+    const wake = reply[0].toString();
+    return { jobs, lease: Number(reply[1]), nextWakeMs: wake === "" ? null : Number(wake) };
+  }
+
+  /** Acknowledges a leased job, or cancels a waiting one. */
+  remove(queue: string, id: string, attempt: number | undefined, worker: string): Promise<"acked" | "cancelled"> {
+    return callScript(this.redis, "removeJob", this.jobKeys(this.keys(queue)), [id, attempt ?? "", worker]);
+  }
+
+  async fail(queue: string, id: string, attempt: number | undefined, worker: string, error: string) {
+    const [state, at] = await callScript<[string, number]>(this.redis, "failJob", this.jobKeys(this.keys(queue)), [
+      id,
+      attempt ?? "",
+      worker,
+      Date.now(),
+      error,
+      this.defaults.max_attempts,
+      this.defaults.backoff_base,
+      this.defaults.backoff_cap,
+    ]);
+    return { state: state as "delayed" | "dead", atMs: Number(at) };
+  }
+
+  async extendLease(queue: string, id: string, seconds: number, attempt: number | undefined): Promise<number> {
+    const k = this.keys(queue);
+    return Number(
+      await callScript(this.redis, "extendLease", [k.leased, k.jobs, k.attrs], [id, seconds, attempt ?? "", Date.now()]),
+    );
+  }
+
+  async job(queue: string, id: string): Promise<JobView | null> {
+    const k = this.keys(queue);
+    const reply = await callScript<Buffer[] | null>(this.redis, "getJob", [k.jobs, k.attrs, k.delayed, k.leased, k.dead], [id], true);
+    if (!reply) return null;
+    const [state, payload, attrs, at] = reply;
+    return {
+      id,
+      state: state.toString() as JobState,
+      payload,
+      attrs: attrs.length ? JSON.parse(attrs.toString()) : {},
+      atMs: at.length ? Number(at.toString()) : null,
+    };
+  }
+
+  async purge(queue: string): Promise<void> {
+    const k = this.keys(queue);
+    // before the script: see push()
+    const unlisted = this.redis.srem(this.global.queues, queue);
+    await Promise.all([unlisted, callScript(this.redis, "purgeQueue", this.jobKeys(k), [])]);
+  }
+
+  async configure(queue: string, fields: Record<string, string | number>): Promise<void> {
+    await callScript(this.redis, "configureQueue", [this.keys(queue).meta], Object.entries(fields).flat());
+  }
+
+  async figures(queue: string): Promise<QueueFigures & { settings: QueueSettings }> {
+    const k = this.keys(queue);
+    const reply = await callScript<(number | string)[]>(this.redis, "queueStats", [k.meta, k.wait, k.prio, k.delayed, k.leased, k.dead], []);
+    const [waiting, prioritized, delayed, leased, dead] = reply.slice(0, 5).map(Number);
+    const meta: Record<string, string> = {};
+    for (let i = 5; i < reply.length; i += 2) meta[reply[i]] = String(reply[i + 1]);
+    const setting = (name: (typeof SETTINGS)[number], fallback: number) => (meta[name] === undefined ? fallback : Number(meta[name]));
+    return {
+      queue_name: queue,
+      status: meta.status === "0" ? 0 : 1,
+      job_count: waiting + prioritized,
+      job_prioritized: prioritized,
+      job_delayed: delayed,
+      job_leased: leased,
+      job_dead: dead,
+      job_processed: Number(meta.processed ?? 0),
+      job_failed: Number(meta.failed ?? 0),
+      settings: {
+        lease: setting("lease", 0),
+        max_attempts: setting("max_attempts", this.defaults.max_attempts),
+        backoff_base: setting("backoff_base", this.defaults.backoff_base),
+        backoff_cap: setting("backoff_cap", this.defaults.backoff_cap),
+      },
+    };
+  }
+
+  peek(queue: string, limit: number): Promise<Buffer[]> {
+    const k = this.keys(queue);
+    return callScript(this.redis, "peekJobs", [k.wait, k.prio, k.jobs], [limit], true);
+  }
+
+  async queues(): Promise<string[]> {
+    return (await this.redis.smembers(this.global.queues)).sort();
+  }
+
+  sweep(queue: string): Promise<number> {
+    const k = this.keys(queue);
+    return callScript(this.redis, "sweepQueue", [k.meta, k.wait, k.prio, k.delayed, k.leased, k.attrs, k.dead], [
+      Date.now(),
+      this.defaults.max_attempts,
+      k.notify,
+    ]);
+  }
+
+  // --- dead jobs
+
+  async dead(queue: string, offset: number, limit: number) {
+    const k = this.keys(queue);
+    const reply = await callScript<Buffer[]>(this.redis, "listDead", [k.dead, k.jobs, k.attrs], [offset, limit], true);
+    const jobs: JobView[] = [];
+    for (let i = 1; i < reply.length; i += 4) {
+      const attrs = reply[i + 2].toString();
+      jobs.push({
+        id: reply[i].toString(),
+        state: "dead",
+        payload: reply[i + 1],
+        attrs: attrs ? JSON.parse(attrs) : {},
+        atMs: Number(reply[i + 3].toString()),
+      });
+    }
+    return { total: Number(reply[0]), jobs };
+  }
+
+  async retryDead(queue: string, id: string): Promise<void> {
+    const k = this.keys(queue);
+    await callScript(this.redis, "retryDead", [k.dead, k.attrs, k.wait, k.prio], [id, k.notify]);
+  }
+
+  purgeDead(queue: string): Promise<number> {
+    const k = this.keys(queue);
+    return callScript(this.redis, "purgeDead", [k.dead, k.jobs, k.attrs, k.uniq], []);
+  }
+
+  // --- workers
+
+  async registerWorker(queue: string, worker: string): Promise<void> {
+    const k = this.keys(queue);
+    const g = this.global;
+    await Promise.all([
+      callScript(this.redis, "registerWorker", [k.workers, k.wstats], [worker]),
+      this.redis.sadd(g.workers, worker),
+      this.redis.hset(g.worker(worker), "started_at", Math.floor(Date.now() / 1000)),
+      this.redis.sadd(g.workerQueues(worker), queue),
+    ]);
+  }
+
+  async unregisterWorker(queue: string, worker: string): Promise<void> {
+    const k = this.keys(queue);
+    const g = this.global;
+    const [, , left] = await Promise.all([
+      callScript(this.redis, "unregisterWorker", [k.workers, k.wstats], [worker]),
+      this.redis.srem(g.workerQueues(worker), queue),
+      this.redis.scard(g.workerQueues(worker)),
+    ]);
+    if (left === 0) await Promise.all([this.redis.srem(g.workers, worker), this.redis.del(g.worker(worker))]);
+  }
+
+  async workers(): Promise<string[]> {
+    return (await this.redis.smembers(this.global.workers)).sort();
+  }
+
+  /** A worker's figures, summed over the queues it is registered on; null when unknown. */
+  async worker(worker: string) {
+    const g = this.global;
+    const [startedAt, queues] = await Promise.all([this.redis.hget(g.worker(worker), "started_at"), this.redis.smembers(g.workerQueues(worker))]);
+    if (startedAt === null) return null;
+    const counts = await Promise.all(queues.map((q) => this.redis.hmget(this.keys(q).wstats, `p:${worker}`, `f:${worker}`)));
+    let processed = 0;
+    let failed = 0;
+    for (const [p, f] of counts) {
+      processed += Number(p ?? 0);
+      failed += Number(f ?? 0);
+    }
+    return { worker_id: worker, started_at: Number(startedAt), queues: queues.sort(), processed, failed };
+  }
+
+  async queueWorkers(queue: string): Promise<string[]> {
+    return (await this.redis.smembers(this.keys(queue).workers)).sort();
+  }
+}
