@@ -1,0 +1,94 @@
+// Test set-up: a real redis-server per test file (redis-memory-server, using the machine's
+// binary), a presque server in this process on a free port, and a small HTTP client.
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { RedisMemoryServer } from "redis-memory-server";
+import type { Test } from "tap";
+import { DEFAULTS, type Config } from "../src/config.js";
+import { createLogger } from "../src/log.js";
+import { findOnPath } from "../src/redis.js";
+import { startServer, type RunningServer, type StartOptions } from "../src/server.js";
+
+export const REDIS_BINARY = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server") || "/usr/bin/redis-server";
+
+export async function startRedis(args: string[] = [], port?: number): Promise<RedisMemoryServer> {
+  return RedisMemoryServer.create({ binary: { systemBinary: REDIS_BINARY }, instance: { args, ...(port && { port }) } });
+}
+
+export async function redisUrl(server: RedisMemoryServer): Promise<string> {
+  return `redis://${await server.getHost()}:${await server.getPort()}/0`;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export function testConfig(url: string, overrides: DeepPartial<Config> = {}): Config {
+  const config: Config = structuredClone(DEFAULTS);
+  config.server.port = 0;
+  config.redis.url = url;
+  config.log.level = process.env.PRESQUE_TEST_LOG ?? "silent";
+  for (const [section, values] of Object.entries(overrides)) Object.assign((config as never)[section], values);
+  return config;
+}
+
+export interface Harness {
+  redisServer: RedisMemoryServer;
+  presque: RunningServer;
+  /** a plain connection to the same Redis, to look at what the scripts wrote */
+  redis: Redis;
+  url: string;
+  config: Config;
+  http: Client;
+}
+
+/** One Redis and one presque for a whole test file, torn down with it. */
+export async function harness(t: Test, overrides: DeepPartial<Config> = {}, opts: StartOptions = {}): Promise<Harness> {
+  const redisServer = await startRedis();
+  const config = testConfig(await redisUrl(redisServer), overrides);
+  const presque = await startServer(config, createLogger(config.log.level), opts);
+  const redis = new Redis(config.redis.url!);
+  t.teardown(async () => {
+    await presque.close();
+    redis.disconnect();
+    await redisServer.stop();
+  });
+  return { redisServer, presque, redis, url: presque.url, config, http: client(presque.url) };
+}
+
+export const queueName = (what = "q") => `test-${what}-${randomUUID().slice(0, 8)}`;
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** a raw body, sent as is */
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export type Client = (method: string, path: string, opts?: RequestOptions) => Promise<Reply>;
+
+export function client(base: string): Client {
+  return async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    let body: string | Buffer | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const res = await fetch(base + path, { method, headers, body, signal: opts.signal });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  };
+}
