@@ -37,11 +37,15 @@ export class Router {
 
   mount(app: Polka): void {
     for (const [path, handlers] of this.paths) {
-      for (const [method, handler] of Object.entries(handlers)) app.add(method as Method, path, handler as never);
       const allow = Object.keys(handlers).join(", ");
-      app.all(path, (() => {
+      const notAllowed = (() => {
         throw new HttpError(405, "method not allowed", { allow });
-      }) as never);
+      }) as never;
+      // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a
+      // job and drop its body. HEAD is not in Allow, so it is refused first, like any other method.
+      app.add("HEAD", path, notAllowed);
+      for (const [method, handler] of Object.entries(handlers)) app.add(method as Method, path, handler as never);
+      app.all(path, notAllowed);
     }
   }
 }

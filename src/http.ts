@@ -98,7 +98,7 @@ export async function readBody(req: Req, limit: number): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
-function tooLarge(limit: number): HttpError {
+export function tooLarge(limit: number): HttpError {
   // the rest of the body is not read: the connection closes after the answer
   return new HttpError(413, `body is larger than ${limit} bytes`, { connection: "close" });
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp, type Context } from "./app.js";
 import type { Config } from "./config.js";
+import { sendJson, tooLarge } from "./http.js";
 import { createRedis, describeTarget } from "./redis.js";
 import { loadScripts } from "./scripts.js";
 import { Store } from "./store.js";
@@ -52,6 +53,16 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const app = createApp(context);
 
   const server = createServer(app.handler as never);
+  // a client that asks before sending a large body is told no before it sends it
+  server.on("checkContinue", (req, res) => {
+    if (Number(req.headers["content-length"]) > config.server.max_body) {
+      const refusal = tooLarge(config.server.max_body);
+      sendJson(res, refusal.status, { error: refusal.message }, refusal.headers);
+      return;
+    }
+    res.writeContinue();
+    app.handler(req as never, res as never);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.server.port, config.server.host, () => {

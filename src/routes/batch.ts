@@ -27,7 +27,7 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
 
     GET: async (req, res) => {
       const queue = queueParam(req);
-      const count = intParam(req.query, "batch_size", 1, config.batch.max_fetch, 10);
+      const count = intParam(req.query, "batch_size", 1, config.batch.max_fetch, Math.min(10, config.batch.max_fetch));
       const { lease, wait } = takeOptions(req.query, config);
       const taken = await takeJobs(store, ctx.waiters, ctx.sweeper, res, { queue, count, worker: workerId(req), lease, wait });
       if (taken.jobs.length === 0) throw new HttpError(404, "no job");
