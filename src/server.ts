@@ -61,7 +61,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       return;
     }
     res.writeContinue();
-    app.handler(req as never, res as never);
+    app.handler(req as never, res as never, undefined as never);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

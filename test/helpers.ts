@@ -81,7 +81,7 @@ export function client(base: string): Client {
       body = JSON.stringify(opts.body);
       headers["content-type"] ??= "application/json";
     }
-    const res = await fetch(base + path, { method, headers, body, signal: opts.signal });
+    const res = await fetch(base + path, { method, headers, body: body as BodyInit | undefined, signal: opts.signal });
     const text = await res.text();
     let json: unknown;
     try {
