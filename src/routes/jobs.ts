@@ -80,6 +80,12 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
     },
   });
 
+  // an empty queue name (/q/, /qb/) is a bad name, not an unknown path
+  const noName = () => {
+    throw badRequest("invalid queue name");
+  };
+  for (const path of ["/q/", "/qb/"]) router.route(path, { GET: noName, POST: noName, PUT: noName, DELETE: noName });
+
   router.route("/q/:queue/:id", {
     GET: async (req, res) => {
       const queue = queueParam(req);
