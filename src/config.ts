@@ -148,7 +148,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const explicitFile = flags.config ?? env.PRESQUE_CONFIG;
   const configFile = resolve(explicitFile ?? "config.yaml");
   const fromFile = explicitFile || existsSync(configFile) ? readConfigFile(configFile) : {};
-  const config = merge(DEFAULTS, fromFile);
+  // a copy: the settings below are written into it, and DEFAULTS must stay the defaults
+  const config = merge(structuredClone(DEFAULTS), fromFile);
 
   const setting = (flag: keyof typeof flags, envVar: string): Setting | null => {
     const flagValue = flags[flag];

@@ -79,10 +79,13 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     (closing ??= (async () => {
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
       waiters.close(); // long polls answer now instead of holding shutdown up
+      // keep-alive connections become idle as their last answers go out: close them as they do
+      const reaper = setInterval(() => server.closeIdleConnections(), 50);
+      server.closeIdleConnections();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
       await drained;
+      clearInterval(reaper);
       clearTimeout(forced);
       await Promise.allSettled([redis.quit(), sub.quit()]);
     })());

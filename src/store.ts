@@ -122,7 +122,9 @@ export class Store {
       jobs.push({ id: reply[i].toString(), payload: reply[i + 1], attempt: Number(reply[i + 2]) });
     }
     const wake = reply[0].toString();
-    return { jobs, lease: Number(reply[1]), nextWakeMs: wake === "" ? null : Number(wake) };
+    // Redis turns a Lua number into an integer reply: a lease of 0.5 s would come back as 0.
+    // The queue's default (reply[1]) is a whole number of seconds; a requested lease may not be.
+    return { jobs, lease: lease ?? Number(reply[1]), nextWakeMs: wake === "" ? null : Number(wake) };
   }
 
   /** Acknowledges a leased job, or cancels a waiting one. */

@@ -21,7 +21,8 @@ export class Sweeper {
     if (this.running) return;
     this.running = true;
     try {
-      for (const queue of await this.store.queues()) await this.store.sweep(queue);
+      const queues = await this.store.queues();
+      await Promise.all(queues.map((queue) => this.store.sweep(queue)));
     } catch (err) {
       this.log.debug({ err }, "sweep failed");
     } finally {
