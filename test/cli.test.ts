@@ -2,10 +2,10 @@
 // nothing), talked to over HTTP, stopped with SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
-import { client, redisUrl, startRedis } from "./helpers.js";
+import { client, freePort, redisUrl, startRedis } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const TSX = join(REPO, "node_modules", ".bin", "tsx");
@@ -21,13 +21,6 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const { port } = server.address() as { port: number };
-  await new Promise((ok) => server.close(ok));
-  return port;
-}
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 function accepts(port: number): Promise<boolean> {

@@ -2,7 +2,6 @@
 // A killed worker, a killed presque, a Redis restarted under load, and many unreliable workers.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -11,19 +10,12 @@ import { Redis } from "ioredis";
 import t from "tap";
 import { createLogger } from "../src/log.js";
 import { startServer } from "../src/server.js";
-import { harness, queueName, redisUrl, startRedis, testConfig } from "./helpers.js";
+import { freePort, harness, queueName, redisUrl, startRedis, testConfig } from "./helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WORKER = join(ROOT, "test", "fixtures", "worker.mjs");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<number> {
   const start = Date.now();

@@ -1,6 +1,7 @@
 // Test set-up: a real redis-server per test file (redis-memory-server, using the machine's
 // binary), a presque server in this process on a free port, and a small HTTP client.
 import { randomUUID } from "node:crypto";
+import { createServer, request } from "node:http";
 import { Redis } from "ioredis";
 import { RedisMemoryServer } from "redis-memory-server";
 import type { Test } from "tap";
@@ -91,4 +92,37 @@ export function client(base: string): Client {
     }
     return { status: res.status, headers: res.headers, text, json };
   };
+}
+
+/** node:http rather than fetch: fetch adds a text/plain Content-Type to string bodies, and these
+ *  tests need to send exactly the headers presque's clients sent (or none at all). */
+export function rawRequest(base: string, method: string, path: string, body: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(base + path, { method, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json });
+      });
+    });
+    req.on("error", reject);
+    req.setTimeout(10_000, () => req.destroy(new Error("request timed out")));
+    req.end(body);
+  });
+}
+
+/** A port nothing listens on right now, for servers started as child processes. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -1,33 +1,11 @@
 // /j, /status, /control, /stats and the dashboard page.
-import { request } from "node:http";
 import t from "tap";
-import { harness, queueName, type Reply } from "./helpers.js";
+import { harness, queueName, rawRequest as rawRequestTo } from "./helpers.js";
 
 const h = await harness(t);
 
-/** node:http rather than fetch: fetch adds a text/plain Content-Type to string bodies, and these
- *  tests need to send exactly the headers presque's clients sent (or none at all). */
-function rawRequest(method: string, path: string, body: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(h.url + path, { method, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json });
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("request timed out")));
-    req.end(body);
-  });
-}
+const rawRequest = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
+  rawRequestTo(h.url, method, path, body, headers);
 
 const post = (q: string, body: unknown, query = "") => h.http("POST", `/q/${q}${query}`, { body });
 const nowS = () => Date.now() / 1000;

@@ -1,33 +1,11 @@
 // /w: workers register themselves on queues, and their fetches and failures are counted.
-import { request } from "node:http";
 import t from "tap";
-import { harness, queueName, type Reply } from "./helpers.js";
+import { harness, queueName, rawRequest as rawRequestTo, type Reply } from "./helpers.js";
 
 const h = await harness(t);
 
-/** node:http rather than fetch, to send exactly the headers presque's clients sent: fetch would
- *  add a text/plain Content-Type to a string body. */
-function rawRequest(method: string, path: string, body: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(h.url + path, { method, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json });
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("request timed out")));
-    req.end(body);
-  });
-}
+const rawRequest = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
+  rawRequestTo(h.url, method, path, body, headers);
 
 const workerName = () => queueName("worker");
 const as = (worker: string) => ({ "x-presque-workerid": worker });
