@@ -1,0 +1,142 @@
+// The processes a benchmark run needs: its own redis-server (never the one on 6379), and each
+// server under test as a child process, so that the load generator (this process) and the
+// server never share an event loop.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { RedisMemoryServer } from "redis-memory-server";
+import { findOnPath } from "../src/redis.js";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export interface BenchRedis {
+  url: string;
+  host: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(): Promise<BenchRedis> {
+  const systemBinary = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server");
+  if (!systemBinary) throw new Error("redis-server is not on PATH");
+  // redis-memory-server already turns RDB and AOF off: no fork or fsync in the middle of a run
+  const server = await RedisMemoryServer.create({ binary: { systemBinary } });
+  const host = await server.getHost();
+  const port = await server.getPort();
+  if (port === 6379) throw new Error("refusing to benchmark on port 6379");
+  return {
+    url: `redis://${host}:${port}/0`,
+    host,
+    port,
+    stop: async () => {
+      await server.stop();
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  name: string;
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => proc.once("exit", () => resolve()));
+}
+
+/** SIGINT (presque's clean shutdown, which also writes a --cpu-prof profile), SIGKILL after 15 s. */
+async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGINT");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+  await exited(proc);
+  clearTimeout(timer);
+}
+
+const children = new Set<ChildProcess>();
+/** Last resort when the run fails: no server may outlive the benchmark. */
+export function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+
+function spawnNode(name: string, args: string[], nodeFlags: string[] = [], cwd = ROOT): ChildProcess {
+  const proc = spawn(process.execPath, [...nodeFlags, "--import", "tsx", ...args], {
+    cwd,
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, NODE_ENV: "production" },
+  });
+  children.add(proc);
+  proc.once("exit", (code, signal) => {
+    children.delete(proc);
+    if (code && code !== 0) process.stderr.write(`bench: ${name} exited with code ${code}${signal ? ` (${signal})` : ""}\n`);
+  });
+  return proc;
+}
+
+/** A baseline server from bench/servers/, which prints {"port": N} when it listens. */
+export async function startBaseline(name: string, file: string, args: string[] = []): Promise<Child> {
+  const proc = spawnNode(name, [join(ROOT, "bench", "servers", file), ...args]);
+  const lines = createInterface({ input: proc.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000);
+    proc.once("exit", (code) => reject(new Error(`${name} exited (${code}) before listening`)));
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      resolve(Number(JSON.parse(line).port));
+    });
+  });
+  lines.on("line", () => {}); // keep draining
+  return { name, url: `http://127.0.0.1:${port}`, proc, stop: () => stopChild(proc) };
+}
+
+export interface PresqueOptions {
+  /** a presque checkout to run instead of this one (to compare a change) */
+  dir?: string;
+  /** pass --cpu-prof to presque's node, writing the profile here at shutdown */
+  profileDir?: string;
+  workers?: number;
+}
+
+/** presque as a user starts it: `node --import tsx src/cli.ts --port P --redis URL --config F`. */
+export async function startPresque(redisUrl: string, opts: PresqueOptions = {}): Promise<Child> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "presque-bench-"));
+  const config = join(dir, "config.yaml");
+  // info would log one line per start only, but warn keeps a stray per-request log out of the figures
+  writeFileSync(config, "log:\n  level: warn\n");
+  const args = [join(opts.dir ?? ROOT, "src", "cli.ts"), "--port", String(port), "--redis", redisUrl, "--config", config];
+  if (opts.workers && opts.workers > 1) args.push("--workers", String(opts.workers));
+  const nodeFlags = opts.profileDir ? ["--cpu-prof", "--cpu-prof-dir", opts.profileDir] : [];
+  const proc = spawnNode("presque", args, nodeFlags, opts.dir);
+  proc.stdout!.on("data", (chunk: Buffer) => process.stderr.write(chunk)); // warnings and errors, if any
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`presque exited (${proc.exitCode}) before listening`);
+    try {
+      await fetch(`${url}/j/bench-ready`);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error("presque did not answer within 30 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { name: "presque", url, proc, stop: () => stopChild(proc) };
+}

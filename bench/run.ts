@@ -1,0 +1,538 @@
+// npm run bench: presque beside its baselines (a node:http hello-world, a naive node:http +
+// ioredis queue) and BullMQ, on one machine, in one run, over loopback. See bench/README.md.
+//
+// This process is the load generator (autocannon) and hosts BullMQ; each HTTP server under
+// test is a child process, and Redis is a redis-server of our own.
+import { setMaxListeners } from "node:events";
+import { Agent } from "node:http";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import type { Request } from "autocannon";
+import * as bull from "./bullmq.js";
+import { cannon, loops, Samples, send, sleep, type CannonSpec, type Load } from "./load.js";
+import { killAll, ROOT, startBaseline, startPresque, startRedis, type Child } from "./procs.js";
+import { Report, type Scenario } from "./report.js";
+import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
+import { cpuMeter } from "./cpu.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string", default: "8" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: "50" },
+    only: { type: "string" },
+    profile: { type: "string" },
+    workers: { type: "string" },
+    presque: { type: "string" },
+    out: { type: "string", default: join(ROOT, "bench", "results", "latest.json") },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+if (flags.help) {
+  process.stdout.write(`Usage: npm run bench -- [options]
+  --duration <s>      seconds per measured run (default 8)
+  --warmup <s>        seconds of warm-up before each run, not measured (default 2)
+  --connections <n>   autocannon connections (default 50)
+  --only <ids>        comma-separated scenario ids or groups: hello, naive, presque, presque.get_q, bullmq, memory, ...
+  --profile <dir>     run presque under node --cpu-prof, writing the profile to <dir> at shutdown
+  --workers <n>       start presque with --workers n
+  --presque <dir>     benchmark the presque checkout in <dir> instead of this one (to compare a change)
+  --out <file>        where to write the JSON (default bench/results/latest.json)
+`);
+  process.exit(0);
+}
+
+const DURATION = Number(flags.duration);
+const WARMUP = Number(flags.warmup);
+const CONNECTIONS = Number(flags.connections);
+const only = flags.only?.split(",").map((s) => s.trim()).filter(Boolean);
+/** `a` names `b` itself or a group `b` is in: "presque" names "presque.get_q", "presque.post_q" names only itself */
+const within = (b: string, a: string) => b === a || b.startsWith(`${a}.`);
+const wanted = (id: string) => !only || only.some((p) => within(id, p));
+/** whether any wanted scenario lies in a section (to start its server at all) */
+const section = (name: string) => !only || only.some((p) => within(p, name) || within(name, p));
+
+/** Every job is a small object of a fixed size: {"n":123456}. */
+const PAYLOAD_BYTES = 12;
+const payload = (i: number) => ({ n: 100000 + (i % 900000) });
+const JOB = JSON.stringify(payload(23456));
+const batchBody = (n: number) => JSON.stringify({ jobs: Array.from({ length: n }, (_, i) => payload(i)) });
+const JSON_HEADERS = { "content-type": "application/json" };
+
+const BULL_ADD_IN_FLIGHT = 50;
+const BULL_BULK_TOTAL = 50_000;
+const BULL_BULK_IN_FLIGHT = 8;
+const BULL_DRAIN_JOBS = 20_000;
+const MEMORY_JOBS = 200_000;
+const LONGPOLL_CONSUMERS = 200;
+/** at most this many requests in the MONITOR probe after each run that counts Redis commands */
+const PROBE_REQUESTS = 1000;
+
+const report = new Report();
+let redisPid = 0;
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+// --- presque queue figures and filling
+
+interface Figures {
+  job_count: number;
+  job_processed: number;
+}
+
+async function figures(presque: Child, queue: string): Promise<Figures> {
+  const r = await fetch(`${presque.url}/j/${queue}`);
+  if (!r.ok) throw new Error(`GET /j/${queue}: ${r.status}`);
+  return (await r.json()) as Figures;
+}
+
+const fillAgent = new Agent({ keepAlive: true, maxSockets: 8 });
+const FILL_BODY = batchBody(1000);
+
+/** Tops a queue up to at least `want` ready jobs with POST /qb batches of 1000, 4 at a time. */
+async function fill(presque: Child, queue: string, want: number): Promise<number> {
+  const missing = want - (await figures(presque, queue)).job_count;
+  const batches = Math.ceil(Math.max(0, missing) / 1000);
+  if (batches === 0) return 0;
+  let next = 0;
+  await loops(4, () => next >= batches, async () => {
+    next++;
+    const r = await send(fillAgent, presque.url, "POST", `/qb/${queue}`, FILL_BODY);
+    if (r.status !== 201) throw new Error(`fill ${queue}: POST /qb answered ${r.status} ${r.body}`);
+  });
+  return batches * 1000;
+}
+
+// --- one autocannon scenario: warm-up, then a measured run
+
+interface HttpScenario {
+  id: string;
+  label: string;
+  spec: CannonSpec;
+  /** the process under test, for its CPU use */
+  server: Child;
+  /** presque only: the queue, whose size is recorded before and after the run, and whose
+   *  job_processed figure counts the jobs a consumer scenario took */
+  presque?: { server: Child; queue: string; jobs: "pushed" | "processed" };
+  /** jobs per 2xx answer: producers (each 201 means that many jobs stored) and the naive server.
+   *  Not from the queue's size, which would also count requests still in flight when the run
+   *  stopped: up to 50 x 1000 jobs with POST /qb */
+  jobsPerOk?: number;
+  redis?: Redis;
+  /** after the warm-up: make sure the run cannot find its queue empty, given the warm-up's jobs/s */
+  prepare?: (warmJobsPerSec: number) => Promise<void>;
+  naive?: string;
+  bullmq?: string;
+  /** printed beside a valid result */
+  note?: string;
+}
+
+async function jobsMoved(s: HttpScenario, before: Figures | undefined, load: Load): Promise<number | undefined> {
+  if (s.jobsPerOk !== undefined) return load.ok * s.jobsPerOk;
+  if (s.presque?.jobs === "processed" && before) {
+    const after = await figures(s.presque.server, s.presque.queue);
+    return after.job_processed - before.job_processed;
+  }
+  return undefined;
+}
+
+async function httpScenario(s: HttpScenario): Promise<Scenario | undefined> {
+  if (!wanted(s.id)) return undefined;
+  log(`- ${s.label}`);
+  const warmBefore = s.presque ? await figures(s.presque.server, s.presque.queue) : undefined;
+  const warm = await cannon(s.spec, CONNECTIONS, WARMUP);
+  const warmJobs = (await jobsMoved(s, warmBefore, warm)) ?? warm.ok;
+  if (s.prepare) await s.prepare(warmJobs / warm.seconds);
+
+  const before = s.presque ? await figures(s.presque.server, s.presque.queue) : undefined;
+  const statsBefore = s.redis ? await commandCounts(s.redis) : undefined;
+  const ioBefore = s.redis ? await socketCounts(s.redis) : undefined;
+  const cpu = cpuMeter(serverPid(s.server), redisPid);
+  const load = await cannon(s.spec, CONNECTIONS, DURATION);
+  const cores = cpu();
+  const ioAfter = s.redis ? await socketCounts(s.redis) : undefined;
+  const statsAfter = s.redis ? await commandCounts(s.redis) : undefined;
+  const jobs = await jobsMoved(s, before, load);
+  const after = s.presque ? await figures(s.presque.server, s.presque.queue) : undefined;
+  // about half a second of requests under MONITOR, an even number (the leased scenario's cycle is two)
+  const probeRequests = 2 * Math.round(Math.min(PROBE_REQUESTS, Math.max(50, load.reqPerSec / 2)) / 2);
+  const sent = s.redis ? await probe(s.redis, async () => (await cannon(s.spec, 10, 1, probeRequests)).requests) : undefined;
+
+  const use = statsBefore && statsAfter ? commandUse(statsBefore, statsAfter) : undefined;
+  const valid = load.non2xx === 0 && load.errors === 0 && load.ok > 0;
+  const problems = Object.entries(load.statusCodes).filter(([code]) => !code.startsWith("2")).map(([code, n]) => `${n} x ${code}`);
+  if (load.errors) problems.push(`${load.errors} connection errors/timeouts`);
+  return report.add({
+    id: s.id,
+    label: s.label,
+    seconds: load.seconds,
+    reqPerSec: load.reqPerSec,
+    jobsPerSec: jobs === undefined ? undefined : jobs / load.seconds,
+    p50: load.p50,
+    p99: load.p99,
+    requests: load.requests,
+    jobs,
+    non2xx: load.non2xx,
+    errors: load.errors,
+    statusCodes: load.statusCodes,
+    valid,
+    note: valid ? s.note : problems.join(", "),
+    redis: use && {
+      ...use,
+      perRequest: { all: use.all / load.requests, scripts: use.scripts / load.requests, reads: (ioAfter!.reads - ioBefore!.reads) / load.requests },
+      probe: sent,
+    },
+    naive: s.naive,
+    bullmq: s.bullmq,
+    queued: before && after ? { before: before.job_count, after: after.job_count } : undefined,
+    cpu: cores,
+  });
+}
+
+/** presque --workers N serves from child processes this pid does not count */
+const serverPid = (server: Child) => (server.name === "presque" && Number(flags.workers ?? 1) > 1 ? undefined : server.proc.pid);
+
+// --- sections
+
+async function baselines(redisUrl: string): Promise<void> {
+  if (section("hello")) {
+    const hello = await startBaseline("hello", "hello.ts");
+    try {
+      await httpScenario({ id: "hello.get", label: "hello-world GET", server: hello, spec: { url: hello.url } });
+    } finally {
+      await hello.stop();
+    }
+  }
+  if (!section("naive")) return;
+  const list = "naive:jobs";
+  const naive = await startBaseline("naive", "naive.ts", [redisUrl, list]);
+  const redis = new Redis(redisUrl);
+  try {
+    await redis.del(list);
+    await httpScenario({
+      id: "naive.post",
+      label: "naive POST (RPUSH)",
+      server: naive,
+      spec: { url: naive.url, method: "POST", path: "/q", headers: JSON_HEADERS, body: JOB },
+      jobsPerOk: 1,
+      redis,
+    });
+    // GET needs a list that outlasts the warm-up and the run
+    const topUp = async (want: number) => {
+      const missing = want - (await redis.llen(list));
+      for (let done = 0; done < missing; done += 10_000) {
+        await redis.rpush(list, ...Array.from({ length: Math.min(10_000, missing - done) }, () => JOB));
+      }
+    };
+    await topUp(Math.ceil((report.get("hello.get")?.reqPerSec ?? 100_000) * WARMUP * 1.3));
+    await httpScenario({
+      id: "naive.get",
+      label: "naive GET (LPOP)",
+      server: naive,
+      spec: { url: naive.url, path: "/q" },
+      jobsPerOk: 1,
+      redis,
+      prepare: (rate) => topUp(Math.ceil(rate * DURATION * 1.6) + 10_000),
+    });
+  } finally {
+    await redis.del(list);
+    redis.disconnect();
+    await naive.stop();
+  }
+}
+
+/** jobs/s no consumer scenario can reach: the sizing of the fill before a warm-up */
+const helloBound = () => report.get("hello.get")?.reqPerSec ?? 100_000;
+
+async function presqueHttp(presque: Child, redis: Redis): Promise<void> {
+  const url = presque.url;
+  const q = (queue: string, jobs: "pushed" | "processed") => ({ server: presque, queue, jobs });
+  const consumer = (queue: string, boundJobsPerSec: number) => ({
+    before: () => fill(presque, queue, Math.ceil(boundJobsPerSec * WARMUP * 1.3)),
+    prepare: async (rate: number) => {
+      await fill(presque, queue, Math.ceil(rate * DURATION * 1.6) + 10_000);
+    },
+  });
+
+  await httpScenario({
+    id: "presque.post_q",
+    label: "presque POST /q",
+    spec: { url, method: "POST", path: "/q/bench-q", headers: JSON_HEADERS, body: JOB },
+    server: presque,
+    presque: q("bench-q", "pushed"),
+    jobsPerOk: 1,
+    redis,
+    naive: "naive.post",
+    bullmq: "bullmq.add",
+  });
+
+  if (wanted("presque.get_q")) {
+    const c = consumer("bench-q", helloBound());
+    await c.before();
+    await httpScenario({
+      id: "presque.get_q",
+      label: "presque GET /q",
+      spec: { url, path: "/q/bench-q" },
+      server: presque,
+      presque: q("bench-q", "processed"),
+      redis,
+      prepare: c.prepare,
+      naive: "naive.get",
+      bullmq: "bullmq.worker",
+    });
+  }
+
+  for (const n of [100, 1000]) {
+    await httpScenario({
+      id: `presque.post_qb${n}`,
+      label: `presque POST /qb (${n})`,
+      spec: { url, method: "POST", path: "/qb/bench-b", headers: JSON_HEADERS, body: batchBody(n) },
+      server: presque,
+      presque: q("bench-b", "pushed"),
+      jobsPerOk: n,
+      redis,
+      bullmq: "bullmq.addbulk",
+    });
+  }
+
+  if (wanted("presque.get_qb100")) {
+    const c = consumer("bench-b", helloBound() * 10);
+    await c.before();
+    await httpScenario({
+      id: "presque.get_qb100",
+      label: "presque GET /qb (100)",
+      spec: { url, path: "/qb/bench-b?batch_size=100" },
+      server: presque,
+      presque: q("bench-b", "processed"),
+      redis,
+      prepare: c.prepare,
+      bullmq: "bullmq.worker",
+    });
+  }
+
+  // each connection posts, then takes: a GET never comes before its own POST, so the queue
+  // cannot be empty when a GET arrives
+  await httpScenario({
+    id: "presque.mixed",
+    label: "presque mixed POST+GET /q",
+    spec: {
+      url,
+      requests: [
+        { method: "POST", path: "/q/bench-mix", headers: JSON_HEADERS, body: JOB },
+        { method: "GET", path: "/q/bench-mix" },
+      ],
+    },
+    server: presque,
+    presque: q("bench-mix", "processed"),
+    redis,
+    bullmq: "bullmq.worker",
+  });
+
+  if (wanted("presque.lease")) {
+    const c = consumer("bench-lease", helloBound() / 2);
+    await c.before();
+    const header = (headers: Record<string, string>, name: string) =>
+      Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+    const requests: Request[] = [
+      {
+        method: "GET",
+        path: "/q/bench-lease?lease=30",
+        onResponse: (_status, _body, context, headers) => {
+          context.id = header(headers, "x-presque-jobid");
+          context.attempt = header(headers, "x-presque-attempt");
+        },
+      },
+      {
+        method: "DELETE",
+        setupRequest: (req, context) => ({
+          ...req,
+          path: `/q/bench-lease/${String(context.id)}`,
+          headers: { ...req.headers, "x-presque-attempt": String(context.attempt) },
+        }),
+      },
+    ];
+    await httpScenario({
+      id: "presque.lease",
+      label: "presque leased GET + ack",
+      spec: { url, requests },
+      server: presque,
+      presque: q("bench-lease", "processed"),
+      redis,
+      prepare: c.prepare,
+      bullmq: "bullmq.worker",
+      note: "2 requests per job",
+    });
+  }
+}
+
+/** Many consumers long-polling one queue, one producer posting back to back: jobs delivered
+ *  per second and the time from the push to the delivery. */
+async function longPoll(presque: Child, redis: Redis): Promise<void> {
+  if (!wanted("presque.longpoll")) return;
+  log(`- presque long-poll fan-in (${LONGPOLL_CONSUMERS} consumers, 1 producer)`);
+  const queue = "bench-lp";
+  const run = async (seconds: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: LONGPOLL_CONSUMERS + 2 });
+    const abort = new AbortController();
+    setMaxListeners(LONGPOLL_CONSUMERS + 10, abort.signal);
+    const latency = new Samples();
+    let stopping = false;
+    let delivered = 0;
+    let pushed = 0;
+    let non2xx = 0;
+    let errors = 0;
+    let requests = 0;
+    const consumers = loops(LONGPOLL_CONSUMERS, () => stopping, async () => {
+      try {
+        const r = await send(agent, presque.url, "GET", `/q/${queue}?wait=10`, undefined, {}, abort.signal);
+        requests++;
+        if (r.status === 200) {
+          latency.add(performance.now() - (JSON.parse(r.body.toString()) as { t: number }).t);
+          delivered++;
+        } else if (!stopping) non2xx++;
+      } catch {
+        if (!stopping) errors++;
+      }
+    });
+    await sleep(500); // every consumer connected and waiting
+    const statsBefore = await commandCounts(redis);
+    const ioBefore = await socketCounts(redis);
+    const cpu = cpuMeter(serverPid(presque), redisPid);
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      const r = await send(agent, presque.url, "POST", `/q/${queue}`, JSON.stringify({ t: performance.now() }), JSON_HEADERS);
+      requests++;
+      if (r.status === 201) pushed++;
+      else non2xx++;
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const cores = cpu();
+    for (let i = 0; i < 100 && delivered < pushed; i++) await sleep(20);
+    const ioAfter = await socketCounts(redis);
+    const statsAfter = await commandCounts(redis);
+    stopping = true;
+    abort.abort();
+    await consumers;
+    agent.destroy();
+    return { elapsed, latency, delivered, pushed, non2xx, errors, requests, use: commandUse(statsBefore, statsAfter), cores, reads: ioAfter.reads - ioBefore.reads };
+  };
+  await run(WARMUP);
+  const r = await run(DURATION);
+  const sent = await probe(redis, async () => (await run(1)).requests);
+  const lost = r.pushed - r.delivered;
+  const valid = r.non2xx === 0 && r.errors === 0 && lost === 0 && r.delivered > 0;
+  const { p50, p99 } = r.latency.summary();
+  report.add({
+    id: "presque.longpoll",
+    label: `presque long-poll fan-in (${LONGPOLL_CONSUMERS} waiting)`,
+    seconds: r.elapsed,
+    reqPerSec: r.requests / r.elapsed,
+    jobsPerSec: r.delivered / r.elapsed,
+    p50,
+    p99,
+    requests: r.requests,
+    jobs: r.delivered,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    valid,
+    note: valid ? "p50/p99: push to delivery" : `${r.non2xx} non-2xx, ${r.errors} errors, ${lost} pushed but not delivered`,
+    redis: { ...r.use, perRequest: { all: r.use.all / r.requests, scripts: r.use.scripts / r.requests, reads: r.reads / r.requests }, probe: sent },
+    cpu: r.cores,
+  });
+}
+
+async function presqueMemory(presque: Child, redis: Redis): Promise<void> {
+  if (!wanted("memory")) return;
+  log(`- presque: Redis memory for ${MEMORY_JOBS.toLocaleString("en-US")} jobs`);
+  await redis.flushall();
+  const before = await usedMemory(redis);
+  await fill(presque, "bench-mem", MEMORY_JOBS);
+  const after = await usedMemory(redis);
+  report.memory.presque = (after - before) / MEMORY_JOBS;
+  await redis.flushall();
+}
+
+async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> {
+  const figure = (id: string, label: string, f: bull.JobsFigure, note: string) =>
+    report.add({ id, label, seconds: f.seconds, jobsPerSec: f.jobsPerSec, jobs: f.jobs, p50: f.p50, p99: f.p99, non2xx: 0, errors: 0, valid: true, note, cpu: f.cpu });
+  const meter = () => cpuMeter(undefined, redisPid);
+  if (wanted("bullmq.add")) {
+    log(`- BullMQ Queue.add, ${BULL_ADD_IN_FLIGHT} in flight`);
+    await bull.add(connection, WARMUP, BULL_ADD_IN_FLIGHT, payload);
+    figure("bullmq.add", `BullMQ Queue.add (${BULL_ADD_IN_FLIGHT} in flight)`, await bull.add(connection, DURATION, BULL_ADD_IN_FLIGHT, payload, meter), "p50/p99: per add");
+  }
+  if (wanted("bullmq.addbulk")) {
+    log(`- BullMQ addBulk (1000), ${BULL_BULK_IN_FLIGHT} in flight`);
+    await bull.addBulk(connection, 10_000, 1000, BULL_BULK_IN_FLIGHT, payload);
+    const f = await bull.addBulk(connection, BULL_BULK_TOTAL, 1000, BULL_BULK_IN_FLIGHT, payload, meter);
+    figure("bullmq.addbulk", `BullMQ addBulk (1000)`, f, `${BULL_BULK_TOTAL.toLocaleString("en-US")} jobs, ${BULL_BULK_IN_FLIGHT} calls in flight`);
+  }
+  if (wanted("bullmq.worker")) {
+    log(`- BullMQ Worker draining ${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs`);
+    await bull.drain(connection, 2_000, 50, payload);
+    const f = await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload, meter);
+    figure("bullmq.worker", "BullMQ Worker drain (concurrency 50)", f, `${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs, no-op processor`);
+  }
+  if (wanted("memory")) {
+    log(`- BullMQ: Redis memory for ${MEMORY_JOBS.toLocaleString("en-US")} jobs`);
+    report.memory.bullmq = await bull.memoryPerJob(connection, admin, MEMORY_JOBS, payload);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const redisServer = await startRedis();
+  const redis = new Redis(redisServer.url);
+  const serverInfo = await redis.info("server");
+  const version = /redis_version:(\S+)/.exec(serverInfo)?.[1] ?? "unknown";
+  redisPid = Number(/process_id:(\d+)/.exec(serverInfo)?.[1]);
+  report.memory = { payloadBytes: PAYLOAD_BYTES, jobs: MEMORY_JOBS };
+  log(`bench: redis-server ${version} at ${redisServer.url}; ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per run`);
+  try {
+    await baselines(redisServer.url);
+    await redis.flushall();
+    if (section("presque") || section("memory")) {
+      const presque = await startPresque(redisServer.url, {
+        dir: flags.presque && resolve(flags.presque),
+        profileDir: flags.profile,
+        workers: flags.workers ? Number(flags.workers) : undefined,
+      });
+      try {
+        await presqueHttp(presque, redis);
+        await redis.flushall();
+        await longPoll(presque, redis);
+        await presqueMemory(presque, redis);
+      } finally {
+        await presque.stop();
+      }
+    }
+    await redis.flushall();
+    await bullmq({ host: redisServer.host, port: redisServer.port }, redis);
+
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`\n${report.table()}\n\n`);
+    report.write(flags.out!, {
+      date: new Date().toISOString(),
+      seconds: Math.round(seconds),
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, redis: version },
+      settings: { connections: CONNECTIONS, duration: DURATION, warmup: WARMUP, payload_bytes: PAYLOAD_BYTES, workers: flags.workers ?? 1, presque: flags.presque ?? "." },
+    });
+    log(`bench: ${Math.round(seconds)} s; JSON in ${flags.out}`);
+  } finally {
+    fillAgent.destroy();
+    redis.disconnect();
+    await redisServer.stop();
+  }
+}
+
+main().then(
+  // a client library's stray timer or socket must not keep a finished run waiting
+  () => process.exit(0),
+  (err) => {
+    killAll();
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
