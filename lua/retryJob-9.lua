@@ -4,7 +4,7 @@
   KEYS[8] meta  KEYS[9] wstats
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] worker id ('' = none)
   ARGV[5] notify channel  ARGV[6] payload
-  Returns id ]]
+  Returns {first push (1|0), id}: see pushJobs ]]
 --- @include "common"
 local k = { seq = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], jobs = KEYS[5],
             attrs = KEYS[6], uniq = KEYS[7], meta = KEYS[8], wstats = KEYS[9] }
@@ -14,4 +14,4 @@ local id, ready = addJob(k, ARGV[6], now, due, jobAttrs(ARGV[3], '', ''))
 rcall('HINCRBY', k.meta, 'failed', 1)
 if worker ~= '' then rcall('HINCRBY', k.wstats, 'f:' .. worker, 1) end
 notify(ARGV[5], ready)
-return id
+return { rcall('HSETNX', k.meta, 'listed', 1), id }

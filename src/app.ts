@@ -1,8 +1,9 @@
 // The HTTP application: a Polka router whose routes are registered by src/routes/*.
 import type { Logger } from "pino";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import polka, { type Polka } from "polka";
 import type { Config } from "./config.js";
-import { classify, HttpError } from "./errors.js";
+import { classify } from "./errors.js";
 import { sendJson, type Req, type Res } from "./http.js";
 import type { Store } from "./store.js";
 import type { Sweeper } from "./sweeper.js";
@@ -26,8 +27,10 @@ export interface Context {
 
 type Handler = (req: Req, res: Res) => Promise<void> | void;
 type Method = "GET" | "POST" | "PUT" | "DELETE";
+const METHODS: Method[] = ["GET", "POST", "PUT", "DELETE"];
 
-/** Registers a path's handlers; any other method on it answers 405 with an Allow header. */
+/** Collects each route family's handlers; mounted on Polka with nothing else in the route table,
+ *  since trouter tests every entry of it on every request. */
 export class Router {
   private readonly paths: Array<[string, Partial<Record<Method, Handler>>]> = [];
 
@@ -37,20 +40,21 @@ export class Router {
 
   mount(app: Polka): void {
     for (const [path, handlers] of this.paths) {
-      const allow = Object.keys(handlers).join(", ");
-      const notAllowed = (() => {
-        throw new HttpError(405, "method not allowed", { allow });
-      }) as never;
-      // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a
-      // job and drop its body. HEAD is not in Allow, so it is refused first, like any other method.
-      app.add("HEAD", path, notAllowed);
       for (const [method, handler] of Object.entries(handlers)) app.add(method as Method, path, handler as never);
-      app.all(path, notAllowed);
     }
   }
 }
 
-export function createApp(ctx: Context): Polka {
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createApp(ctx: Context): RequestListener {
+  /** A known path asked with a method it does not take: 405 with an Allow header; else 404. */
+  const noRoute = (req: Req, res: Res) => {
+    const allowed = METHODS.filter((m) => app.find(m, req.path).handlers.length > 0);
+    if (allowed.length === 0) sendJson(res, 404, { error: "not found" });
+    else sendJson(res, 405, { error: "method not allowed" }, { allow: allowed.join(", ") });
+  };
+
   const app = polka({
     onError: (err: unknown, req: Req, res: Res) => {
       const { status, message, headers, bug } = classify(err);
@@ -61,7 +65,7 @@ export function createApp(ctx: Context): Polka {
       }
       sendJson(res, status, { error: message }, headers);
     },
-    onNoMatch: (_req: Req, res: Res) => sendJson(res, 404, { error: "not found" }),
+    onNoMatch: noRoute,
   } as never);
 
   const router = new Router();
@@ -72,5 +76,16 @@ export function createApp(ctx: Context): Polka {
   registerWorkerRoutes(router, ctx);
   registerDashboard(router, ctx);
   router.mount(app);
-  return app;
+
+  return (req, res) => {
+    // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a job
+    // and drop its body. HEAD is not in any Allow, so it is refused like any other method.
+    if (req.method === "HEAD") {
+      const r = req as Req;
+      r.path = app.parse(req).pathname;
+      noRoute(r, res);
+      return;
+    }
+    app.handler(req as never, res as never, undefined as never);
+  };
 }

@@ -14,7 +14,8 @@ export interface TakeRequest {
 }
 
 export async function takeJobs(store: Store, waiters: Waiters, sweeper: Sweeper, res: Res, want: TakeRequest): Promise<PopResult> {
-  const pop = () => store.pop(want.queue, want.count, want.worker, want.lease);
+  const pop = () =>
+    want.count === 1 ? store.popOne(want.queue, want.worker, want.lease) : store.pop(want.queue, want.count, want.worker, want.lease);
   if (want.wait <= 0 || waiters.stopping) return pop();
 
   const deadline = Date.now() + want.wait * 1000;

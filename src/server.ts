@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { createApp, type Context } from "./app.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
-import { createRedis, describeTarget } from "./redis.js";
+import { createRedis, describeTarget, watchRedis } from "./redis.js";
 import { loadScripts } from "./scripts.js";
 import { Store } from "./store.js";
 import { Sweeper } from "./sweeper.js";
@@ -39,6 +39,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   redis.on("error", onRedisError);
   sub.on("error", onRedisError);
   await Promise.all([redis.connect(), sub.connect()]);
+  const unwatch = watchRedis(redis, config.redis.command_timeout);
 
   const target = describeTarget(redis);
   const scripts = await loadScripts(redis);
@@ -49,10 +50,14 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const store = new Store(redis, config.redis.prefix, config.jobs);
   const waiters = new Waiters(sub);
   const sweeper = new Sweeper(store, log, opts.sweepEveryMs);
+  store
+    .relistQueues()
+    .then((n) => n > 0 && log.warn({ queues: n }, "listed queues whose listing an earlier crash had cut short"))
+    .catch((err) => log.warn({ err: err.message }, "could not check the list of queues"));
   const context: Context = { config, store, waiters, sweeper, log, redisInfo: { target, version, embedded: !!opts.embedded } };
-  const app = createApp(context);
+  const handle = createApp(context);
 
-  const server = createServer(app.handler as never);
+  const server = createServer(handle);
   // a client that asks before sending a large body is told no before it sends it
   server.on("checkContinue", (req, res) => {
     if (Number(req.headers["content-length"]) > config.server.max_body) {
@@ -61,7 +66,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       return;
     }
     res.writeContinue();
-    app.handler(req as never, res as never, undefined as never);
+    handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -78,6 +83,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const close = () =>
     (closing ??= (async () => {
       sweeper.stop();
+      unwatch();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       waiters.close(); // long polls answer now instead of holding shutdown up
       // keep-alive connections become idle as their last answers go out: close them as they do

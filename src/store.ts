@@ -2,6 +2,7 @@
 // single-key command sent with it in the same round trip). Routes call these and nothing else.
 import type { Redis } from "ioredis";
 import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
+import { Coalescer } from "./coalesce.js";
 import { callScript } from "./scripts.js";
 
 export interface JobDefaults {
@@ -73,8 +74,17 @@ export class Store {
     this.global = globalKeys(prefix);
   }
 
+  private readonly keyCache = new Map<string, QueueKeys>();
+
   keys(queue: string): QueueKeys {
-    return queueKeys(this.prefix, queue);
+    let k = this.keyCache.get(queue);
+    if (!k) {
+      // bounded: queue names come from clients
+      if (this.keyCache.size >= 10_000) this.keyCache.clear();
+      k = queueKeys(this.prefix, queue);
+      this.keyCache.set(queue, k);
+    }
+    return k;
   }
 
   /** The keys every state-changing job script takes, in its KEYS order. */
@@ -82,30 +92,75 @@ export class Store {
     return [k.meta, k.wait, k.prio, k.delayed, k.leased, k.jobs, k.attrs, k.uniq, k.wstats, k.dead];
   }
 
-  async push(queue: string, payloads: Buffer[], opts: PushOptions = {}): Promise<string[]> {
+  private readonly pushes = new Coalescer<{ queue: string; payload: string; opts: PushOptions }, string>(
+    async (_key, items) => this.push(items[0].queue, items.map((i) => i.payload), items[0].opts),
+    1000,
+  );
+
+  private readonly pops = new Coalescer<{ queue: string; worker: string; lease?: number }, PopResult>(async (_key, items) => {
+    const { queue, worker, lease } = items[0];
+    const { jobs, ...rest } = await this.pop(queue, items.length, worker, lease);
+    return items.map((_, i) => ({ ...rest, jobs: i < jobs.length ? [jobs[i]] : [] }));
+  }, 1000);
+
+  /** One job, stored together with the other single jobs for the same queue and options that
+   *  arrive at the same time (see Coalescer). A uniq job goes alone: its refusal is its own. */
+  async pushOne(queue: string, payload: string, opts: PushOptions = {}): Promise<string> {
+    if (opts.uniq !== undefined) return (await this.push(queue, [payload], opts))[0];
+    const key = `${queue}\n${opts.dueMs ?? 0}\n${opts.priority ?? 0}\n${opts.maxAttempts ?? ""}`;
+    return this.pushes.add(key, { queue, payload, opts });
+  }
+
+  /** One job for one consumer, handed out together with the other single-job fetches of the same
+   *  queue, worker and lease that arrive at the same time, in arrival order. */
+  popOne(queue: string, worker: string, lease?: number): Promise<PopResult> {
+    return this.pops.add(`${queue}\n${worker}\n${lease ?? ""}`, { queue, worker, lease });
+  }
+
+  /** Payloads go as strings (checked UTF-8 JSON); ioredis copies Buffer arguments once more. */
+  async push(queue: string, payloads: Array<string | Buffer>, opts: PushOptions = {}): Promise<string[]> {
     const k = this.keys(queue);
-    const pushed = callScript<string[]>(
+    const [first, ...ids] = await callScript<[number, ...string[]]>(
       this.redis,
       "pushJobs",
-      [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq],
+      [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq, k.meta],
       [Date.now(), opts.dueMs ?? 0, opts.priority ?? 0, opts.uniq ?? "", opts.maxAttempts ?? "", k.notify, ...payloads],
     );
-    // after the script, so that a purge running meanwhile cannot leave a queue with jobs unlisted
-    const listed = this.redis.sadd(this.global.queues, queue);
-    const [ids] = await Promise.all([pushed, listed]);
+    if (first === 1) await this.list(queue);
     return ids;
   }
 
-  async retry(queue: string, payload: Buffer, opts: PushOptions, worker: string): Promise<string> {
+  async retry(queue: string, payload: string | Buffer, opts: PushOptions, worker: string): Promise<string> {
     const k = this.keys(queue);
-    const pushed = callScript<string>(
+    const [first, id] = await callScript<[number, string]>(
       this.redis,
       "retryJob",
       [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq, k.meta, k.wstats],
       [Date.now(), opts.dueMs ?? 0, opts.priority ?? 0, worker, k.notify, payload],
     );
-    const [id] = await Promise.all([pushed, this.redis.sadd(this.global.queues, queue)]);
+    if (first === 1) await this.list(queue);
     return id;
+  }
+
+  /** Adds a queue to the global list: once per queue, after the push that created it (a second
+   *  round trip then only). A purge clears the flag the scripts keep, so the next push lists it again. */
+  private async list(queue: string): Promise<void> {
+    await this.redis.sadd(this.global.queues, queue);
+  }
+
+  /** Lists again every queue holding jobs whose first push was not followed by its listing (the
+   *  process died in between). Run at start-up; SCAN does not block Redis. */
+  async relistQueues(): Promise<number> {
+    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}{*}:jobs`;
+    let relisted = 0;
+    let cursor = "0";
+    do {
+      const [next, found] = await this.redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      const names = found.map((key) => key.slice(this.prefix.length + 1, -"}:jobs".length));
+      if (names.length > 0) relisted += await this.redis.sadd(this.global.queues, ...names);
+    } while (cursor !== "0");
+    return relisted;
   }
 
   async pop(queue: string, count: number, worker: string, lease?: number): Promise<PopResult> {

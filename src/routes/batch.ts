@@ -19,7 +19,7 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
       if (jobs.length > config.batch.max_push) throw badRequest(`at most ${config.batch.max_push} jobs per batch`);
       const payloads = jobs.map((job, i) => {
         if (!isObject(job)) throw badRequest(`jobs[${i}] must be a JSON object`);
-        return Buffer.from(JSON.stringify(job));
+        return JSON.stringify(job);
       });
       const ids = await store.push(queue, payloads, opts);
       sendJson(res, 201, { ids });

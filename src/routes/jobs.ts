@@ -52,7 +52,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
     POST: async (req, res) => {
       const queue = queueParam(req);
       const opts = pushOptions(req.query, true);
-      const [id] = await store.push(queue, [await readJob(req, maxBody)], opts);
+      const id = await store.pushOne(queue, await readJob(req, maxBody), opts);
       sendJson(res, 201, { id });
     },
 

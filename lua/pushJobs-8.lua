@@ -1,12 +1,14 @@
 --[[ pushJobs: store one or more jobs, in order, ready at once or delayed until a due time.
      A uniq key (single job only) is refused while a job holding it is still waiting.
+     The first push since the queue was created or purged says so, for the caller to list the queue.
   KEYS[1] seq  KEYS[2] wait  KEYS[3] prio  KEYS[4] delayed  KEYS[5] jobs  KEYS[6] attrs  KEYS[7] uniq
+  KEYS[8] meta
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] uniq key ('' = none)
   ARGV[5] max attempts ('' = queue default)  ARGV[6] notify channel  ARGV[7..] payloads
-  Returns {id, ...} | error "EXISTS job already exists" ]]
+  Returns {first push (1|0), id, ...} | error "EXISTS job already exists" ]]
 --- @include "common"
 local k = { seq = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], jobs = KEYS[5],
-            attrs = KEYS[6], uniq = KEYS[7] }
+            attrs = KEYS[6], uniq = KEYS[7], meta = KEYS[8] }
 local now, due = tonumber(ARGV[1]), tonumber(ARGV[2])
 local uniq = ARGV[4]
 
@@ -14,12 +16,12 @@ if uniq ~= '' and rcall('HEXISTS', k.uniq, uniq) == 1 then
   return redis.error_reply('EXISTS job already exists')
 end
 
-local ids, ready = {}, 0
+local reply, ready = { rcall('HSETNX', k.meta, 'listed', 1) }, 0
 for i = 7, #ARGV do
   local id, r = addJob(k, ARGV[i], now, due, jobAttrs(ARGV[3], uniq, ARGV[5]))
-  ids[#ids + 1] = id
+  reply[#reply + 1] = id
   ready = ready + r
 end
-if uniq ~= '' then rcall('HSET', k.uniq, uniq, ids[1]) end
+if uniq ~= '' then rcall('HSET', k.uniq, uniq, reply[2]) end
 notify(ARGV[6], ready)
-return ids
+return reply
