@@ -6,13 +6,18 @@
   KEYS[7] attrs  KEYS[8] uniq  KEYS[9] wstats  KEYS[10] dead
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
-  ARGV[6] notify channel
+  ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
+  this hands nothing out, since its caller already answered 503 and a job deleted now would be lost
   Returns {next wake (ms, '' = none; set when no job came), lease seconds, id, payload, attempt, ...}
           | error "STOPPED queue is closed" ]]
 --- @include "common"
 local k = { meta = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], leased = KEYS[5],
             jobs = KEYS[6], attrs = KEYS[7], uniq = KEYS[8], wstats = KEYS[9], dead = KEYS[10] }
 local now, count, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+if ARGV[7] ~= '' then
+  local t = rcall('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[7]) then return { '', 0 } end
+end
 local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts')
 if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') end
 

@@ -10,6 +10,9 @@ export function connectionOptions(config: Config): RedisOptions {
     lazyConnect: true,
     // While Redis is away, fail at once (the route answers 503) instead of queueing requests.
     enableOfflineQueue: false,
+    // A Redis that stops answering without closing the connection must not hold requests:
+    // the command fails (503) after this long. Coalescing keeps these timers to one per script call.
+    commandTimeout: config.redis.command_timeout,
     maxRetriesPerRequest: 1,
     // Off: it batches commands per tick, but then Node waits while Redis runs the batch and Redis
     // waits while Node answers it; requests coalesced per queue (coalesce.ts) batch better.
@@ -24,33 +27,6 @@ export function createRedis(config: Config, overrides: RedisOptions = {}): Redis
   const r = config.redis;
   if (r.url) return new Redis(r.url, options);
   return new Redis({ host: r.host ?? "127.0.0.1", port: r.port ?? 6379, db: r.db, password: r.password, ...options });
-}
-
-/** A Redis that stops answering without closing the connection (stopped, swapped out, stuck)
- *  would leave requests hanging. Instead of a timer per command (ioredis' commandTimeout costs a
- *  setTimeout on every call of the hot path), one PING at a time watches the connection, and a
- *  PING unanswered for `timeoutMs` drops it: every command in flight then fails (503) and ioredis
- *  reconnects. */
-export function watchRedis(redis: Redis, timeoutMs: number): () => void {
-  let pingSentAt = 0;
-  const timer = setInterval(
-    () => {
-      if (pingSentAt && Date.now() - pingSentAt > timeoutMs) {
-        pingSentAt = 0;
-        redis.disconnect(true);
-        return;
-      }
-      if (pingSentAt || redis.status !== "ready") return;
-      pingSentAt = Date.now();
-      redis.ping().then(
-        () => (pingSentAt = 0),
-        () => (pingSentAt = 0),
-      );
-    },
-    Math.max(100, Math.min(1000, timeoutMs / 4)),
-  );
-  timer.unref();
-  return () => clearInterval(timer);
 }
 
 /** Where a host/port config points, for logs and /stats/ (never the password). */

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { createApp, type Context } from "./app.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
-import { createRedis, describeTarget, watchRedis } from "./redis.js";
+import { createRedis, describeTarget } from "./redis.js";
 import { loadScripts } from "./scripts.js";
 import { Store } from "./store.js";
 import { Sweeper } from "./sweeper.js";
@@ -39,7 +39,6 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   redis.on("error", onRedisError);
   sub.on("error", onRedisError);
   await Promise.all([redis.connect(), sub.connect()]);
-  const unwatch = watchRedis(redis, config.redis.command_timeout);
 
   const target = describeTarget(redis);
   const scripts = await loadScripts(redis);
@@ -48,6 +47,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   log.info({ scripts: scripts.map((s) => `${s.name}-${s.numberOfKeys}`) }, `${scripts.length} lua scripts loaded`);
 
   const store = new Store(redis, config.redis.prefix, config.jobs);
+  await store.syncClock();
   const waiters = new Waiters(sub);
   const sweeper = new Sweeper(store, log, opts.sweepEveryMs);
   store
@@ -83,7 +83,6 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const close = () =>
     (closing ??= (async () => {
       sweeper.stop();
-      unwatch();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       waiters.close(); // long polls answer now instead of holding shutdown up
       // keep-alive connections become idle as their last answers go out: close them as they do

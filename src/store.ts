@@ -76,6 +76,25 @@ export class Store {
 
   private readonly keyCache = new Map<string, QueueKeys>();
 
+  /** Redis's clock minus ours, in ms (see popDeadline). */
+  private clockOffsetMs = 0;
+
+  /** Measures how far Redis's clock is from this process's, so that deadlines sent to scripts
+   *  are in Redis's time. Run at start-up and now and then. */
+  async syncClock(): Promise<void> {
+    const before = Date.now();
+    const [seconds, micros] = await this.redis.time();
+    const after = Date.now();
+    this.clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (before + after) / 2;
+  }
+
+  /** A pop delayed past the command timeout (Redis stalled, the request already failed with 503)
+   *  must not delete a job nobody will receive: the script gets a deadline, in Redis's time. */
+  private popDeadline(): number | "" {
+    const timeout = this.redis.options.commandTimeout;
+    return timeout ? Math.floor(Date.now() + this.clockOffsetMs + timeout) : "";
+  }
+
   keys(queue: string): QueueKeys {
     let k = this.keyCache.get(queue);
     if (!k) {
@@ -169,7 +188,7 @@ export class Store {
       this.redis,
       "popJobs",
       this.jobKeys(k),
-      [Date.now(), count, worker, lease ?? "", this.defaults.max_attempts, k.notify],
+      [Date.now(), count, worker, lease ?? "", this.defaults.max_attempts, k.notify, this.popDeadline()],
       true,
     );
     const jobs: PoppedJob[] = [];

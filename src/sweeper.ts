@@ -7,6 +7,7 @@ export class Sweeper {
   private readonly interval: NodeJS.Timeout;
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private running = false;
+  private clockSyncedAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -21,6 +22,10 @@ export class Sweeper {
     if (this.running) return;
     this.running = true;
     try {
+      if (Date.now() - this.clockSyncedAt > 60_000) {
+        this.clockSyncedAt = Date.now();
+        await this.store.syncClock();
+      }
       const queues = await this.store.queues();
       await Promise.all(queues.map((queue) => this.store.sweep(queue)));
     } catch (err) {

@@ -157,6 +157,15 @@ t.test("Content-Type", async (t) => {
   t.equal((await figures(q)).job_failed, 0, "a refused PUT counts no failure");
 });
 
+t.test("a body that is not UTF-8 is refused, not altered", async (t) => {
+  const q = queueName();
+  const raw = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+  const r = await h.http("POST", `/q/${q}`, { raw, headers: { "content-type": "application/json" } });
+  t.equal(r.status, 400);
+  t.same(r.json, { error: "job is not valid UTF-8" });
+  t.equal((await h.http("GET", `/q/${q}`)).status, 404, "nothing stored");
+});
+
 t.test("bad bodies: 400 with a JSON error, nothing stored", async (t) => {
   const q = queueName();
   const cases: Array<[string, string, RegExp]> = [
