@@ -1,5 +1,6 @@
-// Queue operations, one script call each (plus, where a global list must follow, one
-// single-key command sent with it in the same round trip). Routes call these and nothing else.
+// Queue operations, one script call each; routes call these and nothing else. The global lists
+// of queues and workers are kept by single-key commands beside the script call (for a queue, only
+// after the push that created it). Single-job pushes and pops go through a Coalescer.
 import type { Redis } from "ioredis";
 import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
 import { Coalescer } from "./coalesce.js";
