@@ -287,6 +287,7 @@ t.test("POST /control/:queue: out-of-range settings are 400", async (t) => {
     { lease: -1 },
     { lease: 43201 },
     { lease: "thirty" },
+    { lease: "30" },
     { lease: 1.5 },
     { max_attempts: 0 },
     { max_attempts: 1001 },

@@ -68,12 +68,14 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
     if (key === "status") {
       if (value !== "stop" && value !== "start") throw badRequest('status must be "stop" or "start"');
       changes.status = value === "stop" ? 0 : 1;
+    } else if (key !== "lease" && !(key in SETTING_RANGES)) {
+      throw badRequest(`unknown control key ${key}: use status, lease, max_attempts, backoff_base or backoff_cap`);
+    } else if (value !== null && typeof value !== "number") {
+      throw badRequest(`${key} must be a number (or null for the default)`);
     } else if (key === "lease") {
       changes.lease = value === null ? "" : checkInt(value, "lease", 0, maxLease);
-    } else if (key in SETTING_RANGES) {
-      changes[key] = value === null ? "" : checkInt(value, key, ...SETTING_RANGES[key]);
     } else {
-      throw badRequest(`unknown control key ${key}: use status, lease, max_attempts, backoff_base or backoff_cap`);
+      changes[key] = value === null ? "" : checkInt(value, key, ...SETTING_RANGES[key]);
     }
   }
   if (Object.keys(changes).length === 0) throw badRequest('give {"status": "stop"} or {"status": "start"}, or a queue setting');
