@@ -15,7 +15,6 @@ import {
   sendJson,
   sendRaw,
   workerId,
-
 } from "../http.js";
 import type { JobView } from "../store.js";
 import { attemptOf, pushOptions, takeOptions } from "./params.js";

@@ -14,12 +14,13 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
     },
   });
 
-  const listQueues = async (_req: unknown, res: Parameters<typeof sendJson>[0]) => {
-    const queues = await store.queues();
-    sendJson(res, 200, { queues, size: queues.length });
-  };
-  router.route("/status", { GET: listQueues });
-  router.route("/status/", { GET: listQueues });
+  // trouter matches "/status" with or without its trailing slash, as presque's clients wrote it
+  router.route("/status/", {
+    GET: async (_req, res) => {
+      const queues = await store.queues();
+      sendJson(res, 200, { queues, size: queues.length });
+    },
+  });
 
   router.route("/status/:queue", {
     GET: async (req, res) => {
@@ -52,7 +53,6 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
   });
 
   router.route("/stats/", { GET: async (_req, res) => sendJson(res, 200, await stats(ctx)) });
-  router.route("/stats", { GET: async (_req, res) => sendJson(res, 200, await stats(ctx)) });
 }
 
 const SETTING_RANGES: Record<string, [number, number]> = {

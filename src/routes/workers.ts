@@ -1,14 +1,14 @@
 // /w — workers register themselves for statistics.
 import type { Context, Router } from "../app.js";
 import { badRequest, HttpError } from "../errors.js";
-import { queueParam, readBody, parseJson, isObject, sendEmpty, sendJson, stringParam, workerId, type Req } from "../http.js";
+import { queueParam, readBody, parseJson, isObject, sendEmpty, sendJson, stringParam, workerId, type Req, type Res } from "../http.js";
 
 const MISSING = "worker_id is missing";
 
 export function registerWorkerRoutes(router: Router, ctx: Context): void {
   const { store, config } = ctx;
 
-  const listOrDescribe = async (req: Req, res: Parameters<typeof sendJson>[0]) => {
+  const listOrDescribe = async (req: Req, res: Res) => {
     const queue = stringParam(req.query, "queue_name");
     const worker = stringParam(req.query, "worker_id");
     if (queue !== undefined) {
@@ -24,8 +24,7 @@ export function registerWorkerRoutes(router: Router, ctx: Context): void {
       sendJson(res, 200, await store.workers());
     }
   };
-  router.route("/w/", { GET: listOrDescribe });
-  router.route("/w", { GET: listOrDescribe });
+  router.route("/w/", { GET: listOrDescribe }); // also matches "/w"
 
   router.route("/w/:queue", {
     // the id comes from X-presque-workerid or a JSON body {"worker_id": "..."}, whatever its
