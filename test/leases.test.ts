@@ -511,3 +511,18 @@ t.test("the sweep promotes expired leases and due delayed jobs without any pop",
   t.equal((await view(q, id)).status, 404);
   t.match(await figures(q), { job_count: 1, job_processed: 1 });
 });
+
+t.test("an attempt named for a job that was never leased: 409, the job is not leased", async (t) => {
+  const q = queueName("never");
+  const id = (await h.http("POST", `/q/${q}`, { body: { a: 1 } })).json.id;
+  for (const [method, path, body] of [
+    ["DELETE", `/q/${q}/${id}`, undefined],
+    ["PUT", `/q/${q}/${id}`, { error: "x" }],
+    ["POST", `/q/${q}/${id}/lease`, { seconds: 5 }],
+  ] as const) {
+    const r = await h.http(method, path, { body, headers: { "x-presque-attempt": "1" } });
+    t.equal(r.status, 409, `${method} ${path}`);
+    t.same(r.json, { error: "the job is not leased" });
+  }
+  t.equal((await h.http("GET", `/q/${q}/${id}`)).json.state, "ready", "the job is untouched");
+});

@@ -126,8 +126,7 @@ end
 -- A worker names the attempt it was handed (its lease token); an attempt that is not the
 -- job's latest means the lease expired and the job went to someone else.
 local function checkAttempt(a, given)
-  if given ~= nil and (a == nil or a.a ~= given) then
-    return redis.error_reply('CONFLICT the job was handed out again (attempt ' .. ((a and a.a) or 0) .. ')')
-  end
-  return nil
+  if given == nil or (a and a.a == given) then return nil end
+  if a == nil or a.a == nil then return redis.error_reply('CONFLICT the job is not leased') end
+  return redis.error_reply('CONFLICT the job was handed out again (attempt ' .. a.a .. ')')
 end
