@@ -36,10 +36,7 @@ end
 
 local reply = { '', lease }
 if #ids == 0 then
-  local d = rcall('ZRANGE', k.delayed, 0, 0, 'WITHSCORES')
-  local l = rcall('ZRANGE', k.leased, 0, 0, 'WITHSCORES')
-  local wake = math.min(tonumber(d[2]) or math.huge, tonumber(l[2]) or math.huge)
-  if wake ~= math.huge then reply[1] = string.format('%.0f', wake) end
+  reply[1] = nextWake(k)
   return reply
 end
 

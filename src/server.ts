@@ -49,7 +49,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const store = new Store(redis, config.redis.prefix, config.jobs);
   await store.syncClock();
   const waiters = new Waiters(sub);
-  const sweeper = new Sweeper(store, log, opts.sweepEveryMs);
+  const sweeper = new Sweeper(store, log, (queue) => waiters.waiting(store.keys(queue).notify), opts.sweepEveryMs);
   store
     .relistQueues()
     .then((n) => n > 0 && log.warn({ queues: n }, "listed queues whose listing an earlier crash had cut short"))

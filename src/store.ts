@@ -288,13 +288,15 @@ export class Store {
     return (await this.redis.smembers(this.global.queues)).sort();
   }
 
-  sweep(queue: string): Promise<number> {
+  async sweep(queue: string): Promise<{ made: number; nextWakeMs: number | null }> {
     const k = this.keys(queue);
-    return callScript(this.redis, "sweepQueue", [k.meta, k.wait, k.prio, k.delayed, k.leased, k.attrs, k.dead], [
-      Date.now(),
-      this.defaults.max_attempts,
-      k.notify,
-    ]);
+    const [made, wake] = await callScript<[number, string]>(
+      this.redis,
+      "sweepQueue",
+      [k.meta, k.wait, k.prio, k.delayed, k.leased, k.attrs, k.dead],
+      [Date.now(), this.defaults.max_attempts, k.notify],
+    );
+    return { made, nextWakeMs: wake === "" ? null : Number(wake) };
   }
 
   // --- dead jobs

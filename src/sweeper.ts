@@ -12,6 +12,8 @@ export class Sweeper {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    /** whether some request in this process is waiting for a job of the queue */
+    private readonly hasWaiters: (queue: string) => boolean,
     everyMs = 1000,
   ) {
     this.interval = setInterval(() => void this.sweepAll(), everyMs);
@@ -42,7 +44,11 @@ export class Sweeper {
     if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
       this.timers.delete(queue);
-      this.store.sweep(queue).catch((err) => this.log.debug({ err, queue }, "sweep failed"));
+      this.store.sweep(queue).then(
+        // nothing came ready (the lease was extended, the job went dead...): keep the waiters' appointment
+        ({ made, nextWakeMs }) => made === 0 && nextWakeMs !== null && this.hasWaiters(queue) && this.at(queue, nextWakeMs),
+        (err) => this.log.debug({ err, queue }, "sweep failed"),
+      );
     }, Math.max(0, atMs - Date.now()) + 5);
     timer.unref();
     this.timers.set(queue, { at: atMs, timer });

@@ -38,6 +38,10 @@ export class Waiters {
     return n;
   }
 
+  waiting(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
   /** Joins a queue's channel; the subscription is in place when this resolves. */
   async join(name: string): Promise<Channel> {
     let channel = this.channels.get(name);

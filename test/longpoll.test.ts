@@ -284,3 +284,21 @@ t.test("shutdown lets waiters go", async (t) => {
   t.ok(Date.now() - start < 11_000, `the server closed in ${Date.now() - start} ms`);
   await t.rejects(fetch(hh.url + "/status/"), "no longer listening");
 });
+
+t.test("a waiter whose wake-up finds the lease extended is woken when the new lease runs out", async (t) => {
+  // no periodic sweep in this server: only the timed sweeps that waiters ask for can wake them
+  const slow = await harness(t, {}, { sweepEveryMs: 600_000 });
+  const q = queueName("rearm");
+  await slow.http("POST", `/q/${q}`, { body: { a: 1 } });
+  const leased = await slow.http("GET", `/q/${q}?lease=0.4`);
+  const id = leased.headers.get("x-presque-jobid");
+  const started = Date.now();
+  const waiting = slow.http("GET", `/q/${q}?wait=8`);
+  await sleep(150);
+  const extended = await slow.http("POST", `/q/${q}/${id}/lease`, { body: { seconds: 1 }, headers: { "x-presque-attempt": "1" } });
+  t.equal(extended.status, 200);
+  const got = await waiting;
+  t.equal(got.status, 200, "the waiter gets the job once the extended lease runs out");
+  t.equal(got.headers.get("x-presque-jobid"), id);
+  t.ok(Date.now() - started < 6000, `well before its own deadline (${Date.now() - started} ms)`);
+});

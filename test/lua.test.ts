@@ -73,7 +73,7 @@ t.test("against Redis", async (t) => {
     const first = await store.pop(q, 1, "", 0.05);
     t.equal(first.jobs[0].attempt, 1);
     await new Promise((r) => setTimeout(r, 80));
-    t.equal(await store.sweep(q), 0, "nothing became ready");
+    t.equal((await store.sweep(q)).made, 0, "nothing became ready");
     const view = await store.job(q, id);
     t.equal(view?.state, "dead");
     t.equal(view?.attrs.e, "lease expired");

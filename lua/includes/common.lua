@@ -78,6 +78,16 @@ local function promote(k, now, queueMax, globalMax)
   return made
 end
 
+-- When a job may next become ready by itself: the earliest due delayed job or lease deadline
+-- (ms, as a string), or '' when there is none.
+local function nextWake(k)
+  local d = rcall('ZRANGE', k.delayed, 0, 0, 'WITHSCORES')
+  local l = rcall('ZRANGE', k.leased, 0, 0, 'WITHSCORES')
+  local wake = math.min(tonumber(d[2]) or math.huge, tonumber(l[2]) or math.huge)
+  if wake == math.huge then return '' end
+  return string.format('%.0f', wake)
+end
+
 -- Tells waiting consumers (long polls, in any presque process) that jobs became ready.
 local function notify(channel, n)
   if n > 0 and channel ~= '' then rcall('PUBLISH', channel, n) end
