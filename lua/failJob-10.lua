@@ -5,7 +5,7 @@
   KEYS[7] attrs  KEYS[8] uniq  KEYS[9] wstats  KEYS[10] dead
   ARGV[1] id  ARGV[2] attempt ('' = not given)  ARGV[3] worker id ('' = none)  ARGV[4] now (ms)
   ARGV[5] error message  ARGV[6] default max attempts  ARGV[7] default backoff base (s)
-  ARGV[8] default backoff cap (s)
+  ARGV[8] default backoff cap (s)  ARGV[9] notify channel
   Returns {'delayed', due (ms)} | {'dead', now (ms)} | error "NOTFOUND ..." | error "CONFLICT ..." ]]
 --- @include "common"
 local k = { meta = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], leased = KEYS[5],
@@ -33,4 +33,5 @@ local base = tonumber(settings[2] or ARGV[7])
 local cap = tonumber(settings[3] or ARGV[8])
 local due = now + math.floor(math.min(cap, base * 2 ^ (a.a - 1)) * 1000)
 rcall('ZADD', k.delayed, due, id)
+notifyDue(ARGV[9], due)
 return { 'delayed', due }

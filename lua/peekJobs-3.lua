@@ -5,5 +5,4 @@
 --- @include "common"
 local k = { wait = KEYS[1], prio = KEYS[2], jobs = KEYS[3] }
 local ids = readyIds(k, tonumber(ARGV[1]))
-if #ids == 0 then return {} end
-return rcall('HMGET', k.jobs, unpack(ids))
+return eachSlice('HMGET', k.jobs, ids, {})

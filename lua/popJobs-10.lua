@@ -31,7 +31,7 @@ if #ids > fromList then
   for i, id in ipairs(ids) do
     if i <= high or i > high + fromList then zids[#zids + 1] = id end
   end
-  rcall('ZREM', k.prio, unpack(zids))
+  eachSlice('ZREM', k.prio, zids)
 end
 
 local reply = { '', lease }

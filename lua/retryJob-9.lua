@@ -14,4 +14,5 @@ local id, ready = addJob(k, ARGV[6], now, due, jobAttrs(ARGV[3], '', ''))
 rcall('HINCRBY', k.meta, 'failed', 1)
 if worker ~= '' then rcall('HINCRBY', k.wstats, 'f:' .. worker, 1) end
 notify(ARGV[5], ready)
+if ready == 0 then notifyDue(ARGV[5], due) end
 return { rcall('HSETNX', k.meta, 'listed', 1), id }

@@ -66,8 +66,18 @@ async function serve(config: Config, log: ReturnType<typeof createLogger>, embed
     log.info("stopped");
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  handleSignals(stop, log);
+}
+
+function handleSignals(stop: (signal: string) => Promise<void>, log: ReturnType<typeof createLogger>): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () =>
+      stop(signal).catch((err) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      }),
+    );
+  }
 }
 
 /** --workers N: N processes share the port (node:cluster); this one keeps the embedded Redis. */
@@ -85,16 +95,21 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
     stopping = true;
     log.info({ signal, workers: n }, "shutting down workers");
     const all = Object.values(cluster.workers ?? {});
-    await Promise.all(all.map((w) => new Promise((resolve) => {
-      w?.once("exit", resolve);
-      w?.process.kill("SIGTERM");
-    })));
+    await Promise.all(
+      all.map(
+        (w) =>
+          new Promise((resolve) => {
+            if (!w || w.isDead()) return resolve(undefined);
+            w.once("exit", resolve);
+            w.process.kill("SIGTERM");
+          }),
+      ),
+    );
     await after();
     log.info("stopped");
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  handleSignals(stop, log);
 }
 
 main().catch((err) => {

@@ -20,10 +20,12 @@ export async function takeJobs(store: Store, waiters: Waiters, sweeper: Sweeper,
 
   const deadline = Date.now() + want.wait * 1000;
   // subscribe before the first pop, so that no push between the pop and the sleep goes unheard
-  const channel = await waiters.join(store.keys(want.queue).notify);
+  const channel = await waiters.join(store.keys(want.queue).notify, want.queue);
   try {
     for (;;) {
       const generation = channel.generation;
+      // a client that left gets nothing popped for it: a deleted job would be lost
+      if (res.destroyed) return { jobs: [], lease: 0, nextWakeMs: null };
       const result = await pop();
       if (result.jobs.length > 0 || Date.now() >= deadline || res.destroyed || waiters.stopping) return result;
       if (channel.generation !== generation) continue;

@@ -104,7 +104,8 @@ export function readBody(req: Req, limit: number): Promise<Buffer> {
     };
     req.on("data", onData);
     req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    req.once("error", reject);
+    // a client that goes away mid-upload: nobody is left to answer, and it is not our bug
+    req.once("error", () => reject(new HttpError(400, "the request was cut short")));
   });
 }
 

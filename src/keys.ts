@@ -34,7 +34,9 @@ export function globalKeys(prefix: string) {
   return {
     queues: `${prefix}queues`,
     workers: `${prefix}workers`,
+    // two prefixes no worker id can reach into each other: "worker:a:queues" is a worker's hash,
+    // whatever id "a" or "a:queues" is given
     worker: (id: string) => `${prefix}worker:${id}`,
-    workerQueues: (id: string) => `${prefix}worker:${id}:queues`,
+    workerQueues: (id: string) => `${prefix}workerq:${id}`,
   };
 }

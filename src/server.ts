@@ -48,12 +48,8 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
 
   const store = new Store(redis, config.redis.prefix, config.jobs);
   await store.syncClock();
-  const waiters = new Waiters(sub);
+  const waiters: Waiters = new Waiters(sub, (queue, atMs) => sweeper.at(queue, atMs));
   const sweeper = new Sweeper(store, log, (queue) => waiters.waiting(store.keys(queue).notify), opts.sweepEveryMs);
-  store
-    .relistQueues()
-    .then((n) => n > 0 && log.warn({ queues: n }, "listed queues whose listing an earlier crash had cut short"))
-    .catch((err) => log.warn({ err: err.message }, "could not check the list of queues"));
   const context: Context = { config, store, waiters, sweeper, log, redisInfo: { target, version, embedded: !!opts.embedded } };
   const handle = createApp(context);
 

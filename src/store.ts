@@ -165,7 +165,9 @@ export class Store {
   /** Adds a queue to the global list: once per queue, after the push that created it (a second
    *  round trip then only). A purge clears the flag the scripts keep, so the next push lists it again. */
   private async list(queue: string): Promise<void> {
-    await this.redis.sadd(this.global.queues, queue);
+    // the job is stored whatever happens here: a failure must not turn its 201 into a 503 (and a
+    // retried duplicate); the sweeper's periodic relistQueues lists the queue later
+    await this.redis.sadd(this.global.queues, queue).catch(() => 0);
   }
 
   /** Lists again every queue holding jobs whose first push was not followed by its listing (the
@@ -217,6 +219,7 @@ export class Store {
       this.defaults.max_attempts,
       this.defaults.backoff_base,
       this.defaults.backoff_cap,
+      this.keys(queue).notify,
     ]);
     return { state: state as "delayed" | "dead", atMs: Number(at) };
   }
@@ -250,7 +253,8 @@ export class Store {
   }
 
   async configure(queue: string, fields: Record<string, string | number>): Promise<void> {
-    await callScript(this.redis, "configureQueue", [this.keys(queue).meta], Object.entries(fields).flat());
+    const k = this.keys(queue);
+    await callScript(this.redis, "configureQueue", [k.meta], [k.notify, ...Object.entries(fields).flat()]);
   }
 
   async figures(queue: string): Promise<QueueFigures & { settings: QueueSettings }> {

@@ -8,6 +8,8 @@ export class Sweeper {
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private running = false;
   private clockSyncedAt = 0;
+  // at start-up and every five minutes: queues whose listing failed or was cut short by a crash
+  private relistedAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -28,6 +30,10 @@ export class Sweeper {
         this.clockSyncedAt = Date.now();
         await this.store.syncClock();
       }
+      if (Date.now() - this.relistedAt > 300_000) {
+        this.relistedAt = Date.now();
+        await this.store.relistQueues();
+      }
       const queues = await this.store.queues();
       await Promise.all(queues.map((queue) => this.store.sweep(queue)));
     } catch (err) {
@@ -45,8 +51,8 @@ export class Sweeper {
     const timer = setTimeout(() => {
       this.timers.delete(queue);
       this.store.sweep(queue).then(
-        // nothing came ready (the lease was extended, the job went dead...): keep the waiters' appointment
-        ({ made, nextWakeMs }) => made === 0 && nextWakeMs !== null && this.hasWaiters(queue) && this.at(queue, nextWakeMs),
+        // one timer per queue: while waiters remain, it moves on to the next due job or lease deadline
+        ({ nextWakeMs }) => nextWakeMs !== null && this.hasWaiters(queue) && this.at(queue, nextWakeMs),
         (err) => this.log.debug({ err, queue }, "sweep failed"),
       );
     }, Math.max(0, atMs - Date.now()) + 5);

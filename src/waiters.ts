@@ -1,5 +1,7 @@
 // Long polling. A request that finds no job sleeps here until a script announces ready jobs on
 // the queue's channel (a push, a delayed job coming due, an expired lease), or its time is up.
+// Messages: "<n>" n jobs became ready; "due:<ms>" a job will be ready at that time (the sweeper
+// is asked to promote it then); "stopped" the queue was stopped (every waiter answers).
 // Idle waiters cost Redis nothing: one subscription per queue with waiters, in each process.
 // A notification for n jobs wakes n sleepers, oldest first; the pop script is atomic, so each
 // job still goes to exactly one of them.
@@ -13,6 +15,7 @@ interface Sleeper {
 
 interface Channel {
   name: string;
+  queue: string;
   members: number;
   /** bumped by every notification, so that a waiter whose pop raced with one tries again */
   generation: number;
@@ -24,8 +27,11 @@ export class Waiters {
   private readonly channels = new Map<string, Channel>();
   private closing = false;
 
-  constructor(private readonly sub: Redis) {
-    sub.on("message", (channel: string, message: string) => this.notified(channel, Number(message) || 1));
+  constructor(
+    private readonly sub: Redis,
+    private readonly onDue: (queue: string, atMs: number) => void,
+  ) {
+    sub.on("message", (channel: string, message: string) => this.notified(channel, message));
   }
 
   get stopping(): boolean {
@@ -43,10 +49,10 @@ export class Waiters {
   }
 
   /** Joins a queue's channel; the subscription is in place when this resolves. */
-  async join(name: string): Promise<Channel> {
+  async join(name: string, queue: string): Promise<Channel> {
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = { name, members: 0, generation: 0, sleepers: [], subscribed: this.sub.subscribe(name) };
+      channel = { name, queue, members: 0, generation: 0, sleepers: [], subscribed: this.sub.subscribe(name) };
       this.channels.set(name, channel);
     }
     channel.members++;
@@ -87,9 +93,14 @@ export class Waiters {
     });
   }
 
-  private notified(name: string, jobs: number): void {
+  private notified(name: string, message: string): void {
     const channel = this.channels.get(name);
     if (!channel) return;
+    if (message.startsWith("due:")) {
+      this.onDue(channel.queue, Number(message.slice(4)));
+      return;
+    }
+    const jobs = message === "stopped" ? Infinity : Number(message) || 1;
     channel.generation++;
     let woken = 0;
     for (const sleeper of [...channel.sleepers]) {

@@ -302,3 +302,31 @@ t.test("a waiter whose wake-up finds the lease extended is woken when the new le
   t.equal(got.headers.get("x-presque-jobid"), id);
   t.ok(Date.now() - started < 6000, `well before its own deadline (${Date.now() - started} ms)`);
 });
+
+t.test("stopping a queue answers its waiters at once", async (t) => {
+  const q = queueName("stopwake");
+  const started = Date.now();
+  const waiting = h.http("GET", `/q/${q}?wait=8`);
+  await sleep(150);
+  t.equal((await h.http("POST", `/control/${q}`, { body: { status: "stop" } })).status, 200);
+  const got = await waiting;
+  t.equal(got.status, 404);
+  t.same(got.json, { error: "queue is closed" });
+  t.ok(Date.now() - started < 4000, `answered after ${Date.now() - started} ms, not at its 8 s deadline`);
+});
+
+t.test("a delayed job pushed while consumers wait is handed out when it comes due", async (t) => {
+  // no periodic sweep: the due time announced by the push is what wakes the waiter
+  const slow = await harness(t, {}, { sweepEveryMs: 600_000 });
+  const q = queueName("duewake");
+  const waiting = slow.http("GET", `/q/${q}?wait=8`);
+  await sleep(150);
+  const pushedAt = Date.now();
+  t.equal((await slow.http("POST", `/q/${q}?delay=0.5`, { body: { later: 1 } })).status, 201);
+  const got = await waiting;
+  t.equal(got.status, 200);
+  t.same(got.json, { later: 1 });
+  const after = Date.now() - pushedAt;
+  t.ok(after >= 450, `not before it is due (${after} ms)`);
+  t.ok(after < 4000, `soon after it is due (${after} ms)`);
+});

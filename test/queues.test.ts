@@ -360,3 +360,16 @@ t.test("GET / is a self-contained HTML page", async (t) => {
   t.notMatch(r.text, /<link[^>]*rel\s*=\s*["']?(?:stylesheet|preload|preconnect)/i, "no linked resources");
   t.notMatch(r.text, /https?:\/\//, "no absolute URL anywhere");
 });
+
+t.test("with_desc over more jobs than Lua can unpack at once", async (t) => {
+  const q = queueName("bigpeek");
+  for (let batch = 0; batch < 9; batch++) {
+    const jobs = Array.from({ length: 1000 }, (_, i) => ({ n: batch * 1000 + i }));
+    t.equal((await h.http("POST", `/qb/${q}`, { body: { jobs } })).status, 201);
+  }
+  const r = await h.http("GET", `/status/${q}?with_desc=1&limit=10000`);
+  t.equal(r.status, 200);
+  t.equal(r.json.jobs.length, 9000);
+  t.same(r.json.jobs[8999], { n: 8999 });
+  await h.http("DELETE", `/q/${q}`);
+});

@@ -275,3 +275,18 @@ t.test("/w/:queue: other methods are 405 with Allow", async (t) => {
   t.equal(r.status, 405);
   t.equal(r.headers.get("allow"), "GET");
 });
+
+t.test("worker ids that look like each other's keys stay apart", async (t) => {
+  const q = queueName("wkeys");
+  for (const id of ["a", "a:queues", "q:a"]) {
+    const r = await h.http("POST", `/w/${q}`, { headers: { "x-presque-workerid": `${q}-${id}` } });
+    t.equal(r.status, 201, `register ${id}`);
+  }
+  for (const id of ["a", "a:queues", "q:a"]) {
+    const r = await h.http("GET", `/w/?worker_id=${encodeURIComponent(`${q}-${id}`)}`);
+    t.equal(r.status, 200, `describe ${id}`);
+    t.same(r.json.queues, [q]);
+  }
+  t.equal((await h.http("DELETE", `/w/${q}?worker_id=${encodeURIComponent(`${q}-a:queues`)}`)).status, 204);
+  t.same((await h.http("GET", `/w/?worker_id=${encodeURIComponent(`${q}-a`)}`)).json.queues, [q], "the other worker keeps its queues");
+});

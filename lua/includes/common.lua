@@ -33,6 +33,15 @@ local function readyCount(k)
   return rcall('LLEN', k.wait) + rcall('ZCARD', k.prio)
 end
 
+-- Runs `cmd key id...` over a list of ids in slices: Lua's unpack fails past ~8000 values.
+local function eachSlice(cmd, key, ids, reply)
+  for i = 1, #ids, 1000 do
+    local part = rcall(cmd, key, unpack(ids, i, math.min(i + 999, #ids)))
+    if reply and type(part) == 'table' then for _, v in ipairs(part) do reply[#reply + 1] = v end end
+  end
+  return reply
+end
+
 -- Removes a job and everything that refers to it, but not its place in a list or set.
 local function dropJob(k, id, a)
   rcall('HDEL', k.jobs, id)
@@ -91,6 +100,11 @@ end
 -- Tells waiting consumers (long polls, in any presque process) that jobs became ready.
 local function notify(channel, n)
   if n > 0 and channel ~= '' then rcall('PUBLISH', channel, n) end
+end
+
+-- Tells them when a delayed job will be ready, so that a process with waiters promotes it on time.
+local function notifyDue(channel, dueMs)
+  if channel ~= '' then rcall('PUBLISH', channel, 'due:' .. string.format('%.0f', dueMs)) end
 end
 
 -- Stores one job under a new id and makes it ready, or delayed until dueMs.
