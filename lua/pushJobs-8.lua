@@ -24,5 +24,5 @@ for i = 7, #ARGV do
 end
 if uniq ~= '' then rcall('HSET', k.uniq, uniq, reply[2]) end
 notify(ARGV[6], ready)
-if ready == 0 and due > now then notifyDue(ARGV[6], due) end
+if ready == 0 then notifyDue(ARGV[6], due) end
 return reply

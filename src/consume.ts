@@ -20,7 +20,7 @@ export async function takeJobs(store: Store, waiters: Waiters, sweeper: Sweeper,
 
   const deadline = Date.now() + want.wait * 1000;
   // subscribe before the first pop, so that no push between the pop and the sleep goes unheard
-  const channel = await waiters.join(store.keys(want.queue).notify, want.queue);
+  const channel = await waiters.join(want.queue);
   try {
     for (;;) {
       const generation = channel.generation;
@@ -31,7 +31,6 @@ export async function takeJobs(store: Store, waiters: Waiters, sweeper: Sweeper,
       if (channel.generation !== generation) continue;
       if (result.nextWakeMs !== null && result.nextWakeMs < deadline) sweeper.at(want.queue, result.nextWakeMs);
       await waiters.sleep(channel, deadline, res);
-      if (res.destroyed) return { jobs: [], lease: 0, nextWakeMs: null };
     }
   } finally {
     waiters.leave(channel);

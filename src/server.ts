@@ -48,8 +48,8 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
 
   const store = new Store(redis, config.redis.prefix, config.jobs);
   await store.syncClock();
-  const waiters: Waiters = new Waiters(sub, (queue, atMs) => sweeper.at(queue, atMs));
-  const sweeper = new Sweeper(store, log, (queue) => waiters.waiting(store.keys(queue).notify), opts.sweepEveryMs);
+  const waiters: Waiters = new Waiters(sub, (queue) => store.keys(queue).notify, (queue, atMs) => sweeper.at(queue, atMs));
+  const sweeper = new Sweeper(store, log, (queue) => waiters.waiting(queue), opts.sweepEveryMs);
   const context: Context = { config, store, waiters, sweeper, log, redisInfo: { target, version, embedded: !!opts.embedded } };
   const handle = createApp(context);
 

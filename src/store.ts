@@ -62,6 +62,9 @@ export interface JobView {
   atMs: number | null;
 }
 
+/** The scripts' "next wake" reply: a time in ms, or '' for none. */
+const wakeMs = (reply: string): number | null => (reply === "" ? null : Number(reply));
+
 const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap"] as const;
 
 export class Store {
@@ -138,7 +141,7 @@ export class Store {
   }
 
   /** Payloads go as strings (checked UTF-8 JSON); ioredis copies Buffer arguments once more. */
-  async push(queue: string, payloads: Array<string | Buffer>, opts: PushOptions = {}): Promise<string[]> {
+  async push(queue: string, payloads: string[], opts: PushOptions = {}): Promise<string[]> {
     const k = this.keys(queue);
     const [first, ...ids] = await callScript<[number, ...string[]]>(
       this.redis,
@@ -150,7 +153,7 @@ export class Store {
     return ids;
   }
 
-  async retry(queue: string, payload: string | Buffer, opts: PushOptions, worker: string): Promise<string> {
+  async retry(queue: string, payload: string, opts: PushOptions, worker: string): Promise<string> {
     const k = this.keys(queue);
     const [first, id] = await callScript<[number, string]>(
       this.redis,
@@ -171,7 +174,8 @@ export class Store {
   }
 
   /** Lists again every queue holding jobs whose first push was not followed by its listing (the
-   *  process died in between). Run at start-up; SCAN does not block Redis. */
+   *  process died in between, or the SADD failed). The sweeper runs it at start-up and every five
+   *  minutes; SCAN does not block Redis. */
   async relistQueues(): Promise<number> {
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}{*}:jobs`;
     let relisted = 0;
@@ -198,10 +202,9 @@ export class Store {
     for (let i = 2; i < reply.length; i += 3) {
       jobs.push({ id: reply[i].toString(), payload: reply[i + 1], attempt: Number(reply[i + 2]) });
     }
-    const wake = reply[0].toString();
     // Redis turns a Lua number into an integer reply: a lease of 0.5 s would come back as 0.
     // The queue's default (reply[1]) is a whole number of seconds; a requested lease may not be.
-    return { jobs, lease: lease ?? Number(reply[1]), nextWakeMs: wake === "" ? null : Number(wake) };
+    return { jobs, lease: lease ?? Number(reply[1]), nextWakeMs: wakeMs(reply[0].toString()) };
   }
 
   /** Acknowledges a leased job, or cancels a waiting one. */
@@ -300,7 +303,7 @@ export class Store {
       [k.meta, k.wait, k.prio, k.delayed, k.leased, k.attrs, k.dead],
       [Date.now(), this.defaults.max_attempts, k.notify],
     );
-    return { made, nextWakeMs: wake === "" ? null : Number(wake) };
+    return { made, nextWakeMs: wakeMs(wake) };
   }
 
   // --- dead jobs

@@ -29,6 +29,8 @@ export class Waiters {
 
   constructor(
     private readonly sub: Redis,
+    /** the pub/sub channel of a queue (Store.keys(queue).notify) */
+    private readonly channelOf: (queue: string) => string,
     private readonly onDue: (queue: string, atMs: number) => void,
   ) {
     sub.on("message", (channel: string, message: string) => this.notified(channel, message));
@@ -44,12 +46,13 @@ export class Waiters {
     return n;
   }
 
-  waiting(channel: string): boolean {
-    return this.channels.has(channel);
+  waiting(queue: string): boolean {
+    return this.channels.has(this.channelOf(queue));
   }
 
   /** Joins a queue's channel; the subscription is in place when this resolves. */
-  async join(name: string, queue: string): Promise<Channel> {
+  async join(queue: string): Promise<Channel> {
+    const name = this.channelOf(queue);
     let channel = this.channels.get(name);
     if (!channel) {
       channel = { name, queue, members: 0, generation: 0, sleepers: [], subscribed: this.sub.subscribe(name) };

@@ -48,7 +48,7 @@ t.test("against Redis", async (t) => {
   t.test("priority scores keep their order past 2^32 ids and at the priority bounds", async (t) => {
     const q = queueName("lua");
     await redis.set(queueKeys("lt:", q).seq, 2 ** 32 - 2);
-    const body = (n: number) => Buffer.from(JSON.stringify({ n }));
+    const body = (n: number) => JSON.stringify({ n });
     await store.push(q, [body(1)], { priority: -1_000_000 });
     await store.push(q, [body(2)], { priority: 1_000_000 });
     await store.push(q, [body(3)], { priority: 5 });
@@ -60,8 +60,8 @@ t.test("against Redis", async (t) => {
 
   t.test("a delayed job keeps its priority when it comes due", async (t) => {
     const q = queueName("lua");
-    await store.push(q, [Buffer.from('{"plain":1}')], {});
-    await store.push(q, [Buffer.from('{"urgent":1}')], { priority: 9, dueMs: Date.now() + 50 });
+    await store.push(q, ['{"plain":1}'], {});
+    await store.push(q, ['{"urgent":1}'], { priority: 9, dueMs: Date.now() + 50 });
     await new Promise((r) => setTimeout(r, 80));
     const { jobs } = await store.pop(q, 2, "");
     t.same(jobs.map((j) => j.payload.toString()), ['{"urgent":1}', '{"plain":1}']);
@@ -69,7 +69,7 @@ t.test("against Redis", async (t) => {
 
   t.test("an expired lease past max attempts goes to the dead set", async (t) => {
     const q = queueName("lua");
-    const [id] = await store.push(q, [Buffer.from("{}")], { maxAttempts: 1 });
+    const [id] = await store.push(q, ["{}"], { maxAttempts: 1 });
     const first = await store.pop(q, 1, "", 0.05);
     t.equal(first.jobs[0].attempt, 1);
     await new Promise((r) => setTimeout(r, 80));
@@ -82,7 +82,7 @@ t.test("against Redis", async (t) => {
   t.test("an empty pop tells when the next delayed job is due", async (t) => {
     const q = queueName("lua");
     const due = Date.now() + 60_000;
-    await store.push(q, [Buffer.from("{}")], { dueMs: due });
+    await store.push(q, ["{}"], { dueMs: due });
     const { jobs, nextWakeMs } = await store.pop(q, 1, "");
     t.equal(jobs.length, 0);
     t.equal(nextWakeMs, due);
