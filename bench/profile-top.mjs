@@ -1,6 +1,6 @@
 // Summarises V8 .cpuprofile files (node --cpu-prof): the functions with the most self time,
 // the most inclusive time, and self time by where the code lives, as shares of the time the
-// thread was busy (idle left out). A profile that is almost all idle (tsx's module loader
+// thread was busy (idle left out). A profile busy for under half a second (tsx's module loader
 // thread, which node profiles too) is skipped.
 // Usage: node bench/profile-top.mjs <file.cpuprofile>... [--top N]
 import { readFileSync } from "node:fs";
@@ -43,7 +43,7 @@ for (const file of args) {
     all += profile.timeDeltas[i] ?? 0;
     if (idleIds.has(id)) idle += profile.timeDeltas[i] ?? 0;
   });
-  if (all === 0 || idle / all > 0.97) {
+  if (all - idle < 500_000) {
     console.log(`${file}: ${(all / 1e6).toFixed(1)} s, ${((100 * idle) / all).toFixed(1)}% idle: skipped`);
     continue;
   }
