@@ -1,8 +1,8 @@
 // The processes a benchmark run needs: its own redis-server (never the one on 6379), and each
 // server under test as a child process, so that the load generator (this process) and the
 // server never share an event loop.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,8 +76,10 @@ export function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 }
 
+/** node with tsx for TypeScript entry points, plain node for JavaScript ones. */
 function spawnNode(name: string, args: string[], nodeFlags: string[] = [], cwd = ROOT): ChildProcess {
-  const proc = spawn(process.execPath, [...nodeFlags, "--import", "tsx", ...args], {
+  const loader = args[0]?.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const proc = spawn(process.execPath, [...nodeFlags, ...loader, ...args], {
     cwd,
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, NODE_ENV: "production" },
@@ -114,14 +116,22 @@ export interface PresqueOptions {
   workers?: number;
 }
 
-/** presque as a user starts it: `node --import tsx src/cli.ts --port P --redis URL --config F`. */
+/** presque as `npm start` runs it: src/ built into dist/, then `node dist/cli.js --port P --redis URL
+ *  --config F`. A checkout from before dist/ existed runs as it was started then, under tsx. */
 export async function startPresque(redisUrl: string, opts: PresqueOptions = {}): Promise<Child> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "presque-bench-"));
   const config = join(dir, "config.yaml");
   // info would log one line per start only, but warn keeps a stray per-request log out of the figures
   writeFileSync(config, "log:\n  level: warn\n");
-  const args = [join(opts.dir ?? ROOT, "src", "cli.ts"), "--port", String(port), "--redis", redisUrl, "--config", config];
+  const tree = opts.dir ?? ROOT;
+  const builder = join(tree, "scripts", "build.mjs");
+  let entry = join(tree, "src", "cli.ts");
+  if (existsSync(builder)) {
+    execFileSync(process.execPath, [builder], { cwd: tree, stdio: "inherit" });
+    entry = join(tree, "dist", "cli.js");
+  }
+  const args = [entry, "--port", String(port), "--redis", redisUrl, "--config", config];
   if (opts.workers && opts.workers > 1) args.push("--workers", String(opts.workers));
   const nodeFlags = opts.profileDir ? ["--cpu-prof", "--cpu-prof-dir", opts.profileDir] : [];
   const proc = spawnNode("presque", args, nodeFlags, opts.dir);

@@ -1,6 +1,7 @@
-// presque as the README starts it: a child process (npm start, or tsx src/cli.ts where npm adds
-// nothing), talked to over HTTP, stopped with SIGTERM.
-import { spawn, type ChildProcess } from "node:child_process";
+// presque as the README starts it: a child process (npm start, or node dist/cli.js, which is what
+// npm start runs once it has built dist/, where npm adds nothing), talked to over HTTP, stopped
+// with SIGTERM.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
@@ -8,7 +9,9 @@ import t, { type Test } from "tap";
 import { client, freePort, redisUrl, startRedis } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
+const NODE = process.execPath;
+const CLI = "dist/cli.js";
+execFileSync(NODE, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" });
 const SCRIPTS = readdirSync(join(REPO, "lua"))
   .filter((f) => f.endsWith(".lua"))
   .map((f) => f.replace(/\.lua$/, ""))
@@ -41,7 +44,7 @@ interface Launched {
   stderr: () => string;
   /** resolves when the process started exits */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** resolves when every process holding its stdout (npm, tsx, node) is gone */
+  /** resolves when every process holding its stdout (npm, sh, node) is gone */
   drained: Promise<void>;
 }
 
@@ -144,7 +147,7 @@ t.test("npm start -- --port --redis: serves, logs JSON, stops on SIGTERM", async
   t.equal(got.headers.get("x-presque-jobid"), "1");
 
   const exit = await terminate(child);
-  // npm runs the script through `sh -c`; the script execs tsx so that the signal reaches presque
+  // npm runs the script through `sh -c`; the script execs node so that the signal reaches presque
   t.same(exit, { code: 0, signal: null }, "npm exits 0");
   await within(15_000, "presque gone after SIGTERM", child.drained);
   t.notOk(await accepts(port), "the port is closed");
@@ -160,11 +163,11 @@ t.test("npm start -- --port --redis: serves, logs JSON, stops on SIGTERM", async
   t.ok(logs.some((l) => l.msg === "stopped"), "and its end");
 });
 
-t.test("tsx src/cli.ts: SIGTERM mid-request finishes it and exits 0", async (t) => {
+t.test("node dist/cli.js: SIGTERM mid-request finishes it and exits 0", async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const port = await freePort();
-  const child = launch(t, TSX, ["src/cli.ts", "--port", String(port), "--redis", await redisUrl(redis)]);
+  const child = launch(t, NODE, [CLI, "--port", String(port), "--redis", await redisUrl(redis)]);
   await waitReady(child, port);
   const http = client(`http://127.0.0.1:${port}`);
 
@@ -191,7 +194,7 @@ t.test("npm start -- --help lists the flags", async (t) => {
 t.test("a config file with an unknown key stops start-up, naming the key and the file", async (t) => {
   const dir = t.testdir({ "bad.yaml": "server:\n  port: 5999\nredis:\n  bogus: 1\n" });
   const file = join(dir, "bad.yaml");
-  const child = launch(t, TSX, ["src/cli.ts", "--config", file]);
+  const child = launch(t, NODE, [CLI, "--config", file]);
   const exit = await within(20_000, "bad config", child.exited);
   t.not(exit.code, 0, "non-zero exit");
   t.equal(exit.signal, null);
@@ -204,7 +207,7 @@ t.test("PRESQUE_PORT and PRESQUE_REDIS_URL", async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const port = await freePort();
-  const child = launch(t, TSX, ["src/cli.ts"], cleanEnv({ PRESQUE_PORT: String(port), PRESQUE_REDIS_URL: await redisUrl(redis) }));
+  const child = launch(t, NODE, [CLI], cleanEnv({ PRESQUE_PORT: String(port), PRESQUE_REDIS_URL: await redisUrl(redis) }));
   await waitReady(child, port);
   const status = await client(`http://127.0.0.1:${port}`)("GET", "/status/");
   t.same(status.json, { queues: [], size: 0 }, "the Redis of PRESQUE_REDIS_URL (a fresh one)");
@@ -219,7 +222,7 @@ t.test("embedded Redis: jobs survive a restart; SIGTERM stops redis-server", asy
   writeFileSync(configPath, `server:\n  port: ${port}\nredis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
 
   const start = async () => {
-    const child = launch(t, TSX, ["src/cli.ts", "--config", configPath]);
+    const child = launch(t, NODE, [CLI, "--config", configPath]);
     await waitReady(child, port);
     const started = logLines(t, child.stdout()).find((l) => l.msg === "embedded redis-server started");
     t.ok(started, "logs the embedded redis-server");
@@ -271,7 +274,7 @@ t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (
   const redisPort = await redis.getPort();
   t.teardown(() => redis.stop());
   const port = await freePort();
-  const child = launch(t, TSX, ["src/cli.ts", "--port", String(port), "--redis", await redisUrl(redis)]);
+  const child = launch(t, NODE, [CLI, "--port", String(port), "--redis", await redisUrl(redis)]);
   await waitReady(child, port);
   const http = client(`http://127.0.0.1:${port}`);
   const json = { "content-type": "application/json" };
