@@ -13,14 +13,21 @@ import type { Request } from "autocannon";
 import * as bull from "./bullmq.js";
 import { cannon, loops, Samples, send, sleep, type CannonSpec, type Load } from "./load.js";
 import { killAll, ROOT, startBaseline, startPresque, startRedis, type Child } from "./procs.js";
-import { Report, type Scenario } from "./report.js";
+import { fromRounds, Report, type Scenario } from "./report.js";
 import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
 
+/** The scenarios whose ratios matter most, in the order a round runs them: each presque run right
+ *  after its baseline's, so that the runs a ratio compares are seconds apart, not minutes. */
+const ROUND_ORDER = ["hello.get", "naive.post", "presque.post_q", "naive.get", "presque.get_q"];
+/** the order of the table: baselines first, as the other sections print */
+const ROUND_TABLE_ORDER = ["hello.get", "naive.post", "naive.get", "presque.post_q", "presque.get_q"];
+
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: "string", default: "8" },
+    duration: { type: "string", default: "6" },
     warmup: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "50" },
     only: { type: "string" },
     profile: { type: "string" },
@@ -33,8 +40,9 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stdout.write(`Usage: npm run bench -- [options]
-  --duration <s>      seconds per measured run (default 8)
-  --warmup <s>        seconds of warm-up before each run, not measured (default 2)
+  --duration <s>      seconds per measured run (default 6)
+  --warmup <s>        seconds of warm-up before each run, not measured (default 2; half of it in rounds after the first)
+  --rounds <n>        interleaved rounds of ${ROUND_ORDER.join(", ")} (default 3)
   --connections <n>   autocannon connections (default 50)
   --only <ids>        comma-separated scenario ids or groups: hello, naive, presque, presque.get_q, bullmq, memory, ...
   --profile <dir>     run presque under node --cpu-prof, writing the profile to <dir> at shutdown
@@ -47,6 +55,11 @@ if (flags.help) {
 
 const DURATION = Number(flags.duration);
 const WARMUP = Number(flags.warmup);
+const ROUNDS = Number(flags.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  process.stderr.write(`bench: --rounds must be a whole number >= 1, not ${flags.rounds}\n`);
+  process.exit(2);
+}
 const CONNECTIONS = Number(flags.connections);
 const only = flags.only?.split(",").map((s) => s.trim()).filter(Boolean);
 /** `a` names `b` itself or a group `b` is in: "presque" names "presque.get_q", "presque.post_q" names only itself */
@@ -105,6 +118,15 @@ async function fill(presque: Child, queue: string, want: number): Promise<number
   return batches * 1000;
 }
 
+/** Fills for a consumer scenario on `queue`. Before the warm-up: for `bound` jobs/s (the most it
+ *  could take) over the warm-up. After it: 1.6 x what the warm-up took per second, over the run. */
+const consumer = (presque: Child, queue: string) => ({
+  before: (bound: number, warmup: number) => fill(presque, queue, Math.ceil(bound * warmup * 1.3)),
+  prepare: async (rate: number) => {
+    await fill(presque, queue, Math.ceil(rate * DURATION * 1.6) + 10_000);
+  },
+});
+
 // --- one autocannon scenario: warm-up, then a measured run
 
 interface HttpScenario {
@@ -138,11 +160,19 @@ async function jobsMoved(s: HttpScenario, before: Figures | undefined, load: Loa
   return undefined;
 }
 
-async function httpScenario(s: HttpScenario): Promise<Scenario | undefined> {
-  if (!wanted(s.id)) return undefined;
-  log(`- ${s.label}`);
+/** How one run of a scenario goes. In rounds, the later ones warm up for less, and the MONITOR
+ *  probe (about a second, and the same figure every time) runs in the first round only. */
+interface RunSettings {
+  warmup: number;
+  probe: boolean;
+  round?: number;
+}
+
+/** Warm-up, measured run, Redis probe: one scenario's figures. */
+async function measure(s: HttpScenario, run: RunSettings): Promise<Scenario> {
+  log(`- ${s.label}${run.round === undefined ? "" : ` (round ${run.round}/${ROUNDS})`}`);
   const warmBefore = s.presque ? await figures(s.presque.server, s.presque.queue) : undefined;
-  const warm = await cannon(s.spec, CONNECTIONS, WARMUP);
+  const warm = await cannon(s.spec, CONNECTIONS, run.warmup);
   const warmJobs = (await jobsMoved(s, warmBefore, warm)) ?? warm.ok;
   if (s.prepare) await s.prepare(warmJobs / warm.seconds);
 
@@ -158,15 +188,16 @@ async function httpScenario(s: HttpScenario): Promise<Scenario | undefined> {
   const after = s.presque ? await figures(s.presque.server, s.presque.queue) : undefined;
   // about half a second of requests under MONITOR, an even number (the leased scenario's cycle is two)
   const probeRequests = 2 * Math.round(Math.min(PROBE_REQUESTS, Math.max(50, load.reqPerSec / 2)) / 2);
-  const sent = s.redis ? await probe(s.redis, async () => (await cannon(s.spec, 10, 1, probeRequests)).requests) : undefined;
+  const sent = s.redis && run.probe ? await probe(s.redis, async () => (await cannon(s.spec, 10, 1, probeRequests)).requests) : undefined;
 
   const use = statsBefore && statsAfter ? commandUse(statsBefore, statsAfter) : undefined;
   const valid = load.non2xx === 0 && load.errors === 0 && load.ok > 0;
   const problems = Object.entries(load.statusCodes).filter(([code]) => !code.startsWith("2")).map(([code, n]) => `${n} x ${code}`);
   if (load.errors) problems.push(`${load.errors} connection errors/timeouts`);
-  return report.add({
+  return {
     id: s.id,
     label: s.label,
+    round: run.round,
     seconds: load.seconds,
     reqPerSec: load.reqPerSec,
     jobsPerSec: jobs === undefined ? undefined : jobs / load.seconds,
@@ -188,60 +219,158 @@ async function httpScenario(s: HttpScenario): Promise<Scenario | undefined> {
     bullmq: s.bullmq,
     queued: before && after ? { before: before.job_count, after: after.job_count } : undefined,
     cpu: cores,
-  });
+  };
+}
+
+/** A scenario outside the rounds: one warm-up, one measured run, into the report. */
+async function httpScenario(s: HttpScenario): Promise<Scenario | undefined> {
+  if (!wanted(s.id)) return undefined;
+  return report.add(await measure(s, { warmup: WARMUP, probe: true }));
 }
 
 /** presque --workers N serves from child processes this pid does not count */
 const serverPid = (server: Child) => (server.name === "presque" && Number(flags.workers ?? 1) > 1 ? undefined : server.proc.pid);
 
-// --- sections
+// --- the interleaved rounds: hello-world, naive and presque side by side
 
-async function baselines(redisUrl: string): Promise<void> {
-  if (section("hello")) {
-    const hello = await startBaseline("hello", "hello.ts");
-    try {
-      await httpScenario({ id: "hello.get", label: "hello-world GET", server: hello, spec: { url: hello.url } });
-    } finally {
-      await hello.stop();
+const NAIVE_LIST = "naive:jobs";
+
+/** The servers under test. Each starts once, when a wanted scenario needs it, and stays up through
+ *  every round: an idle server costs nothing, and a restart between runs would put its start-up
+ *  and JIT warm-up between the runs a ratio compares. */
+interface Servers {
+  hello?: Child;
+  naive?: Child;
+  presque?: Child;
+}
+
+async function startServers(redisUrl: string): Promise<Servers> {
+  const hello = section("hello") ? await startBaseline("hello", "hello.ts") : undefined;
+  const naive = section("naive") ? await startBaseline("naive", "naive.ts", [redisUrl, NAIVE_LIST]) : undefined;
+  const presque =
+    section("presque") || section("memory")
+      ? await startPresque(redisUrl, {
+          dir: flags.presque && resolve(flags.presque),
+          profileDir: flags.profile,
+          workers: flags.workers ? Number(flags.workers) : undefined,
+        })
+      : undefined;
+  return { hello, naive, presque };
+}
+
+/** One scenario of a round, and what makes its queue last through the warm-up. */
+interface Step {
+  scenario: HttpScenario;
+  before?: (warmup: number) => Promise<unknown>;
+}
+
+const helloStep = (hello: Child): Step => ({ scenario: { id: "hello.get", label: "hello-world GET", server: hello, spec: { url: hello.url } } });
+
+/** `bound`: jobs/s no consumer can reach, the sizing of the fill before a warm-up */
+function naiveSteps(naive: Child, redis: Redis, bound: () => number): { post: Step; get: Step } {
+  // GET needs a list that outlasts the warm-up and the run
+  const topUp = async (want: number) => {
+    const missing = want - (await redis.llen(NAIVE_LIST));
+    for (let done = 0; done < missing; done += 10_000) {
+      await redis.rpush(NAIVE_LIST, ...Array.from({ length: Math.min(10_000, missing - done) }, () => JOB));
+    }
+  };
+  return {
+    post: {
+      scenario: {
+        id: "naive.post",
+        label: "naive POST (RPUSH)",
+        server: naive,
+        spec: { url: naive.url, method: "POST", path: "/q", headers: JSON_HEADERS, body: JOB },
+        jobsPerOk: 1,
+        redis,
+      },
+    },
+    get: {
+      before: (warmup) => topUp(Math.ceil(bound() * warmup * 1.3)),
+      scenario: {
+        id: "naive.get",
+        label: "naive GET (LPOP)",
+        server: naive,
+        spec: { url: naive.url, path: "/q" },
+        jobsPerOk: 1,
+        redis,
+        prepare: (rate) => topUp(Math.ceil(rate * DURATION * 1.6) + 10_000),
+      },
+    },
+  };
+}
+
+/** POST /q fills the queue GET /q then takes from, topped up with POST /qb */
+function presqueSteps(presque: Child, redis: Redis, bound: () => number): { post: Step; get: Step } {
+  const url = presque.url;
+  const c = consumer(presque, "bench-q");
+  return {
+    post: {
+      scenario: {
+        id: "presque.post_q",
+        label: "presque POST /q",
+        spec: { url, method: "POST", path: "/q/bench-q", headers: JSON_HEADERS, body: JOB },
+        server: presque,
+        presque: { server: presque, queue: "bench-q", jobs: "pushed" },
+        jobsPerOk: 1,
+        redis,
+        naive: "naive.post",
+        bullmq: "bullmq.add",
+      },
+    },
+    get: {
+      before: (warmup) => c.before(bound(), warmup),
+      scenario: {
+        id: "presque.get_q",
+        label: "presque GET /q",
+        spec: { url, path: "/q/bench-q" },
+        server: presque,
+        presque: { server: presque, queue: "bench-q", jobs: "processed" },
+        redis,
+        prepare: c.prepare,
+        naive: "naive.get",
+        bullmq: "bullmq.worker",
+      },
+    },
+  };
+}
+
+/** After the first round, the servers are warm (JIT, connection pools): a shorter warm-up opens
+ *  the connections and measures the rate the fills are sized for. */
+const roundWarmup = (round: number) => (round === 1 ? WARMUP : WARMUP / 2);
+
+/** The ratio-critical scenarios, ROUNDS times over in ROUND_ORDER. Throughput drifts by a fifth over
+ *  minutes on a shared machine; within a round the runs a ratio compares are seconds apart. */
+async function rounds(servers: Servers, redis: Redis): Promise<void> {
+  const runs = new Map<string, Scenario[]>();
+  // no consumer beats hello-world; this round's figure, as close as the drift allows
+  const bound = () => {
+    const last = runs.get("hello.get")?.at(-1);
+    return last?.valid && last.reqPerSec ? last.reqPerSec : 100_000;
+  };
+  const naive = servers.naive && naiveSteps(servers.naive, redis, bound);
+  const presque = servers.presque && presqueSteps(servers.presque, redis, bound);
+  const all = [servers.hello && helloStep(servers.hello), naive?.post, naive?.get, presque?.post, presque?.get];
+  const byId = new Map(all.filter((s): s is Step => s !== undefined).map((s) => [s.scenario.id, s]));
+  const steps = ROUND_ORDER.filter(wanted).flatMap((id) => byId.get(id) ?? []);
+  if (!steps.length) return;
+  await redis.del(NAIVE_LIST);
+  for (let round = 1; round <= ROUNDS; round++) {
+    const run: RunSettings = { round, warmup: roundWarmup(round), probe: round === 1 };
+    for (const step of steps) {
+      await step.before?.(run.warmup);
+      const s = await measure(step.scenario, run);
+      runs.set(s.id, [...(runs.get(s.id) ?? []), s]);
     }
   }
-  if (!section("naive")) return;
-  const list = "naive:jobs";
-  const naive = await startBaseline("naive", "naive.ts", [redisUrl, list]);
-  const redis = new Redis(redisUrl);
-  try {
-    await redis.del(list);
-    await httpScenario({
-      id: "naive.post",
-      label: "naive POST (RPUSH)",
-      server: naive,
-      spec: { url: naive.url, method: "POST", path: "/q", headers: JSON_HEADERS, body: JOB },
-      jobsPerOk: 1,
-      redis,
-    });
-    // GET needs a list that outlasts the warm-up and the run
-    const topUp = async (want: number) => {
-      const missing = want - (await redis.llen(list));
-      for (let done = 0; done < missing; done += 10_000) {
-        await redis.rpush(list, ...Array.from({ length: Math.min(10_000, missing - done) }, () => JOB));
-      }
-    };
-    await topUp(Math.ceil((report.get("hello.get")?.reqPerSec ?? 100_000) * WARMUP * 1.3));
-    await httpScenario({
-      id: "naive.get",
-      label: "naive GET (LPOP)",
-      server: naive,
-      spec: { url: naive.url, path: "/q" },
-      jobsPerOk: 1,
-      redis,
-      prepare: (rate) => topUp(Math.ceil(rate * DURATION * 1.6) + 10_000),
-    });
-  } finally {
-    await redis.del(list);
-    redis.disconnect();
-    await naive.stop();
+  for (const id of ROUND_TABLE_ORDER) {
+    const r = runs.get(id);
+    if (r) report.add(fromRounds(r));
   }
 }
+
+// --- the other sections
 
 /** jobs/s no consumer scenario can reach: the sizing of the fill before a warm-up */
 const helloBound = () => report.get("hello.get")?.reqPerSec ?? 100_000;
@@ -249,41 +378,6 @@ const helloBound = () => report.get("hello.get")?.reqPerSec ?? 100_000;
 async function presqueHttp(presque: Child, redis: Redis): Promise<void> {
   const url = presque.url;
   const q = (queue: string, jobs: "pushed" | "processed") => ({ server: presque, queue, jobs });
-  const consumer = (queue: string, boundJobsPerSec: number) => ({
-    before: () => fill(presque, queue, Math.ceil(boundJobsPerSec * WARMUP * 1.3)),
-    prepare: async (rate: number) => {
-      await fill(presque, queue, Math.ceil(rate * DURATION * 1.6) + 10_000);
-    },
-  });
-
-  await httpScenario({
-    id: "presque.post_q",
-    label: "presque POST /q",
-    spec: { url, method: "POST", path: "/q/bench-q", headers: JSON_HEADERS, body: JOB },
-    server: presque,
-    presque: q("bench-q", "pushed"),
-    jobsPerOk: 1,
-    redis,
-    naive: "naive.post",
-    bullmq: "bullmq.add",
-  });
-
-  if (wanted("presque.get_q")) {
-    const c = consumer("bench-q", helloBound());
-    await c.before();
-    await httpScenario({
-      id: "presque.get_q",
-      label: "presque GET /q",
-      spec: { url, path: "/q/bench-q" },
-      server: presque,
-      presque: q("bench-q", "processed"),
-      redis,
-      prepare: c.prepare,
-      naive: "naive.get",
-      bullmq: "bullmq.worker",
-    });
-  }
-
   for (const n of [100, 1000]) {
     await httpScenario({
       id: `presque.post_qb${n}`,
@@ -298,8 +392,8 @@ async function presqueHttp(presque: Child, redis: Redis): Promise<void> {
   }
 
   if (wanted("presque.get_qb100")) {
-    const c = consumer("bench-b", helloBound() * 10);
-    await c.before();
+    const c = consumer(presque, "bench-b");
+    await c.before(helloBound() * 10, WARMUP);
     await httpScenario({
       id: "presque.get_qb100",
       label: "presque GET /qb (100)",
@@ -331,8 +425,8 @@ async function presqueHttp(presque: Child, redis: Redis): Promise<void> {
   });
 
   if (wanted("presque.lease")) {
-    const c = consumer("bench-lease", helloBound() / 2);
-    await c.before();
+    const c = consumer(presque, "bench-lease");
+    await c.before(helloBound() / 2, WARMUP);
     const header = (headers: Record<string, string>, name: string) =>
       Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
     const requests: Request[] = [
@@ -489,24 +583,24 @@ async function main(): Promise<void> {
   const version = /redis_version:(\S+)/.exec(serverInfo)?.[1] ?? "unknown";
   redisPid = Number(/process_id:(\d+)/.exec(serverInfo)?.[1]);
   report.memory = { payloadBytes: PAYLOAD_BYTES, jobs: MEMORY_JOBS };
-  log(`bench: redis-server ${version} at ${redisServer.url}; ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per run`);
+  log(
+    `bench: redis-server ${version} at ${redisServer.url}; ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per run; ` +
+      `${ROUNDS} round${ROUNDS === 1 ? "" : "s"} (${roundWarmup(2)} s warm-up after the first)`,
+  );
   try {
-    await baselines(redisServer.url);
-    await redis.flushall();
-    if (section("presque") || section("memory")) {
-      const presque = await startPresque(redisServer.url, {
-        dir: flags.presque && resolve(flags.presque),
-        profileDir: flags.profile,
-        workers: flags.workers ? Number(flags.workers) : undefined,
-      });
-      try {
-        await presqueHttp(presque, redis);
+    const servers = await startServers(redisServer.url);
+    try {
+      await rounds(servers, redis);
+      // the baselines are done with: what follows compares presque with BullMQ
+      await Promise.all([servers.hello?.stop(), servers.naive?.stop(), redis.del(NAIVE_LIST)]);
+      if (servers.presque) {
+        await presqueHttp(servers.presque, redis);
         await redis.flushall();
-        await longPoll(presque, redis);
-        await presqueMemory(presque, redis);
-      } finally {
-        await presque.stop();
+        await longPoll(servers.presque, redis);
+        await presqueMemory(servers.presque, redis);
       }
+    } finally {
+      await Promise.all([servers.hello?.stop(), servers.naive?.stop(), servers.presque?.stop()]);
     }
     await redis.flushall();
     await bullmq({ host: redisServer.host, port: redisServer.port }, redis);
@@ -517,7 +611,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       seconds: Math.round(seconds),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, redis: version },
-      settings: { connections: CONNECTIONS, duration: DURATION, warmup: WARMUP, payload_bytes: PAYLOAD_BYTES, workers: flags.workers ?? 1, presque: flags.presque ?? "." },
+      settings: { connections: CONNECTIONS, duration: DURATION, warmup: WARMUP, rounds: ROUNDS, rounds_later_warmup: roundWarmup(2), round_order: ROUND_ORDER, payload_bytes: PAYLOAD_BYTES, workers: flags.workers ?? 1, presque: flags.presque ?? "." },
     });
     log(`bench: ${Math.round(seconds)} s; JSON in ${flags.out}`);
   } finally {
