@@ -38,9 +38,14 @@ export function jobView(queue: string, job: JobView) {
   };
 }
 
-export function leaseHeaders(lease: number, attempt: number): Record<string, string | number> {
-  if (lease <= 0) return {};
-  return { "x-presque-attempt": attempt, "x-presque-lease-expires": ((Date.now() + lease * 1000) / 1000).toFixed(3) };
+/** A job handed out: its id and, under a lease, the attempt (the lease token) and the expiry. */
+function jobHeaders(id: string, lease: number, attempt: number): Record<string, string | number> {
+  if (lease <= 0) return { "x-presque-jobid": id };
+  return {
+    "x-presque-jobid": id,
+    "x-presque-attempt": attempt,
+    "x-presque-lease-expires": ((Date.now() + lease * 1000) / 1000).toFixed(3),
+  };
 }
 
 export function registerJobRoutes(router: Router, ctx: Context): void {
@@ -61,7 +66,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const taken = await takeJobs(store, ctx.waiters, ctx.sweeper, res, { queue, count: 1, worker: workerId(req), lease, wait });
       const job = taken.jobs[0];
       if (!job) throw new HttpError(404, "no job");
-      sendRaw(res, 200, job.payload, { "x-presque-jobid": job.id, ...leaseHeaders(taken.lease, job.attempt) });
+      sendRaw(res, 200, job.payload, jobHeaders(job.id, taken.lease, job.attempt));
     },
 
     // presque's retry: the worker failed the job it fetched and posts it back
