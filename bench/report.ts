@@ -178,7 +178,9 @@ export class Report {
     const value = s ? this.ratios(s)[k] : undefined;
     if (!s?.rounds) return fmtX(value);
     const each = finite(s.rounds.map((r) => this.ratios(r)[k]));
-    return `median of ${each.length} round${each.length === 1 ? "" : "s"}: ${fmtX(value)} (${fmtRange(each, (n) => n.toFixed(2))})`;
+    // three decimals: a median of 0.4996x must not print as a failing 0.50x
+    const median = value === undefined || !Number.isFinite(value) ? "-" : `${value.toFixed(3)}x`;
+    return `median of ${each.length} round${each.length === 1 ? "" : "s"}: ${median} (${fmtRange(each, (n) => n.toFixed(2))})`;
   }
 
   targets(): Target[] {
