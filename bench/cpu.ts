@@ -4,16 +4,22 @@ import { readFileSync } from "node:fs";
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux we run on
 
-/** CPU seconds (user + system) a process has used so far, or NaN off Linux. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds a process has used so far in user and in system (kernel) mode, or NaN off Linux. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // the command name in brackets may hold spaces: count fields after its closing bracket
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
+}
+
+/** CPU seconds (user + system) a process has used so far, or NaN off Linux. */
+export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /** CPU seconds the whole machine spent running something (user, nice, system, irq) so far. */
