@@ -6,12 +6,12 @@
 // rotates, and the summary gives medians and medians of each round's own ratio to the first tree.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { Agent } from "node:http";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuTimes } from "./cpu.js";
-import { cannon, loops, send, type CannonSpec } from "./load.js";
+import { cannon, type CannonSpec } from "./load.js";
 import { killAll, ROOT, startPresque, startRedis, type Child } from "./procs.js";
+import { closeFill, fill, JOB, JSON_HEADERS } from "./queue.js";
 
 const USAGE = `Usage: npm run bench:compare -- <dirA> <dirB> [...] [options]
   each dir a presque checkout with its own node_modules (npm ci, or a symlink)
@@ -53,8 +53,6 @@ if (flags.help || dirs.length < 2 || bad || !ROUTES.every((r) => r === "post" ||
 }
 type Route = "post" | "get";
 const OUT = join(ROOT, "bench", "results", "compare.json");
-const JOB = JSON.stringify({ n: 123456 }); // the 12-byte job of npm run bench
-const JSON_HEADERS = { "content-type": "application/json" };
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 interface Tree {
@@ -107,26 +105,6 @@ interface Run {
   sysUs: number;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-const FILL_BODY = JSON.stringify({ jobs: Array.from({ length: 1000 }, (_, i) => ({ n: 100000 + i })) });
-
-async function jobCount(t: Tree): Promise<number> {
-  const r = await send(agent, t.server!.url, "GET", `/j/${t.queue}`);
-  if (r.status !== 200) throw new Error(`GET /j/${t.queue}: ${r.status}`);
-  return (JSON.parse(r.body.toString()) as { job_count: number }).job_count;
-}
-
-/** Tops the tree's queue up to `want` jobs with POST /qb of 1000, 4 in flight, as run.ts fills. */
-async function fill(t: Tree, want: number): Promise<void> {
-  const batches = Math.ceil(Math.max(0, want - (await jobCount(t))) / 1000);
-  let next = 0;
-  await loops(4, () => next >= batches, async () => {
-    next++;
-    const r = await send(agent, t.server!.url, "POST", `/qb/${t.queue}`, FILL_BODY);
-    if (r.status !== 201) throw new Error(`fill ${t.queue}: POST /qb answered ${r.status}`);
-  });
-}
-
 const spec = (t: Tree, route: Route): CannonSpec =>
   route === "post"
     ? { url: t.server!.url, method: "POST", path: `/q/${t.queue}`, headers: JSON_HEADERS, body: JOB }
@@ -136,9 +114,9 @@ const spec = (t: Tree, route: Route): CannonSpec =>
  *  1.5 x the best GET rate seen yet; after it, 1.6 x the warm-up's own rate over the measured run. */
 let bestGet = 50_000;
 async function measure(t: Tree, route: Route, round: number): Promise<Run> {
-  if (route === "get") await fill(t, Math.ceil(bestGet * 1.5 * WARMUP));
+  if (route === "get") await fill(t.server!, t.queue, Math.ceil(bestGet * 1.5 * WARMUP));
   const warm = WARMUP > 0 ? await cannon(spec(t, route), CONNECTIONS, WARMUP) : undefined;
-  if (route === "get") await fill(t, Math.ceil((warm?.reqPerSec ?? bestGet) * DURATION * 1.6) + 10_000);
+  if (route === "get") await fill(t.server!, t.queue, Math.ceil((warm?.reqPerSec ?? bestGet) * DURATION * 1.6) + 10_000);
   const pid = t.server!.proc.pid!;
   const before = cpuTimes(pid);
   const load = await cannon(spec(t, route), CONNECTIONS, DURATION);
@@ -248,7 +226,7 @@ async function main(): Promise<void> {
     writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), settings, trees: treeInfo, summary, runs }, null, 2)}\n`);
     log(`\nbench:compare: JSON in ${OUT}`);
   } finally {
-    agent.destroy();
+    closeFill();
     await Promise.all(trees.map((t) => t.server?.stop()));
     await redis.stop();
   }

@@ -13,6 +13,7 @@ import type { Request } from "autocannon";
 import * as bull from "./bullmq.js";
 import { cannon, loops, Samples, send, sleep, type CannonSpec, type Load } from "./load.js";
 import { killAll, ROOT, startBaseline, startPresque, startRedis, type Child } from "./procs.js";
+import { batchBody, closeFill, figures, fill, JOB, JSON_HEADERS, PAYLOAD_BYTES, payload, type Figures } from "./queue.js";
 import { fromRounds, Report, type Scenario } from "./report.js";
 import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
@@ -68,13 +69,6 @@ const wanted = (id: string) => !only || only.some((p) => within(id, p));
 /** whether any wanted scenario lies in a section (to start its server at all) */
 const section = (name: string) => !only || only.some((p) => within(p, name) || within(name, p));
 
-/** Every job is a small object of a fixed size: {"n":123456}. */
-const PAYLOAD_BYTES = 12;
-const payload = (i: number) => ({ n: 100000 + (i % 900000) });
-const JOB = JSON.stringify(payload(23456));
-const batchBody = (n: number) => JSON.stringify({ jobs: Array.from({ length: n }, (_, i) => payload(i)) });
-const JSON_HEADERS = { "content-type": "application/json" };
-
 const BULL_ADD_IN_FLIGHT = 50;
 const BULL_BULK_TOTAL = 50_000;
 const BULL_BULK_IN_FLIGHT = 8;
@@ -87,36 +81,6 @@ const PROBE_REQUESTS = 1000;
 const report = new Report();
 let redisPid = 0;
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-
-// --- presque queue figures and filling
-
-interface Figures {
-  job_count: number;
-  job_processed: number;
-}
-
-async function figures(presque: Child, queue: string): Promise<Figures> {
-  const r = await fetch(`${presque.url}/j/${queue}`);
-  if (!r.ok) throw new Error(`GET /j/${queue}: ${r.status}`);
-  return (await r.json()) as Figures;
-}
-
-const fillAgent = new Agent({ keepAlive: true, maxSockets: 8 });
-const FILL_BODY = batchBody(1000);
-
-/** Tops a queue up to at least `want` ready jobs with POST /qb batches of 1000, 4 at a time. */
-async function fill(presque: Child, queue: string, want: number): Promise<number> {
-  const missing = want - (await figures(presque, queue)).job_count;
-  const batches = Math.ceil(Math.max(0, missing) / 1000);
-  if (batches === 0) return 0;
-  let next = 0;
-  await loops(4, () => next >= batches, async () => {
-    next++;
-    const r = await send(fillAgent, presque.url, "POST", `/qb/${queue}`, FILL_BODY);
-    if (r.status !== 201) throw new Error(`fill ${queue}: POST /qb answered ${r.status} ${r.body}`);
-  });
-  return batches * 1000;
-}
 
 /** Fills for a consumer scenario on `queue`. Before the warm-up: for `bound` jobs/s (the most it
  *  could take) over the warm-up. After it: 1.6 x what the warm-up took per second, over the run. */
@@ -615,7 +579,7 @@ async function main(): Promise<void> {
     });
     log(`bench: ${Math.round(seconds)} s; JSON in ${flags.out}`);
   } finally {
-    fillAgent.destroy();
+    closeFill();
     redis.disconnect();
     await redisServer.stop();
   }
