@@ -12,6 +12,7 @@ import { cpuTimes } from "./cpu.js";
 import { cannon, type CannonSpec } from "./load.js";
 import { killAll, ROOT, startPresque, startRedis, type Child } from "./procs.js";
 import { closeFill, fill, JOB, JSON_HEADERS } from "./queue.js";
+import { median as medianOf } from "./report.js";
 
 const USAGE = `Usage: npm run bench:compare -- <dirA> <dirB> [...] [options]
   each dir a presque checkout with its own node_modules (npm ci, or a symlink)
@@ -141,12 +142,8 @@ async function measure(t: Tree, route: Route, round: number): Promise<Run> {
 
 // --- figures
 
-const median = (xs: number[]) => {
-  if (!xs.length) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+/** report.ts's median, NaN for none: a tree without a valid run prints "NaN" rather than failing */
+const median = (xs: number[]) => medianOf(xs) ?? Number.NaN;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const cpuUs = (r: Run) => r.userUs + r.sysUs;
 const valid = (r: Run) => r.non2xx === 0 && r.errors === 0 && r.requests > 0;

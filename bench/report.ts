@@ -144,7 +144,6 @@ export class Report {
     return this.scenarios.find((s) => s.id === id && s.valid);
   }
 
-  private helloReq = () => this.get("hello.get")?.reqPerSec;
   private helloP99 = () => this.get("hello.get")?.p99;
 
   /** What `s` is compared with: for one round's run, the other scenario's run in the same round
