@@ -1,49 +1,15 @@
 // The HTTP application: a Polka router whose routes are registered by src/routes/*.
-import type { Logger } from "pino";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import polka, { type Polka } from "polka";
-import type { Config } from "./config.js";
+import polka from "polka";
 import { classify } from "./errors.js";
 import { sendJson, type Req, type Res } from "./http.js";
-import type { Store } from "./store.js";
-import type { Sweeper } from "./sweeper.js";
-import type { Waiters } from "./waiters.js";
+import { METHODS, Router, type Context } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
 import { registerDashboard } from "./routes/dashboard.js";
 import { registerDeadRoutes } from "./routes/dead.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
-
-export interface Context {
-  config: Config;
-  store: Store;
-  waiters: Waiters;
-  sweeper: Sweeper;
-  log: Logger;
-  /** what /stats/ shows of Redis */
-  redisInfo: { target: string; version: string; embedded: boolean };
-}
-
-type Handler = (req: Req, res: Res) => Promise<void> | void;
-type Method = "GET" | "POST" | "PUT" | "DELETE";
-const METHODS: Method[] = ["GET", "POST", "PUT", "DELETE"];
-
-/** Collects each route family's handlers; mounted on Polka with nothing else in the route table,
- *  since trouter tests every entry of it on every request. */
-export class Router {
-  private readonly paths: Array<[string, Partial<Record<Method, Handler>>]> = [];
-
-  route(path: string, handlers: Partial<Record<Method, Handler>>): void {
-    this.paths.push([path, handlers]);
-  }
-
-  mount(app: Polka): void {
-    for (const [path, handlers] of this.paths) {
-      for (const [method, handler] of Object.entries(handlers)) app.add(method as Method, path, handler as never);
-    }
-  }
-}
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -20,6 +20,9 @@ const SCRIPT_ERRORS: Record<string, number> = {
   CONFLICT: 409,
 };
 
+/** The status a script's refusal code stands for; undefined for a code that is not a refusal. */
+export const scriptErrorStatus = (code: string): number | undefined => SCRIPT_ERRORS[code];
+
 // ioredis declares ReplyError as `any`, so instanceof cannot narrow: test the name.
 function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === "ReplyError";

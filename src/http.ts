@@ -1,8 +1,7 @@
-// Request parsing and response helpers shared by the routes.
+// Request bodies and responses, shared by the routes (query and header readers: src/params.ts).
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, HttpError } from "./errors.js";
-import { isQueueName } from "./keys.js";
 
 export type Query = Record<string, string | string[] | undefined>;
 export interface Req extends IncomingMessage {
@@ -26,62 +25,6 @@ export function sendRaw(res: Res, status: number, body: string | Buffer, headers
 export function sendEmpty(res: Res, status = 204): void {
   res.writeHead(status);
   res.end();
-}
-
-export function queueParam(req: Req): string {
-  const name = req.params.queue;
-  if (name === undefined || !isQueueName(name)) throw badRequest("invalid queue name");
-  return name;
-}
-
-export function jobIdParam(req: Req): string {
-  const id = req.params.id;
-  if (!/^[1-9][0-9]{0,15}$/.test(id ?? "")) throw new HttpError(404, "no such job");
-  return id;
-}
-
-// --- query parameters
-
-function single(query: Query, name: string): string | undefined {
-  const v = query[name];
-  if (Array.isArray(v)) throw badRequest(`${name} is given more than once`);
-  return v;
-}
-
-export function stringParam(query: Query, name: string): string | undefined {
-  const v = single(query, name);
-  return v === "" ? undefined : v;
-}
-
-export function intParam(query: Query, name: string, min: number, max: number): number | undefined;
-export function intParam(query: Query, name: string, min: number, max: number, fallback: number): number;
-export function intParam(query: Query, name: string, min: number, max: number, fallback?: number): number | undefined {
-  const raw = single(query, name);
-  if (raw === undefined) return fallback;
-  return checkInt(raw, name, min, max);
-}
-
-export function checkInt(raw: unknown, name: string, min: number, max: number): number {
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-/** A point in time, in epoch seconds (fractions allowed), as presque's `delayed` takes it. */
-export function epochParam(query: Query, name: string): number | undefined {
-  const raw = single(query, name);
-  if (raw === undefined) return undefined;
-  const n = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || n > 1e11) throw badRequest(`${name} must be a time in epoch seconds`);
-  return n;
-}
-
-/** The worker named by the X-presque-workerid header (or, as presque's clients also did, ?worker_id=). */
-export function workerId(req: Req): string {
-  const header = req.headers["x-presque-workerid"];
-  const id = (Array.isArray(header) ? header[0] : header) ?? single(req.query, "worker_id") ?? "";
-  if (id.length > 256) throw badRequest("worker_id is longer than 256 characters");
-  return id;
 }
 
 // --- bodies
@@ -153,15 +96,9 @@ export async function readLooseObject(req: Req, limit: number, what: string): Pr
   return value;
 }
 
-/** A non-negative number of seconds (fractions allowed) no larger than max. */
-export function secondsParam(query: Query, name: string, max: number): number | undefined {
-  const raw = single(query, name);
-  if (raw === undefined) return undefined;
-  return checkSeconds(raw, name, max);
-}
-
-export function checkSeconds(raw: unknown, name: string, max: number): number {
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || n < 0 || n > max) throw badRequest(`${name} must be a number of seconds from 0 to ${max}`);
-  return n;
+/** Aborts when the client goes away before its answer, so that a long poll stops waiting for it. */
+export function closeSignal(res: Res): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => controller.abort());
+  return controller.signal;
 }

@@ -7,32 +7,29 @@ export function isQueueName(name: string): boolean {
   return QUEUE_NAME.test(name);
 }
 
-export type QueueKeys = ReturnType<typeof queueKeys>;
+/** The keys of one queue, by the names Lua headers use on their KEYS line (see src/scripts.ts). */
+export const QUEUE_KEY_NAMES = ["seq", "meta", "wait", "prio", "delayed", "leased", "jobs", "attrs", "uniq", "dead", "workers", "wstats"] as const;
 
-export function queueKeys(prefix: string, queue: string) {
+export type QueueKeys = Record<(typeof QUEUE_KEY_NAMES)[number], string> & {
+  /** Pub/sub channel (not a key) on which scripts announce jobs that became ready. */
+  notify: string;
+};
+
+export function queueKeys(prefix: string, queue: string): QueueKeys {
   const k = (part: string) => `${prefix}{${queue}}:${part}`;
-  return {
-    seq: k("seq"),
-    meta: k("meta"),
-    wait: k("wait"),
-    prio: k("prio"),
-    delayed: k("delayed"),
-    leased: k("leased"),
-    jobs: k("jobs"),
-    attrs: k("attrs"),
-    uniq: k("uniq"),
-    dead: k("dead"),
-    workers: k("workers"),
-    wstats: k("wstats"),
-    /** Pub/sub channel (not a key) on which scripts announce jobs that became ready. */
-    notify: k("notify"),
-  };
+  const keys = Object.fromEntries(QUEUE_KEY_NAMES.map((name) => [name, k(name)]));
+  return { ...keys, notify: k("notify") } as QueueKeys;
 }
 
 /** Keys shared by all queues; touched only by single-key commands beside a script call. */
 export function globalKeys(prefix: string) {
   return {
     queues: `${prefix}queues`,
+    /** the data layout version (src/layout.ts) */
+    meta: `${prefix}meta`,
+    /** live presque processes (src/processes.ts): id -> expiry (ms), and id -> details */
+    processes: `${prefix}processes`,
+    processDetails: `${prefix}process`,
     workers: `${prefix}workers`,
     // two prefixes no worker id can reach into each other: "worker:a:queues" is a worker's hash,
     // whatever id "a" or "a:queues" is given

@@ -1,19 +1,37 @@
-// Loads lua/*.lua at start-up: `<name>-<numberOfKeys>.lua` becomes the ioredis command <name>.
-// A line `--- @include "x"` is replaced by lua/includes/x.lua, so scripts share helpers
-// without sharing a contract.
+// Loads lua/*.lua at start-up. A script's file is `<name>.v<version>.lua`, and its header starts
+// `--[[ <name> v<version>: ...` and has a line `KEYS <name> <name> ...` naming its keys with the
+// field names of queueKeys (src/keys.ts). That line is the one place a script's keys are declared:
+// the loader counts them, gives the script a table `k` of them by name, and callers pass the
+// queue, never a key list. Each version is its own ioredis command, `<name>_v<version>`: a change
+// in behaviour is a new file beside the old, so that during a rolling deploy an old and a new
+// presque each run their own scripts on one Redis. A line `--- @include "x"` is replaced by
+// lua/includes/x.lua, so scripts share helpers without sharing a contract.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
+import { QUEUE_KEY_NAMES, type QueueKeys } from "./keys.js";
 
 export const LUA_DIR = fileURLToPath(new URL("../lua/", import.meta.url));
-const SCRIPT_FILE = /^([A-Za-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+const SCRIPT_FILE = /^([a-z][A-Za-z0-9]*)\.v([1-9][0-9]*)\.lua$/;
+const HEADER = /^--\[\[ ([a-z][A-Za-z0-9]*) v([1-9][0-9]*):/;
+const KEYS_LINE = /^\s*KEYS((?: [a-z]+)+)\s*$/m;
 const INCLUDE = /^--- @include "([A-Za-z0-9_-]+)"$/m;
+
+export type KeyName = Exclude<keyof QueueKeys, "notify">;
 
 export interface Script {
   name: string;
-  numberOfKeys: number;
+  version: number;
+  /** the ioredis command: name and version */
+  command: string;
+  keys: KeyName[];
   lua: string;
+  file: string;
+}
+
+export class ScriptError extends Error {
+  override name = "ScriptError";
 }
 
 function expandIncludes(lua: string, dir: string): string {
@@ -25,34 +43,74 @@ function expandIncludes(lua: string, dir: string): string {
   return out;
 }
 
-export function readScripts(dir = LUA_DIR): Script[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".lua"))
-    .sort()
-    .map((file) => {
-      const m = SCRIPT_FILE.exec(file);
-      if (!m) throw new Error(`lua/${file}: a script's file name must be <name>-<numberOfKeys>.lua`);
-      const lua = expandIncludes(readFileSync(join(dir, file), "utf8"), dir);
-      return { name: m[1], numberOfKeys: Number(m[2]), lua };
-    });
+/** Reads one script file and checks that its name, header and keys agree. */
+export function parseScript(file: string, text: string, dir = LUA_DIR): Script {
+  const named = SCRIPT_FILE.exec(file);
+  if (!named) throw new ScriptError(`lua/${file}: a script's file name must be <name>.v<version>.lua`);
+  const [, name, version] = named;
+  const header = HEADER.exec(text);
+  if (!header) throw new ScriptError(`lua/${file}: the header must start with "--[[ ${name} v${version}:"`);
+  if (header[1] !== name || header[2] !== version) {
+    throw new ScriptError(`lua/${file}: the header says ${header[1]} v${header[2]}, the file name ${name} v${version}`);
+  }
+  const headerText = text.slice(0, text.indexOf("]]"));
+  const keysLine = KEYS_LINE.exec(headerText);
+  if (!keysLine) throw new ScriptError(`lua/${file}: the header has no line "KEYS <name> <name> ..."`);
+  const keys = keysLine[1].trim().split(" ");
+  for (const key of keys) {
+    if (!(QUEUE_KEY_NAMES as readonly string[]).includes(key)) {
+      throw new ScriptError(`lua/${file}: KEYS names ${key}, which is not a queue key (src/keys.ts: ${QUEUE_KEY_NAMES.join(", ")})`);
+    }
+  }
+  if (new Set(keys).size !== keys.length) throw new ScriptError(`lua/${file}: KEYS names a key twice`);
+  // on the script's first line, so that Redis's line numbers in errors stay those of the file
+  const table = `local k = { ${keys.map((key, i) => `${key} = KEYS[${i + 1}]`).join(", ")} }; `;
+  return { name, version: Number(version), command: `${name}_v${version}`, keys: keys as KeyName[], lua: table + expandIncludes(text, dir), file };
 }
 
-/** Defines every script on the connection and loads it into Redis, so that a script that
- *  does not compile stops start-up instead of failing its first request. */
-export async function loadScripts(redis: Redis, dir = LUA_DIR): Promise<Script[]> {
-  const scripts = readScripts(dir);
+export function readScripts(dir = LUA_DIR): Script[] {
+  const scripts = readdirSync(dir)
+    .filter((f) => f.endsWith(".lua"))
+    .sort()
+    .map((file) => parseScript(file, readFileSync(join(dir, file), "utf8"), dir));
+  const seen = new Map<string, string>();
   for (const s of scripts) {
-    redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
-    await redis.script("LOAD", s.lua);
+    // a case-insensitive file system, or a reader, would take these two for one script
+    const id = s.command.toLowerCase();
+    const other = seen.get(id);
+    if (other) throw new ScriptError(`lua/${s.file} and lua/${other} are the same script and version`);
+    seen.set(id, s.file);
   }
   return scripts;
+}
+
+/** The script versions a build of presque calls; Store declares them (SCRIPT_VERSIONS). */
+export type Versions = Readonly<Record<string, number>>;
+
+/** Defines every script on the connection and loads it into Redis, so that a script that does
+ *  not compile stops start-up instead of failing its first request; refuses to start when a
+ *  version the code calls is missing. Returns the scripts by name, at the versions called. */
+export async function loadScripts(redis: Redis, versions: Versions, dir = LUA_DIR): Promise<Map<string, Script>> {
+  const all = readScripts(dir);
+  const called = new Map<string, Script>();
+  for (const [name, version] of Object.entries(versions)) {
+    const script = all.find((s) => s.name === name && s.version === version);
+    if (!script) throw new ScriptError(`lua/${name}.v${version}.lua is missing: this build calls ${name} v${version}`);
+    called.set(name, script);
+  }
+  for (const s of all) {
+    redis.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
+    await redis.script("LOAD", s.lua);
+  }
+  return called;
 }
 
 type Arg = string | number | Buffer;
 type ScriptCaller = (...args: Arg[]) => Promise<unknown>;
 
-/** Calls a script defined by loadScripts; `buffers` keeps binary replies (job payloads) as Buffers. */
-export function callScript<T>(redis: Redis, name: string, keys: string[], args: Arg[], buffers = false): Promise<T> {
-  const fn = (redis as unknown as Record<string, ScriptCaller>)[buffers ? `${name}Buffer` : name];
+/** Calls a loaded script with its keys already in order; `buffers` keeps binary replies (job
+ *  payloads) as Buffers. */
+export function callScript<T>(redis: Redis, command: string, keys: string[], args: Arg[], buffers = false): Promise<T> {
+  const fn = (redis as unknown as Record<string, ScriptCaller>)[buffers ? `${command}Buffer` : command];
   return fn.call(redis, ...keys, ...args) as Promise<T>;
 }

@@ -1,15 +1,18 @@
 // Wires config, Redis, scripts and routes into a listening HTTP server, and takes it down again.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { createApp, type Context } from "./app.js";
+import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
+import { checkLayout } from "./layout.js";
+import { LongPoll } from "./longpoll.js";
+import { ProcessRegistry } from "./processes.js";
 import { createRedis, describeTarget } from "./redis.js";
-import { loadScripts } from "./scripts.js";
-import { Store } from "./store.js";
+import type { Context } from "./router.js";
+import { Store, type ScriptBuild } from "./store.js";
 import { Sweeper } from "./sweeper.js";
-import { Waiters } from "./waiters.js";
 
 export interface RunningServer {
   server: Server;
@@ -23,6 +26,8 @@ export interface StartOptions {
   embedded?: boolean;
   /** milliseconds between sweeps of all queues */
   sweepEveryMs?: number;
+  /** other script versions than this build's (tests of rolling deploys) */
+  scripts?: ScriptBuild;
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
@@ -41,18 +46,40 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   await Promise.all([redis.connect(), sub.connect()]);
 
   const target = describeTarget(redis);
-  const scripts = await loadScripts(redis);
   const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
   log.info({ redis: target, version, embedded: !!opts.embedded }, "redis connected");
-  log.info({ scripts: scripts.map((s) => `${s.name}-${s.numberOfKeys}`) }, `${scripts.length} lua scripts loaded`);
+  let registry: ProcessRegistry | undefined;
+  let sweeper: Sweeper | undefined;
+  let longPoll: LongPoll | undefined;
+  let server: Server | undefined;
+  try {
+    const layout = await checkLayout(redis, config.redis.prefix, log);
+    const store = await Store.open(redis, config.redis.prefix, config.jobs, opts.scripts);
+    log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
+    await store.syncClock();
+    registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions });
+    await registry.start();
+    longPoll = new LongPoll(store, sub, log);
+    sweeper = new Sweeper(store, log, opts.sweepEveryMs);
+    const processes = registry.list.bind(registry);
+    const context: Context = { config, store, longPoll, log, redisInfo: { target, version, embedded: !!opts.embedded }, processes };
+    server = await listen(config, createApp(context));
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
+    log.info({ host: config.server.host, port, url }, "listening");
+    return { server, port, url, context, close: closer(server, longPoll, sweeper, registry, redis, sub) };
+  } catch (err) {
+    // nothing of a failed start may keep the process alive
+    sweeper?.stop();
+    longPoll?.close();
+    await registry?.stop().catch(() => {});
+    server?.close();
+    await Promise.allSettled([redis.quit(), sub.quit()]);
+    throw err;
+  }
+}
 
-  const store = new Store(redis, config.redis.prefix, config.jobs);
-  await store.syncClock();
-  const waiters: Waiters = new Waiters(sub, (queue) => store.keys(queue).notify, (queue, atMs) => sweeper.at(queue, atMs));
-  const sweeper = new Sweeper(store, log, (queue) => waiters.waiting(queue), opts.sweepEveryMs);
-  const context: Context = { config, store, waiters, sweeper, log, redisInfo: { target, version, embedded: !!opts.embedded } };
-  const handle = createApp(context);
-
+async function listen(config: Config, handle: ReturnType<typeof createApp>): Promise<Server> {
   const server = createServer(handle);
   // a client that asks before sending a large body is told no before it sends it
   server.on("checkContinue", (req, res) => {
@@ -71,16 +98,18 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
-  log.info({ host: config.server.host, port, url }, "listening");
+  return server;
+}
 
+/** Stops accepting connections, lets requests in flight finish (long polls answer at once), and
+ *  closes Redis; the same promise for every caller. */
+function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, redis: Redis, sub: Redis) {
   let closing: Promise<void> | undefined;
-  const close = () =>
+  return () =>
     (closing ??= (async () => {
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      waiters.close(); // long polls answer now instead of holding shutdown up
+      longPoll.close(); // long polls answer now instead of holding shutdown up
       // keep-alive connections become idle as their last answers go out: close them as they do
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
@@ -88,8 +117,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       await drained;
       clearInterval(reaper);
       clearTimeout(forced);
+      await registry.stop().catch(() => {});
       await Promise.allSettled([redis.quit(), sub.quit()]);
     })());
-
-  return { server, port, url, context, close };
 }

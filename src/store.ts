@@ -1,10 +1,44 @@
-// Queue operations, one script call each; routes call these and nothing else. The global lists
-// of queues and workers are kept by single-key commands beside the script call (for a queue, only
-// after the push that created it). Single-job pushes and pops go through a Coalescer.
+// Queue operations, one script call each, at the script versions this build calls; routes call
+// these and nothing else. The lists that span queues (src/lists.ts) are kept beside the script
+// calls. Single-job pushes and pops go through a Coalescer. What comes back is decoded here, so
+// that callers see real names, never the scripts' reply layout or the compact stored attributes.
 import type { Redis } from "ioredis";
-import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
 import { Coalescer } from "./coalesce.js";
-import { callScript } from "./scripts.js";
+import { queueKeys, type QueueKeys } from "./keys.js";
+import { Lists } from "./lists.js";
+import { callScript, loadScripts, type Script } from "./scripts.js";
+
+/** The version of each script this build calls. A behaviour change is a new lua/<name>.v<N>.lua
+ *  and a new number here, in the same commit. */
+export const SCRIPT_VERSIONS = {
+  ackJobs: 1,
+  configureQueue: 1,
+  extendLease: 1,
+  failJob: 1,
+  failJobs: 1,
+  getJob: 1,
+  listDead: 1,
+  peekJobs: 1,
+  popJobs: 1,
+  purgeDead: 1,
+  purgeQueue: 1,
+  pushJobs: 1,
+  queueStats: 1,
+  registerWorker: 1,
+  removeJob: 1,
+  retryDead: 1,
+  retryJob: 1,
+  sweepQueue: 1,
+  unregisterWorker: 1,
+} as const;
+
+type ScriptName = keyof typeof SCRIPT_VERSIONS;
+
+export interface ScriptBuild {
+  versions?: Record<ScriptName, number>;
+  luaDir?: string;
+}
+type Arg = string | number | Buffer;
 
 export interface JobDefaults {
   max_attempts: number;
@@ -33,23 +67,25 @@ export interface PopResult {
   nextWakeMs: number | null;
 }
 
-export interface QueueFigures {
-  queue_name: string;
-  status: 0 | 1;
-  job_count: number;
-  job_prioritized: number;
-  job_delayed: number;
-  job_leased: number;
-  job_dead: number;
-  job_processed: number;
-  job_failed: number;
-}
-
 export interface QueueSettings {
   lease: number;
   max_attempts: number;
   backoff_base: number;
   backoff_cap: number;
+}
+
+export interface QueueState {
+  open: boolean;
+  /** ready jobs of priority 0 */
+  waiting: number;
+  /** ready jobs of another priority */
+  prioritized: number;
+  delayed: number;
+  leased: number;
+  dead: number;
+  processed: number;
+  failed: number;
+  settings: QueueSettings;
 }
 
 export type JobState = "ready" | "delayed" | "leased" | "dead";
@@ -58,30 +94,55 @@ export interface JobView {
   id: string;
   state: JobState;
   payload: Buffer;
-  attrs: { p?: number; a?: number; m?: number; e?: string };
+  priority: number;
+  /** deliveries under a lease so far */
+  attempts: number;
+  maxAttempts?: number;
+  lastError?: string;
+  /** due (delayed), lease deadline (leased) or death (dead), in ms; null for a ready job */
   atMs: number | null;
 }
+
+/** One job's outcome in a batch acknowledgement or failure: a state, or the refusal of that job. */
+export type BatchOutcome<S extends string> = { id: string; state: S; atMs?: number } | { id: string; code: string; message: string };
 
 /** The scripts' "next wake" reply: a time in ms, or '' for none. */
 const wakeMs = (reply: string): number | null => (reply === "" ? null : Number(reply));
 
 const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap"] as const;
 
+/** Per queue: its keys, and each script's key list in the order its header declares. */
+interface QueueEntry {
+  k: QueueKeys;
+  keyLists: Map<ScriptName, string[]>;
+}
+
 export class Store {
-  private readonly global: ReturnType<typeof globalKeys>;
+  readonly lists: Lists;
+  private readonly queueCache = new Map<string, QueueEntry>();
+
+  /** Redis's clock minus ours, in ms (see popDeadline). */
+  private clockOffsetMs = 0;
 
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
     readonly defaults: JobDefaults,
+    private readonly scripts: ReadonlyMap<string, Script>,
   ) {
-    this.global = globalKeys(prefix);
+    this.lists = new Lists(redis, prefix, (queue) => this.keys(queue));
   }
 
-  private readonly keyCache = new Map<string, QueueKeys>();
+  /** Loads this build's scripts into Redis and returns a Store that calls them. (A test stands in
+   *  for another build with other versions and another lua/.) */
+  static async open(redis: Redis, prefix: string, defaults: JobDefaults, build: ScriptBuild = {}): Promise<Store> {
+    return new Store(redis, prefix, defaults, await loadScripts(redis, build.versions ?? SCRIPT_VERSIONS, build.luaDir));
+  }
 
-  /** Redis's clock minus ours, in ms (see popDeadline). */
-  private clockOffsetMs = 0;
+  /** The scripts this build calls, as "name.vN", for logs and the process registry. */
+  get scriptVersions(): string[] {
+    return [...this.scripts.values()].map((s) => `${s.name}.v${s.version}`);
+  }
 
   /** Measures how far Redis's clock is from this process's, so that deadlines sent to scripts
    *  are in Redis's time. Run at start-up and now and then. */
@@ -99,20 +160,31 @@ export class Store {
     return timeout ? Math.floor(Date.now() + this.clockOffsetMs + timeout) : "";
   }
 
-  keys(queue: string): QueueKeys {
-    let k = this.keyCache.get(queue);
-    if (!k) {
+  private entry(queue: string): QueueEntry {
+    let e = this.queueCache.get(queue);
+    if (!e) {
       // bounded: queue names come from clients
-      if (this.keyCache.size >= 10_000) this.keyCache.clear();
-      k = queueKeys(this.prefix, queue);
-      this.keyCache.set(queue, k);
+      if (this.queueCache.size >= 10_000) this.queueCache.clear();
+      e = { k: queueKeys(this.prefix, queue), keyLists: new Map() };
+      this.queueCache.set(queue, e);
     }
-    return k;
+    return e;
   }
 
-  /** The keys every state-changing job script takes, in its KEYS order. */
-  private jobKeys(k: QueueKeys): string[] {
-    return [k.meta, k.wait, k.prio, k.delayed, k.leased, k.jobs, k.attrs, k.uniq, k.wstats, k.dead];
+  keys(queue: string): QueueKeys {
+    return this.entry(queue).k;
+  }
+
+  /** Calls a script of this build on one queue: its keys come from the script's header. */
+  private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false): Promise<T> {
+    const e = this.entry(queue);
+    let keys = e.keyLists.get(name);
+    const script = this.scripts.get(name)!;
+    if (!keys) {
+      keys = script.keys.map((key) => e.k[key]);
+      e.keyLists.set(name, keys);
+    }
+    return callScript<T>(this.redis, script.command, keys, args, buffers);
   }
 
   private readonly pushes = new Coalescer<{ queue: string; payload: string; opts: PushOptions }, string>(
@@ -142,60 +214,37 @@ export class Store {
 
   /** Payloads go as strings (checked UTF-8 JSON); ioredis copies Buffer arguments once more. */
   async push(queue: string, payloads: string[], opts: PushOptions = {}): Promise<string[]> {
-    const k = this.keys(queue);
-    const [first, ...ids] = await callScript<[number, ...string[]]>(
-      this.redis,
-      "pushJobs",
-      [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq, k.meta],
-      [Date.now(), opts.dueMs ?? 0, opts.priority ?? 0, opts.uniq ?? "", opts.maxAttempts ?? "", k.notify, ...payloads],
-    );
-    if (first === 1) await this.list(queue);
+    const [first, ...ids] = await this.run<[number, ...string[]]>("pushJobs", queue, [
+      Date.now(),
+      opts.dueMs ?? 0,
+      opts.priority ?? 0,
+      opts.uniq ?? "",
+      opts.maxAttempts ?? "",
+      this.keys(queue).notify,
+      ...payloads,
+    ]);
+    if (first === 1) await this.lists.addQueue(queue);
     return ids;
   }
 
   async retry(queue: string, payload: string, opts: PushOptions, worker: string): Promise<string> {
-    const k = this.keys(queue);
-    const [first, id] = await callScript<[number, string]>(
-      this.redis,
-      "retryJob",
-      [k.seq, k.wait, k.prio, k.delayed, k.jobs, k.attrs, k.uniq, k.meta, k.wstats],
-      [Date.now(), opts.dueMs ?? 0, opts.priority ?? 0, worker, k.notify, payload],
-    );
-    if (first === 1) await this.list(queue);
+    const [first, id] = await this.run<[number, string]>("retryJob", queue, [
+      Date.now(),
+      opts.dueMs ?? 0,
+      opts.priority ?? 0,
+      worker,
+      this.keys(queue).notify,
+      payload,
+    ]);
+    if (first === 1) await this.lists.addQueue(queue);
     return id;
   }
 
-  /** Adds a queue to the global list: once per queue, after the push that created it (a second
-   *  round trip then only). A purge clears the flag the scripts keep, so the next push lists it again. */
-  private async list(queue: string): Promise<void> {
-    // the job is stored whatever happens here: a failure must not turn its 201 into a 503 (and a
-    // retried duplicate); the sweeper's periodic relistQueues lists the queue later
-    await this.redis.sadd(this.global.queues, queue).catch(() => 0);
-  }
-
-  /** Lists again every queue holding jobs whose first push was not followed by its listing (the
-   *  process died in between, or the SADD failed). The sweeper runs it at start-up and every five
-   *  minutes; SCAN does not block Redis. */
-  async relistQueues(): Promise<number> {
-    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}{*}:jobs`;
-    let relisted = 0;
-    let cursor = "0";
-    do {
-      const [next, found] = await this.redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-      cursor = next;
-      const names = found.map((key) => key.slice(this.prefix.length + 1, -"}:jobs".length));
-      if (names.length > 0) relisted += await this.redis.sadd(this.global.queues, ...names);
-    } while (cursor !== "0");
-    return relisted;
-  }
-
   async pop(queue: string, count: number, worker: string, lease?: number): Promise<PopResult> {
-    const k = this.keys(queue);
-    const reply = await callScript<Buffer[]>(
-      this.redis,
+    const reply = await this.run<Buffer[]>(
       "popJobs",
-      this.jobKeys(k),
-      [Date.now(), count, worker, lease ?? "", this.defaults.max_attempts, k.notify, this.popDeadline()],
+      queue,
+      [Date.now(), count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline()],
       true,
     );
     const jobs: PoppedJob[] = [];
@@ -209,11 +258,20 @@ export class Store {
 
   /** Acknowledges a leased job, or cancels a waiting one. */
   remove(queue: string, id: string, attempt: number | undefined, worker: string): Promise<"acked" | "cancelled"> {
-    return callScript(this.redis, "removeJob", this.jobKeys(this.keys(queue)), [id, attempt ?? "", worker]);
+    return this.run("removeJob", queue, [id, attempt ?? "", worker]);
+  }
+
+  /** removeJob for many jobs at once; one refusal does not stop the others. */
+  async removeMany(queue: string, jobs: Array<{ id: string; attempt?: number }>, worker: string) {
+    const reply = await this.run<string[]>("ackJobs", queue, [worker, ...jobs.flatMap((j) => [j.id, j.attempt ?? ""])]);
+    return jobs.map((j, i): BatchOutcome<"acked" | "cancelled"> => {
+      const outcome = reply[i];
+      return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome);
+    });
   }
 
   async fail(queue: string, id: string, attempt: number | undefined, worker: string, error: string) {
-    const [state, at] = await callScript<[string, number]>(this.redis, "failJob", this.jobKeys(this.keys(queue)), [
+    const [state, at] = await this.run<[string, number]>("failJob", queue, [
       id,
       attempt ?? "",
       worker,
@@ -227,56 +285,60 @@ export class Store {
     return { state: state as "delayed" | "dead", atMs: Number(at) };
   }
 
+  /** failJob for many jobs at once; one refusal does not stop the others. */
+  async failMany(queue: string, jobs: Array<{ id: string; attempt?: number; error: string }>, worker: string) {
+    const d = this.defaults;
+    const reply = await this.run<Array<string | number>>("failJobs", queue, [
+      worker,
+      Date.now(),
+      d.max_attempts,
+      d.backoff_base,
+      d.backoff_cap,
+      this.keys(queue).notify,
+      ...jobs.flatMap((j) => [j.id, j.attempt ?? "", j.error]),
+    ]);
+    return jobs.map((j, i): BatchOutcome<"delayed" | "dead"> => {
+      const [outcome, at] = [String(reply[2 * i]), reply[2 * i + 1]];
+      return outcome === "delayed" || outcome === "dead" ? { id: j.id, state: outcome, atMs: Number(at) } : refusal(j.id, outcome);
+    });
+  }
+
   async extendLease(queue: string, id: string, seconds: number, attempt: number | undefined): Promise<number> {
-    const k = this.keys(queue);
-    return Number(
-      await callScript(this.redis, "extendLease", [k.leased, k.jobs, k.attrs], [id, seconds, attempt ?? "", Date.now()]),
-    );
+    return Number(await this.run("extendLease", queue, [id, seconds, attempt ?? "", Date.now()]));
   }
 
   async job(queue: string, id: string): Promise<JobView | null> {
-    const k = this.keys(queue);
-    const reply = await callScript<Buffer[] | null>(this.redis, "getJob", [k.jobs, k.attrs, k.delayed, k.leased, k.dead], [id], true);
+    const reply = await this.run<Buffer[] | null>("getJob", queue, [id], true);
     if (!reply) return null;
     const [state, payload, attrs, at] = reply;
-    return {
-      id,
-      state: state.toString() as JobState,
-      payload,
-      attrs: attrs.length ? JSON.parse(attrs.toString()) : {},
-      atMs: at.length ? Number(at.toString()) : null,
-    };
+    return jobView(id, state.toString() as JobState, payload, attrs.toString(), at.length ? Number(at.toString()) : null);
   }
 
   async purge(queue: string): Promise<void> {
-    const k = this.keys(queue);
-    // before the script: see push()
-    const unlisted = this.redis.srem(this.global.queues, queue);
-    await Promise.all([unlisted, callScript(this.redis, "purgeQueue", this.jobKeys(k), [])]);
+    // before the script: see Lists.removeQueue
+    const unlisted = this.lists.removeQueue(queue);
+    await Promise.all([unlisted, this.run("purgeQueue", queue, [])]);
   }
 
   async configure(queue: string, fields: Record<string, string | number>): Promise<void> {
-    const k = this.keys(queue);
-    await callScript(this.redis, "configureQueue", [k.meta], [k.notify, ...Object.entries(fields).flat()]);
+    await this.run("configureQueue", queue, [this.keys(queue).notify, ...Object.entries(fields).flat()]);
   }
 
-  async figures(queue: string): Promise<QueueFigures & { settings: QueueSettings }> {
-    const k = this.keys(queue);
-    const reply = await callScript<(number | string)[]>(this.redis, "queueStats", [k.meta, k.wait, k.prio, k.delayed, k.leased, k.dead], []);
+  async state(queue: string): Promise<QueueState> {
+    const reply = await this.run<(number | string)[]>("queueStats", queue, []);
     const [waiting, prioritized, delayed, leased, dead] = reply.slice(0, 5).map(Number);
     const meta: Record<string, string> = {};
     for (let i = 5; i < reply.length; i += 2) meta[reply[i]] = String(reply[i + 1]);
     const setting = (name: (typeof SETTINGS)[number], fallback: number) => (meta[name] === undefined ? fallback : Number(meta[name]));
     return {
-      queue_name: queue,
-      status: meta.status === "0" ? 0 : 1,
-      job_count: waiting + prioritized,
-      job_prioritized: prioritized,
-      job_delayed: delayed,
-      job_leased: leased,
-      job_dead: dead,
-      job_processed: Number(meta.processed ?? 0),
-      job_failed: Number(meta.failed ?? 0),
+      open: meta.status !== "0",
+      waiting,
+      prioritized,
+      delayed,
+      leased,
+      dead,
+      processed: Number(meta.processed ?? 0),
+      failed: Number(meta.failed ?? 0),
       settings: {
         lease: setting("lease", 0),
         max_attempts: setting("max_attempts", this.defaults.max_attempts),
@@ -287,98 +349,62 @@ export class Store {
   }
 
   peek(queue: string, limit: number): Promise<Buffer[]> {
-    const k = this.keys(queue);
-    return callScript(this.redis, "peekJobs", [k.wait, k.prio, k.jobs], [limit], true);
-  }
-
-  async queues(): Promise<string[]> {
-    return (await this.redis.smembers(this.global.queues)).sort();
+    return this.run("peekJobs", queue, [limit], true);
   }
 
   async sweep(queue: string): Promise<{ made: number; nextWakeMs: number | null }> {
-    const k = this.keys(queue);
-    const [made, wake] = await callScript<[number, string]>(
-      this.redis,
-      "sweepQueue",
-      [k.meta, k.wait, k.prio, k.delayed, k.leased, k.attrs, k.dead],
-      [Date.now(), this.defaults.max_attempts, k.notify],
-    );
+    const [made, wake] = await this.run<[number, string]>("sweepQueue", queue, [Date.now(), this.defaults.max_attempts, this.keys(queue).notify]);
     return { made, nextWakeMs: wakeMs(wake) };
   }
 
   // --- dead jobs
 
   async dead(queue: string, offset: number, limit: number) {
-    const k = this.keys(queue);
-    const reply = await callScript<Buffer[]>(this.redis, "listDead", [k.dead, k.jobs, k.attrs], [offset, limit], true);
+    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit], true);
     const jobs: JobView[] = [];
     for (let i = 1; i < reply.length; i += 4) {
-      const attrs = reply[i + 2].toString();
-      jobs.push({
-        id: reply[i].toString(),
-        state: "dead",
-        payload: reply[i + 1],
-        attrs: attrs ? JSON.parse(attrs) : {},
-        atMs: Number(reply[i + 3].toString()),
-      });
+      jobs.push(jobView(reply[i].toString(), "dead", reply[i + 1], reply[i + 2].toString(), Number(reply[i + 3].toString())));
     }
     return { total: Number(reply[0]), jobs };
   }
 
   async retryDead(queue: string, id: string): Promise<void> {
-    const k = this.keys(queue);
-    await callScript(this.redis, "retryDead", [k.dead, k.attrs, k.wait, k.prio], [id, k.notify]);
+    await this.run("retryDead", queue, [id, this.keys(queue).notify]);
   }
 
   purgeDead(queue: string): Promise<number> {
-    const k = this.keys(queue);
-    return callScript(this.redis, "purgeDead", [k.dead, k.jobs, k.attrs, k.uniq], []);
+    return this.run("purgeDead", queue, []);
   }
 
   // --- workers
 
   async registerWorker(queue: string, worker: string): Promise<void> {
-    const k = this.keys(queue);
-    const g = this.global;
-    await Promise.all([
-      callScript(this.redis, "registerWorker", [k.workers, k.wstats], [worker]),
-      this.redis.sadd(g.workers, worker),
-      this.redis.hset(g.worker(worker), "started_at", Math.floor(Date.now() / 1000)),
-      this.redis.sadd(g.workerQueues(worker), queue),
-    ]);
+    await Promise.all([this.run("registerWorker", queue, [worker]), this.lists.addWorker(queue, worker)]);
   }
 
   async unregisterWorker(queue: string, worker: string): Promise<void> {
-    const k = this.keys(queue);
-    const g = this.global;
-    const [, , left] = await Promise.all([
-      callScript(this.redis, "unregisterWorker", [k.workers, k.wstats], [worker]),
-      this.redis.srem(g.workerQueues(worker), queue),
-      this.redis.scard(g.workerQueues(worker)),
-    ]);
-    if (left === 0) await Promise.all([this.redis.srem(g.workers, worker), this.redis.del(g.worker(worker))]);
+    await Promise.all([this.run("unregisterWorker", queue, [worker]), this.lists.removeWorker(queue, worker)]);
   }
+}
 
-  async workers(): Promise<string[]> {
-    return (await this.redis.smembers(this.global.workers)).sort();
-  }
+/** A job as getJob and listDead describe it, with its stored attributes decoded. The scripts keep
+ *  them as JSON with one-letter names (lua/includes/common.lua, STORED_AS). */
+function jobView(id: string, state: JobState, payload: Buffer, attrs: string, atMs: number | null): JobView {
+  const a: { p?: number; a?: number; m?: number; e?: string } = attrs ? JSON.parse(attrs) : {};
+  return {
+    id,
+    state,
+    payload,
+    priority: a.p ?? 0,
+    attempts: a.a ?? 0,
+    ...(a.m !== undefined && { maxAttempts: a.m }),
+    ...(a.e !== undefined && { lastError: a.e }),
+    atMs,
+  };
+}
 
-  /** A worker's figures, summed over the queues it is registered on; null when unknown. */
-  async worker(worker: string) {
-    const g = this.global;
-    const [startedAt, queues] = await Promise.all([this.redis.hget(g.worker(worker), "started_at"), this.redis.smembers(g.workerQueues(worker))]);
-    if (startedAt === null) return null;
-    const counts = await Promise.all(queues.map((q) => this.redis.hmget(this.keys(q).wstats, `p:${worker}`, `f:${worker}`)));
-    let processed = 0;
-    let failed = 0;
-    for (const [p, f] of counts) {
-      processed += Number(p ?? 0);
-      failed += Number(f ?? 0);
-    }
-    return { worker_id: worker, started_at: Number(startedAt), queues: queues.sort(), processed, failed };
-  }
-
-  async queueWorkers(queue: string): Promise<string[]> {
-    return (await this.redis.smembers(this.keys(queue).workers)).sort();
-  }
+/** A script's "<CODE> <message>" for one job of a batch. */
+function refusal(id: string, reply: string): { id: string; code: string; message: string } {
+  const space = reply.indexOf(" ");
+  return { id, code: reply.slice(0, space), message: reply.slice(space + 1) };
 }

@@ -19,8 +19,8 @@ function timed(p: Promise<Reply>): Promise<Reply & { at: number }> {
 /** Waits until the server holds `n` long polls (joined; they may still be in their first pop). */
 async function waitersIn(hh: Harness, n: number, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (hh.presque.context.waiters.count !== n) {
-    if (Date.now() > until) throw new Error(`expected ${n} waiters, have ${hh.presque.context.waiters.count}`);
+  while (hh.presque.context.longPoll.count !== n) {
+    if (Date.now() > until) throw new Error(`expected ${n} waiters, have ${hh.presque.context.longPoll.count}`);
     await sleep(10);
   }
 }
@@ -38,7 +38,7 @@ t.test("a waiting GET answers soon after a push", async (t) => {
   t.same(r.json, { n: "hello" });
   t.ok(r.at - start >= 250, "it did wait");
   t.ok(r.at - pushedAt < 1000, `answered ${r.at - pushedAt} ms after the push`);
-  t.equal(h.presque.context.waiters.count, 0, "the waiter is gone");
+  t.equal(h.presque.context.longPoll.count, 0, "the waiter is gone");
 });
 
 t.test("a waiting leased GET gets the lease headers", async (t) => {
@@ -72,7 +72,7 @@ t.test("a ready job answers at once; no job after the wait answers 404 no job", 
   const frac = await h.http("GET", `/qb/${q}?wait=0.4`);
   t.equal(frac.status, 404);
   t.ok(Date.now() - start >= 350, "fractions of a second work");
-  t.equal(h.presque.context.waiters.count, 0);
+  t.equal(h.presque.context.longPoll.count, 0);
 });
 
 t.test("waiting on /qb", async (t) => {

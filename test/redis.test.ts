@@ -45,9 +45,9 @@ t.test("a queue whose listing a crash cut short is listed again at start-up", as
   // what a crash between the push and the SADD that follows it leaves behind
   await h.redis.srem(`${h.config.redis.prefix}queues`, q);
   t.notOk((await h.http("GET", "/status/")).json.queues.includes(q));
-  t.equal(await h.presque.context.store.relistQueues(), 1, "one queue relisted");
+  t.equal(await h.presque.context.store.lists.relistQueues(), 1, "one queue relisted");
   t.ok((await h.http("GET", "/status/")).json.queues.includes(q), "listed again");
-  t.equal(await h.presque.context.store.relistQueues(), 0, "idempotent");
+  t.equal(await h.presque.context.store.lists.relistQueues(), 0, "idempotent");
 });
 
 t.test("single jobs arriving together share script calls and keep their own answers", async (t) => {

@@ -1,17 +1,28 @@
--- Helpers shared by the queue scripts. Every script names its keys in a table `k`
--- (k.wait, k.prio, ...) so that helpers never depend on the order of KEYS.
+-- Helpers shared by the queue scripts. The loader gives every script its keys in a table `k`,
+-- by the names on its header's KEYS line (k.wait, k.prio, ...), so nothing depends on their order.
 local rcall = redis.call
 
--- Job attributes (priority, uniq key, attempts, last error, ...) live in one hash,
--- cjson-encoded, and only for jobs that have any: a plain job costs no entry there.
+-- Job attributes (priority, uniq key, attempts, last error, ...) live in one hash, cjson-encoded
+-- under one-letter names, and only for jobs that have any: a plain job costs no entry there, and a
+-- leased one a few bytes. Scripts read and write them by their real names; these two translate.
+local STORED_AS = { priority = 'p', uniq = 'u', attempts = 'a', max_attempts = 'm', last_error = 'e' }
+
 local function getAttrs(attrsKey, id)
   local raw = rcall('HGET', attrsKey, id)
-  if raw then return cjson.decode(raw) end
-  return nil
+  if not raw then return nil end
+  local stored, a = cjson.decode(raw), {}
+  for name, short in pairs(STORED_AS) do a[name] = stored[short] end
+  return a
+end
+
+local function encodeAttrs(a)
+  local stored = {}
+  for name, short in pairs(STORED_AS) do stored[short] = a[name] end
+  return cjson.encode(stored)
 end
 
 local function setAttrs(attrsKey, id, a)
-  if next(a) == nil then rcall('HDEL', attrsKey, id) else rcall('HSET', attrsKey, id, cjson.encode(a)) end
+  if next(a) == nil then rcall('HDEL', attrsKey, id) else rcall('HSET', attrsKey, id, encodeAttrs(a)) end
 end
 
 -- Priority 0 jobs sit in a FIFO list; the others in a sorted set whose score puts
@@ -47,12 +58,12 @@ local function dropJob(k, id, a)
   rcall('HDEL', k.jobs, id)
   if a then
     rcall('HDEL', k.attrs, id)
-    if a.u and rcall('HGET', k.uniq, a.u) == id then rcall('HDEL', k.uniq, a.u) end
+    if a.uniq and rcall('HGET', k.uniq, a.uniq) == id then rcall('HDEL', k.uniq, a.uniq) end
   end
 end
 
 local function maxAttemptsFor(a, queueMax, globalMax)
-  return tonumber((a and a.m) or queueMax or globalMax)
+  return tonumber((a and a.max_attempts) or queueMax or globalMax)
 end
 
 -- Moves due delayed jobs to the ready queue and takes back expired leases: a job whose
@@ -62,7 +73,7 @@ local function promote(k, now, queueMax, globalMax)
   local due = rcall('ZRANGEBYSCORE', k.delayed, '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     local a = getAttrs(k.attrs, id)
-    enqueue(k, id, a and a.p, false)
+    enqueue(k, id, a and a.priority, false)
   end
   if #due > 0 then
     rcall('ZREM', k.delayed, unpack(due))
@@ -73,13 +84,13 @@ local function promote(k, now, queueMax, globalMax)
   for i = #expired, 1, -1 do
     local id = expired[i]
     local a = getAttrs(k.attrs, id) or {}
-    a.e = 'lease expired'
+    a.last_error = 'lease expired'
     setAttrs(k.attrs, id, a)
     rcall('HINCRBY', k.meta, 'failed', 1)
-    if (a.a or 0) >= maxAttemptsFor(a, queueMax, globalMax) then
+    if (a.attempts or 0) >= maxAttemptsFor(a, queueMax, globalMax) then
       rcall('ZADD', k.dead, now, id)
     else
-      enqueue(k, id, a.p, true)
+      enqueue(k, id, a.priority, true)
       made = made + 1
     end
   end
@@ -111,21 +122,21 @@ end
 local function addJob(k, payload, now, dueMs, a)
   local id = tostring(rcall('INCR', k.seq))
   rcall('HSET', k.jobs, id, payload)
-  if next(a) ~= nil then rcall('HSET', k.attrs, id, cjson.encode(a)) end
+  if next(a) ~= nil then rcall('HSET', k.attrs, id, encodeAttrs(a)) end
   if dueMs > now then
     rcall('ZADD', k.delayed, dueMs, id)
     return id, 0
   end
-  enqueue(k, id, a.p, false)
+  enqueue(k, id, a.priority, false)
   return id, 1
 end
 
 -- Job options as the push routes pass them: priority, uniq key, max attempts ('' = unset).
 local function jobAttrs(priority, uniq, maxAttempts)
   local a = {}
-  if tonumber(priority) ~= 0 then a.p = tonumber(priority) end
-  if uniq ~= '' then a.u = uniq end
-  if maxAttempts ~= '' then a.m = tonumber(maxAttempts) end
+  if tonumber(priority) ~= 0 then a.priority = tonumber(priority) end
+  if uniq ~= '' then a.uniq = uniq end
+  if maxAttempts ~= '' then a.max_attempts = tonumber(maxAttempts) end
   return a
 end
 
@@ -150,7 +161,60 @@ end
 -- A worker names the attempt it was handed (its lease token); an attempt that is not the
 -- job's latest means the lease expired and the job went to someone else.
 local function checkAttempt(a, given)
-  if given == nil or (a and a.a == given) then return nil end
-  if a == nil or a.a == nil then return redis.error_reply('CONFLICT the job is not leased') end
-  return redis.error_reply('CONFLICT the job was handed out again (attempt ' .. a.a .. ')')
+  if given == nil or (a and a.attempts == given) then return nil end
+  if a == nil or a.attempts == nil then return redis.error_reply('CONFLICT the job is not leased') end
+  return redis.error_reply('CONFLICT the job was handed out again (attempt ' .. a.attempts .. ')')
+end
+
+-- A worker's acknowledgement of a leased job, or the cancellation of one that waits (ready,
+-- delayed or dead): removeJob and ackJobs. An attempt that is not the job's latest is a late
+-- acknowledgement and is refused, leaving the current holder's lease alone.
+-- Returns 'acked' | 'cancelled' | an error reply; the caller counts what was processed.
+local function removeOne(k, id, attempt)
+  if rcall('HEXISTS', k.jobs, id) == 0 then return redis.error_reply('NOTFOUND no such job') end
+  local a = getAttrs(k.attrs, id)
+  local refused = checkAttempt(a, attempt)
+  if refused then return refused end
+  local leased = rcall('ZREM', k.leased, id) == 1
+  if not leased then
+    -- a late ack after the lease was taken back (attempt given) also lands here
+    if rcall('ZREM', k.prio, id) == 0 and rcall('ZREM', k.delayed, id) == 0 and rcall('ZREM', k.dead, id) == 0 then
+      rcall('LREM', k.wait, 1, id)
+    end
+  end
+  dropJob(k, id, a)
+  if leased or attempt then return 'acked' end
+  return 'cancelled'
+end
+
+-- The failure of a leased job, reported by its holder (failJob, failJobs): it is retried after
+-- an exponential backoff (base * 2^(attempt-1), capped), or goes to the dead set once its attempts
+-- are used up. `settings` is the queue's {max_attempts, backoff_base, backoff_cap} (nil = default)
+-- and `defaults` the server's. Returns {'delayed', due (ms)} | {'dead', now (ms)} | an error reply;
+-- the caller counts the failure and announces the due time.
+local function failOne(k, id, attempt, now, message, settings, defaults)
+  if rcall('HEXISTS', k.jobs, id) == 0 then return redis.error_reply('NOTFOUND no such job') end
+  local a = getAttrs(k.attrs, id)
+  local refused = checkAttempt(a, attempt)
+  if refused then return refused end
+  if rcall('ZREM', k.leased, id) == 0 then return redis.error_reply('CONFLICT the job is not leased') end
+  a = a or { attempts = 1 }
+  a.last_error = message
+  setAttrs(k.attrs, id, a)
+  if a.attempts >= maxAttemptsFor(a, settings[1], defaults[1]) then
+    rcall('ZADD', k.dead, now, id)
+    return { 'dead', now }
+  end
+  local base = tonumber(settings[2] or defaults[2])
+  local cap = tonumber(settings[3] or defaults[3])
+  local due = now + math.floor(math.min(cap, base * 2 ^ (a.attempts - 1)) * 1000)
+  rcall('ZADD', k.delayed, due, id)
+  return { 'delayed', due }
+end
+
+-- Adds to the processed or failed count of the queue and of the worker ('' = none).
+local function count(k, field, worker, n)
+  if n == 0 then return end
+  rcall('HINCRBY', k.meta, field, n)
+  if worker ~= '' then rcall('HINCRBY', k.wstats, string.sub(field, 1, 1) .. ':' .. worker, n) end
 end

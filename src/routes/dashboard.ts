@@ -1,6 +1,6 @@
 // GET / — a page with the queues and the workers, drawn in the browser from /stats/ and /w/.
 // Everything is inline: no external scripts or fonts.
-import type { Context, Router } from "../app.js";
+import type { Context, Router } from "../router.js";
 
 const PAGE = `<!doctype html>
 <html lang="en">

@@ -1,7 +1,8 @@
 // /dead/:queue — jobs whose attempts ran out.
-import type { Context, Router } from "../app.js";
-import { intParam, jobIdParam, queueParam, sendJson } from "../http.js";
-import { jobView } from "./jobs.js";
+import { jobBody } from "../api.js";
+import { sendJson } from "../http.js";
+import { intParam, jobIdParam, queueParam } from "../params.js";
+import type { Context, Router } from "../router.js";
 
 export function registerDeadRoutes(router: Router, ctx: Context): void {
   const { store } = ctx;
@@ -12,7 +13,7 @@ export function registerDeadRoutes(router: Router, ctx: Context): void {
       const offset = intParam(req.query, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
       const limit = intParam(req.query, "limit", 1, 1000, 100);
       const { total, jobs } = await store.dead(queue, offset, limit);
-      sendJson(res, 200, { queue, total, offset, limit, jobs: jobs.map((j) => jobView(queue, j)) });
+      sendJson(res, 200, { queue, total, offset, limit, jobs: jobs.map((j) => jobBody(queue, j)) });
     },
     DELETE: async (req, res) => {
       const queue = queueParam(req);

@@ -1,42 +1,11 @@
 // /q/:queue — presque's job routes — and /q/:queue/:id, one job under a lease.
-import type { Context, Router } from "../app.js";
-import { takeJobs } from "../consume.js";
+import { failedBody, jobBody } from "../api.js";
 import { badRequest, HttpError } from "../errors.js";
-import {
-  checkSeconds,
-  isObject,
-  jobIdParam,
-  parseJson,
-  queueParam,
-  readBody,
-  readJob,
-  readLooseObject,
-  sendEmpty,
-  sendJson,
-  sendRaw,
-  workerId,
-} from "../http.js";
-import type { JobView } from "../store.js";
-import { attemptOf, pushOptions, takeOptions } from "./params.js";
+import { closeSignal, isObject, parseJson, readBody, readJob, readLooseObject, sendEmpty, sendJson, sendRaw } from "../http.js";
+import { attemptOf, checkSeconds, jobIdParam, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
+import type { Context, Router } from "../router.js";
 
 const MAX_ERROR_LENGTH = 4096;
-
-export function jobView(queue: string, job: JobView) {
-  const at = job.atMs === null ? undefined : job.atMs / 1000;
-  return {
-    id: job.id,
-    queue,
-    state: job.state,
-    attempts: job.attrs.a ?? 0,
-    priority: job.attrs.p ?? 0,
-    ...(job.attrs.m !== undefined && { max_attempts: job.attrs.m }),
-    ...(job.attrs.e !== undefined && { last_error: job.attrs.e }),
-    ...(job.state === "delayed" && { due_at: at }),
-    ...(job.state === "leased" && { lease_expires_at: at }),
-    ...(job.state === "dead" && { died_at: at }),
-    job: JSON.parse(job.payload.toString("utf8")),
-  };
-}
 
 /** A job handed out: its id and, under a lease, the attempt (the lease token) and the expiry. */
 function jobHeaders(id: string, lease: number, attempt: number): Record<string, string | number> {
@@ -63,7 +32,8 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
     GET: async (req, res) => {
       const queue = queueParam(req);
       const { lease, wait } = takeOptions(req.query, config);
-      const taken = await takeJobs(store, ctx.waiters, ctx.sweeper, res, { queue, count: 1, worker: workerId(req), lease, wait });
+      const want = { queue, count: 1, worker: workerId(req), lease, wait };
+      const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
       const job = taken.jobs[0];
       if (!job) throw new HttpError(404, "no job");
       sendRaw(res, 200, job.payload, jobHeaders(job.id, taken.lease, job.attempt));
@@ -95,7 +65,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const job = await store.job(queue, jobIdParam(req));
       if (!job) throw new HttpError(404, "no such job");
-      sendJson(res, 200, jobView(queue, job));
+      sendJson(res, 200, jobBody(queue, job));
     },
 
     // acknowledges a leased job, or cancels one that is not leased
@@ -112,7 +82,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const attempt = attemptOf(req);
       const error = failureMessage(await readBody(req, maxBody));
       const { state, atMs } = await store.fail(queue, id, attempt, workerId(req), error);
-      sendJson(res, 200, { id, state, ...(state === "delayed" ? { due_at: atMs / 1000 } : { died_at: atMs / 1000 }) });
+      sendJson(res, 200, failedBody(id, state, atMs));
     },
   });
 
@@ -130,12 +100,16 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
   });
 }
 
-/** The optional body of a failure report: {"error": "..."} (anything else JSON is kept as text). */
+/** The optional body of a failure report: {"error": "..."}. */
 function failureMessage(body: Buffer): string {
   if (body.length === 0) return "failed";
   const value = parseJson(body, "body");
   if (!isObject(value)) throw badRequest('body must be a JSON object such as {"error": "..."}');
-  const error = value.error;
+  return errorText(value.error);
+}
+
+/** A reported error as stored: JSON other than a string is kept as its text, and long ones cut. */
+export function errorText(error: unknown): string {
   if (error === undefined) return "failed";
   const text = typeof error === "string" ? error : JSON.stringify(error);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;

@@ -1,23 +1,24 @@
 // /j, /status, /control and /stats: what a queue holds and how it behaves.
-import type { Context, Router } from "../app.js";
+import { controlBody, queueFigures, statsEntry } from "../api.js";
 import { badRequest } from "../errors.js";
-import { checkInt, intParam, queueParam, readLooseObject, sendJson, stringParam } from "../http.js";
-import type { Store } from "../store.js";
+import { readLooseObject, sendJson } from "../http.js";
+import { checkInt, intParam, queueParam, stringParam } from "../params.js";
+import type { Context, Router } from "../router.js";
 
 export function registerQueueRoutes(router: Router, ctx: Context): void {
   const { store, config } = ctx;
 
   router.route("/j/:queue", {
     GET: async (req, res) => {
-      const { settings: _settings, status: _status, ...figures } = await store.figures(queueParam(req));
-      sendJson(res, 200, figures);
+      const queue = queueParam(req);
+      sendJson(res, 200, queueFigures(queue, await store.state(queue)));
     },
   });
 
   // trouter matches "/status" with or without its trailing slash, as presque's clients wrote it
   router.route("/status/", {
     GET: async (_req, res) => {
-      const queues = await store.queues();
+      const queues = await store.lists.queues();
       sendJson(res, 200, { queues, size: queues.length });
     },
   });
@@ -28,8 +29,8 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
       const withDesc = stringParam(req.query, "with_desc");
       if (withDesc !== undefined && !["0", "1", "true", "false"].includes(withDesc)) throw badRequest("with_desc must be 1 or 0");
       const limit = intParam(req.query, "limit", 1, 10000, 100);
-      const figures = await store.figures(queue);
-      const body: Record<string, unknown> = { queue, size: figures.job_count };
+      const state = await store.state(queue);
+      const body: Record<string, unknown> = { queue, size: state.waiting + state.prioritized };
       if (withDesc === "1" || withDesc === "true") {
         body.jobs = (await store.peek(queue, limit)).map((p) => JSON.parse(p.toString("utf8")));
       }
@@ -40,8 +41,7 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
   router.route("/control/:queue", {
     GET: async (req, res) => {
       const queue = queueParam(req);
-      const { status, settings } = await store.figures(queue);
-      sendJson(res, 200, { queue, status, ...settings });
+      sendJson(res, 200, controlBody(queue, await store.state(queue)));
     },
     // presque's clients sent this without a JSON Content-Type: the body is read as JSON regardless
     POST: async (req, res) => {
@@ -83,12 +83,8 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
 }
 
 export async function stats(ctx: Context) {
-  const store: Store = ctx.store;
-  const [names, workers] = await Promise.all([store.queues(), store.workers()]);
-  const queues = await Promise.all(names.map((q) => store.figures(q)));
-  return {
-    redis: ctx.redisInfo,
-    queues: queues.map(({ settings, ...figures }) => ({ ...figures, lease: settings.lease })),
-    workers: workers.length,
-  };
+  const { store } = ctx;
+  const [names, workers, processes] = await Promise.all([store.lists.queues(), store.lists.workers(), ctx.processes()]);
+  const queues = await Promise.all(names.map(async (q) => statsEntry(q, await store.state(q))));
+  return { redis: ctx.redisInfo, queues, workers: workers.length, processes };
 }

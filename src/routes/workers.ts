@@ -1,7 +1,8 @@
 // /w — workers register themselves for statistics.
-import type { Context, Router } from "../app.js";
 import { badRequest, HttpError } from "../errors.js";
-import { queueParam, readBody, parseJson, isObject, sendEmpty, sendJson, stringParam, workerId, type Req, type Res } from "../http.js";
+import { isObject, parseJson, readBody, sendEmpty, sendJson, type Req, type Res } from "../http.js";
+import { queueParam, stringParam, workerId } from "../params.js";
+import type { Context, Router } from "../router.js";
 
 const MISSING = "worker_id is missing";
 
@@ -14,14 +15,14 @@ export function registerWorkerRoutes(router: Router, ctx: Context): void {
     if (queue !== undefined) {
       req.params = { queue };
       const name = queueParam(req);
-      const [workers, figures] = await Promise.all([store.queueWorkers(name), store.figures(name)]);
-      sendJson(res, 200, { queue_name: name, workers_list: workers, processed: figures.job_processed, failed: figures.job_failed });
+      const [workers, state] = await Promise.all([store.lists.queueWorkers(name), store.state(name)]);
+      sendJson(res, 200, { queue_name: name, workers_list: workers, processed: state.processed, failed: state.failed });
     } else if (worker !== undefined) {
-      const info = await store.worker(worker);
+      const info = await store.lists.worker(worker);
       if (!info) throw new HttpError(404, "unknown worker");
       sendJson(res, 200, info);
     } else {
-      sendJson(res, 200, await store.workers());
+      sendJson(res, 200, await store.lists.workers());
     }
   };
   router.route("/w/", { GET: listOrDescribe }); // also matches "/w"

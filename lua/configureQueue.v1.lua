@@ -1,12 +1,12 @@
---[[ configureQueue: POST /control/:queue: status (1 open, 0 stopped) and per-queue settings
+--[[ configureQueue v1: POST /control/:queue: status (1 open, 0 stopped) and per-queue settings
      (lease, max_attempts, backoff_base, backoff_cap). An empty value restores the default.
      Stopping a queue wakes its long-poll waiters, which then answer that it is closed.
-  KEYS[1] meta
+  KEYS meta
   ARGV[1] notify channel  ARGV[2..] field, value, field, value, ...
   Returns 1 ]]
 local rcall = redis.call
 for i = 2, #ARGV, 2 do
-  if ARGV[i + 1] == '' then rcall('HDEL', KEYS[1], ARGV[i]) else rcall('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  if ARGV[i + 1] == '' then rcall('HDEL', k.meta, ARGV[i]) else rcall('HSET', k.meta, ARGV[i], ARGV[i + 1]) end
   if ARGV[i] == 'status' and ARGV[i + 1] == '0' then rcall('PUBLISH', ARGV[1], 'stopped') end
 end
 return 1

@@ -1,9 +1,8 @@
---[[ extendLease: POST /q/:queue/:id/lease: the holder of a lease asks for more time.
-  KEYS[1] leased  KEYS[2] jobs  KEYS[3] attrs
+--[[ extendLease v1: POST /q/:queue/:id/lease: the holder of a lease asks for more time.
+  KEYS leased jobs attrs
   ARGV[1] id  ARGV[2] seconds from now  ARGV[3] attempt ('' = not given)  ARGV[4] now (ms)
   Returns the new deadline (ms) | error "NOTFOUND ..." | error "CONFLICT ..." ]]
 --- @include "common"
-local k = { leased = KEYS[1], jobs = KEYS[2], attrs = KEYS[3] }
 local id, attempt = ARGV[1], tonumber(ARGV[3])
 
 if rcall('HEXISTS', k.jobs, id) == 0 then return redis.error_reply('NOTFOUND no such job') end

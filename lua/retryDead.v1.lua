@@ -1,15 +1,14 @@
---[[ retryDead: POST /dead/:queue/:id/retry: a dead job gets a fresh set of attempts and is
+--[[ retryDead v1: POST /dead/:queue/:id/retry: a dead job gets a fresh set of attempts and is
      ready again at once. Its last error stays for the record.
-  KEYS[1] dead  KEYS[2] attrs  KEYS[3] wait  KEYS[4] prio
+  KEYS dead attrs wait prio
   ARGV[1] id  ARGV[2] notify channel
   Returns 1 | error "NOTFOUND ..." ]]
 --- @include "common"
-local k = { dead = KEYS[1], attrs = KEYS[2], wait = KEYS[3], prio = KEYS[4] }
 local id = ARGV[1]
 if rcall('ZREM', k.dead, id) == 0 then return redis.error_reply('NOTFOUND no such dead job') end
 local a = getAttrs(k.attrs, id) or {}
-a.a = nil
+a.attempts = nil
 setAttrs(k.attrs, id, a)
-enqueue(k, id, a.p, false)
+enqueue(k, id, a.priority, false)
 notify(ARGV[2], 1)
 return 1

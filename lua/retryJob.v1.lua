@@ -1,13 +1,10 @@
---[[ retryJob: presque's PUT /q: a worker failed a job it fetched and posts it back.
+--[[ retryJob v1: presque's PUT /q: a worker failed a job it fetched and posts it back.
      The job is stored again as a new job, and a failure is counted for the queue and the worker.
-  KEYS[1] seq  KEYS[2] wait  KEYS[3] prio  KEYS[4] delayed  KEYS[5] jobs  KEYS[6] attrs  KEYS[7] uniq
-  KEYS[8] meta  KEYS[9] wstats
+  KEYS seq wait prio delayed jobs attrs uniq meta wstats
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] worker id ('' = none)
   ARGV[5] notify channel  ARGV[6] payload
   Returns {first push (1|0), id}: see pushJobs ]]
 --- @include "common"
-local k = { seq = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], jobs = KEYS[5],
-            attrs = KEYS[6], uniq = KEYS[7], meta = KEYS[8], wstats = KEYS[9] }
 local now, due, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 
 local id, ready = addJob(k, ARGV[6], now, due, jobAttrs(ARGV[3], '', ''))

@@ -1,14 +1,11 @@
---[[ pushJobs: store one or more jobs, in order, ready at once or delayed until a due time.
+--[[ pushJobs v1: store one or more jobs, in order, ready at once or delayed until a due time.
      A uniq key (single job only) is refused while a job holding it is still waiting.
      The first push since the queue was created or purged says so, for the caller to list the queue.
-  KEYS[1] seq  KEYS[2] wait  KEYS[3] prio  KEYS[4] delayed  KEYS[5] jobs  KEYS[6] attrs  KEYS[7] uniq
-  KEYS[8] meta
+  KEYS seq wait prio delayed jobs attrs uniq meta
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] uniq key ('' = none)
   ARGV[5] max attempts ('' = queue default)  ARGV[6] notify channel  ARGV[7..] payloads
   Returns {first push (1|0), id, ...} | error "EXISTS job already exists" ]]
 --- @include "common"
-local k = { seq = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], jobs = KEYS[5],
-            attrs = KEYS[6], uniq = KEYS[7], meta = KEYS[8] }
 local now, due = tonumber(ARGV[1]), tonumber(ARGV[2])
 local uniq = ARGV[4]
 

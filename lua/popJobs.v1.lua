@@ -1,9 +1,8 @@
---[[ popJobs: hand out up to `count` ready jobs, oldest and highest priority first.
+--[[ popJobs v1: hand out up to `count` ready jobs, oldest and highest priority first.
      Refuses while the queue is stopped. Due delayed jobs and expired leases are promoted first.
      Without a lease the jobs are deleted as they go (presque's GET), counted as processed and
      their uniq keys freed; with a lease they move to the leased set until acked or expired.
-  KEYS[1] meta  KEYS[2] wait  KEYS[3] prio  KEYS[4] delayed  KEYS[5] leased  KEYS[6] jobs
-  KEYS[7] attrs  KEYS[8] uniq  KEYS[9] wstats  KEYS[10] dead
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
   ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
@@ -11,8 +10,6 @@
   Returns {next wake (ms, '' = none; set when no job came), lease seconds, id, payload, attempt, ...}
           | error "STOPPED queue is closed" ]]
 --- @include "common"
-local k = { meta = KEYS[1], wait = KEYS[2], prio = KEYS[3], delayed = KEYS[4], leased = KEYS[5],
-            jobs = KEYS[6], attrs = KEYS[7], uniq = KEYS[8], wstats = KEYS[9], dead = KEYS[10] }
 local now, count, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if ARGV[7] ~= '' then
   local t = rcall('TIME')
@@ -43,15 +40,15 @@ end
 for _, id in ipairs(ids) do
   local payload = rcall('HGET', k.jobs, id)
   local a = getAttrs(k.attrs, id)
-  if a and a.u then
-    if rcall('HGET', k.uniq, a.u) == id then rcall('HDEL', k.uniq, a.u) end
-    a.u = nil
+  if a and a.uniq then
+    if rcall('HGET', k.uniq, a.uniq) == id then rcall('HDEL', k.uniq, a.uniq) end
+    a.uniq = nil
   end
   local attempt = 1
   if lease > 0 then
     a = a or {}
-    a.a = (a.a or 0) + 1
-    attempt = a.a
+    a.attempts = (a.attempts or 0) + 1
+    attempt = a.attempts
     setAttrs(k.attrs, id, a)
     rcall('ZADD', k.leased, now + lease * 1000, id)
   else

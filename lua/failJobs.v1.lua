@@ -1,0 +1,29 @@
+--[[ failJobs v1: POST /qb/:queue/fail: many failure reports in one call, each by the rules of
+     failJob; one refused job leaves the others alone.
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
+  ARGV[1] worker id ('' = none)  ARGV[2] now (ms)  ARGV[3] default max attempts
+  ARGV[4] default backoff base (s)  ARGV[5] default backoff cap (s)  ARGV[6] notify channel
+  ARGV[7..] id, attempt ('' = not given), error message, id, attempt, message, ...
+  Returns {state, time (ms), ...} in the order given: 'delayed', due | 'dead', now
+          | '<CODE> <message>', '' ]]
+--- @include "common"
+local worker, now = ARGV[1], tonumber(ARGV[2])
+local settings = rcall('HMGET', k.meta, 'max_attempts', 'backoff_base', 'backoff_cap')
+local defaults = { ARGV[3], ARGV[4], ARGV[5] }
+local reply, failed, earliest = {}, 0, nil
+for i = 7, #ARGV, 3 do
+  local outcome = failOne(k, ARGV[i], tonumber(ARGV[i + 1]), now, ARGV[i + 2], settings, defaults)
+  if outcome.err then
+    reply[#reply + 1] = outcome.err
+    reply[#reply + 1] = ''
+  else
+    failed = failed + 1
+    if outcome[1] == 'delayed' and (earliest == nil or outcome[2] < earliest) then earliest = outcome[2] end
+    reply[#reply + 1] = outcome[1]
+    reply[#reply + 1] = outcome[2]
+  end
+end
+count(k, 'failed', worker, failed)
+-- one announcement for the earliest retry: a process with waiters sweeps then and finds the rest
+if earliest then notifyDue(ARGV[6], earliest) end
+return reply

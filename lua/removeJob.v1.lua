@@ -1,0 +1,12 @@
+--[[ removeJob v1: DELETE /q/:queue/:id. For a leased job, the worker's acknowledgement: the job is
+     done, counted as processed, and deleted. For any other job, a cancellation: it is deleted
+     from wherever it waits (ready, delayed or dead). An attempt that does not match the job's
+     latest is a late acknowledgement and is refused, leaving the current holder's lease alone.
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
+  ARGV[1] id  ARGV[2] attempt ('' = not given)  ARGV[3] worker id ('' = none)
+  Returns 'acked' | 'cancelled' | error "NOTFOUND ..." | error "CONFLICT ..." ]]
+--- @include "common"
+local attempt, worker = tonumber(ARGV[2]), ARGV[3]
+local outcome = removeOne(k, ARGV[1], attempt)
+if outcome == 'acked' then count(k, 'processed', worker, 1) end
+return outcome
