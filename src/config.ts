@@ -15,6 +15,7 @@ export interface Config {
     password?: string;
     prefix: string;
     command_timeout: number;
+    push_timeout: number;
     embedded: { dir: string };
   };
   batch: { max_push: number; max_fetch: number };
@@ -24,7 +25,7 @@ export interface Config {
 
 export const DEFAULTS: Config = {
   server: { host: "127.0.0.1", port: 5000, max_body: 1024 * 1024, max_wait: 60 },
-  redis: { prefix: "presque:", command_timeout: 5000, embedded: { dir: "./data" } },
+  redis: { prefix: "presque:", command_timeout: 5000, push_timeout: 15000, embedded: { dir: "./data" } },
   batch: { max_push: 1000, max_fetch: 1000 },
   jobs: { max_attempts: 5, backoff_base: 1, backoff_cap: 3600, max_lease: 43200 },
   log: { level: "info" },
@@ -53,6 +54,7 @@ const SCHEMA: Schema = {
     password: str,
     prefix,
     command_timeout: int(100, 600000),
+    push_timeout: int(100, 600000),
     embedded: { dir: str },
   },
   batch: { max_push: int(1, 100000), max_fetch: int(1, 100000) },

@@ -12,6 +12,13 @@ export class HttpError extends Error {
 
 export const badRequest = (message: string) => new HttpError(400, message);
 
+/** A push that Redis did not confirm: it was sent, and may or may not have been stored. */
+export class UnconfirmedPush extends HttpError {
+  constructor() {
+    super(503, "redis did not confirm the push in time: the job may have been stored", { "retry-after": "1" });
+  }
+}
+
 /** Lua scripts fail with redis.error_reply("<CODE> <message>"); the code picks the status. */
 const SCRIPT_ERRORS: Record<string, number> = {
   STOPPED: 404, // presque answers a stopped queue like an empty one: 404 "queue is closed"
@@ -43,11 +50,16 @@ export function classify(err: unknown): Classified {
     const status = SCRIPT_ERRORS[err.message.slice(0, space)];
     if (status) return { status, message: err.message.slice(space + 1), headers: {}, bug: false };
     if (REDIS_BUSY.test(err.message)) return unavailable;
+    if (OUT_OF_MEMORY.test(err.message)) return outOfMemory;
     return { status: 500, message: "internal error", headers: {}, bug: true };
   }
   if (isRedisUnavailable(err)) return unavailable;
   return { status: 500, message: "internal error", headers: {}, bug: true };
 }
+
+// A push refused by maxmemory, directly or from inside a script ("... OOM command not allowed ...")
+const OUT_OF_MEMORY = /\bOOM command not allowed\b/;
+const outOfMemory: Classified = { status: 503, message: "redis is out of memory", headers: { "retry-after": "5" }, bug: false };
 
 const unavailable: Classified = { status: 503, message: "redis unavailable", headers: { "retry-after": "1" }, bug: false };
 

@@ -10,6 +10,9 @@ export function isQueueName(name: string): boolean {
 /** The keys of one queue, by the names Lua headers use on their KEYS line (see src/scripts.ts). */
 export const QUEUE_KEY_NAMES = ["seq", "meta", "wait", "prio", "delayed", "leased", "jobs", "attrs", "uniq", "dead", "workers", "wstats"] as const;
 
+/** The global keys a script may take, each alone (a script touches one queue, or one global key). */
+export const GLOBAL_SCRIPT_KEY_NAMES = ["due"] as const;
+
 export type QueueKeys = Record<(typeof QUEUE_KEY_NAMES)[number], string> & {
   /** Pub/sub channel (not a key) on which scripts announce jobs that became ready. */
   notify: string;
@@ -25,6 +28,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
 export function globalKeys(prefix: string) {
   return {
     queues: `${prefix}queues`,
+    /** the due-work index (src/due.ts): queue -> when work of it next comes due by itself (ms) */
+    due: `${prefix}due`,
     /** the data layout version (src/layout.ts) */
     meta: `${prefix}meta`,
     /** live presque processes (src/processes.ts): id -> expiry (ms), and id -> details */

@@ -8,7 +8,12 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { globalKeys } from "./keys.js";
 
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
+
+/** Since layout 2, a cancelled ready job may leave a tombstone in its queue's list (an id without a
+ *  payload), once every live process reads the layout (src/processes.ts): layout 1 readers would
+ *  hand one out. */
+export const TOMBSTONES_SINCE = 2;
 
 export interface Migration {
   /** the layout this migration brings the data to, from the one before */
@@ -17,8 +22,21 @@ export interface Migration {
   run(redis: Redis, prefix: string): Promise<void>;
 }
 
-/** None yet: layout 1 is the first recorded. */
-export const MIGRATIONS: readonly Migration[] = [];
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    to: 2,
+    what: "the due-work index: every listed queue is noted as due now; the sweepers then visit each once and note when its work really comes due",
+    async run(redis, prefix) {
+      const keys = globalKeys(prefix);
+      let cursor = "0";
+      do {
+        const [next, queues] = await redis.sscan(keys.queues, cursor, "COUNT", 1000);
+        cursor = next;
+        if (queues.length > 0) await redis.zadd(keys.due, "LT", ...queues.flatMap((q) => [0, q]));
+      } while (cursor !== "0");
+    },
+  },
+];
 
 export class LayoutError extends Error {
   override name = "LayoutError";

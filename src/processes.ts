@@ -29,6 +29,8 @@ export class ProcessRegistry {
     prefix: string,
     private readonly log: Logger,
     details: { layout: number; scripts: string[] },
+    /** told, at every renewal, which processes are live */
+    private readonly onRenew: (live: ProcessInfo[]) => void = () => {},
     private readonly everyMs = 5_000,
   ) {
     this.keys = globalKeys(prefix);
@@ -70,5 +72,6 @@ export class ProcessRegistry {
       expired.length > 0 ? this.redis.zrem(processes, ...expired) : null,
       expired.length > 0 ? this.redis.hdel(processDetails, ...expired) : null,
     ]);
+    this.onRenew(await this.list());
   }
 }

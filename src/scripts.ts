@@ -1,24 +1,28 @@
-// Loads lua/*.lua at start-up. A script's file is `<name>.v<version>.lua`, and its header starts
-// `--[[ <name> v<version>: ...` and has a line `KEYS <name> <name> ...` naming its keys with the
-// field names of queueKeys (src/keys.ts). That line is the one place a script's keys are declared:
-// the loader counts them, gives the script a table `k` of them by name, and callers pass the
-// queue, never a key list. Each version is its own ioredis command, `<name>_v<version>`: a change
-// in behaviour is a new file beside the old, so that during a rolling deploy an old and a new
-// presque each run their own scripts on one Redis. A line `--- @include "x"` is replaced by
-// lua/includes/x.lua, so scripts share helpers without sharing a contract.
+// Loads lua/*.lua at start-up. A script's file is `<name>.v<version>.lua`, its header starts
+// `--[[ <name> v<version>:` (after an optional `#!lua flags=...` line) and has a line
+// `KEYS <name> <name> ...` naming its keys: one queue's, by the field names of queueKeys
+// (src/keys.ts), or one global key alone. That line is the one place a script's keys are
+// declared: the loader counts them, gives the script a table `k` of them by name, and callers
+// pass the queue, never a key list. Each version is its own ioredis command,
+// `<name>_v<version>`: a change in behaviour is a new file beside the old, so that during a
+// rolling deploy an old and a new presque each run their own scripts on one Redis.
+// A line `--- @include "x"` is replaced by lua/includes/x.lua, so scripts share helpers without
+// sharing a contract.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
-import { QUEUE_KEY_NAMES, type QueueKeys } from "./keys.js";
+import { GLOBAL_SCRIPT_KEY_NAMES, QUEUE_KEY_NAMES, type QueueKeys } from "./keys.js";
 
 export const LUA_DIR = fileURLToPath(new URL("../lua/", import.meta.url));
 const SCRIPT_FILE = /^([a-z][A-Za-z0-9]*)\.v([1-9][0-9]*)\.lua$/;
+// Redis 7 script flags, e.g. allow-oom for the scripts that must run while Redis is full
+const SHEBANG = /^#!lua( flags=[a-z-]+(,[a-z-]+)*)?\n/;
 const HEADER = /^--\[\[ ([a-z][A-Za-z0-9]*) v([1-9][0-9]*):/;
 const KEYS_LINE = /^\s*KEYS((?: [a-z]+)+)\s*$/m;
 const INCLUDE = /^--- @include "([A-Za-z0-9_-]+)"$/m;
 
-export type KeyName = Exclude<keyof QueueKeys, "notify">;
+export type KeyName = Exclude<keyof QueueKeys, "notify"> | (typeof GLOBAL_SCRIPT_KEY_NAMES)[number];
 
 export interface Script {
   name: string;
@@ -48,24 +52,31 @@ export function parseScript(file: string, text: string, dir = LUA_DIR): Script {
   const named = SCRIPT_FILE.exec(file);
   if (!named) throw new ScriptError(`lua/${file}: a script's file name must be <name>.v<version>.lua`);
   const [, name, version] = named;
-  const header = HEADER.exec(text);
+  const shebang = SHEBANG.exec(text)?.[0] ?? "";
+  const body = text.slice(shebang.length);
+  const header = HEADER.exec(body);
   if (!header) throw new ScriptError(`lua/${file}: the header must start with "--[[ ${name} v${version}:"`);
   if (header[1] !== name || header[2] !== version) {
     throw new ScriptError(`lua/${file}: the header says ${header[1]} v${header[2]}, the file name ${name} v${version}`);
   }
-  const headerText = text.slice(0, text.indexOf("]]"));
+  const headerText = body.slice(0, body.indexOf("]]"));
   const keysLine = KEYS_LINE.exec(headerText);
   if (!keysLine) throw new ScriptError(`lua/${file}: the header has no line "KEYS <name> <name> ..."`);
   const keys = keysLine[1].trim().split(" ");
-  for (const key of keys) {
+  const global = keys.length === 1 && (GLOBAL_SCRIPT_KEY_NAMES as readonly string[]).includes(keys[0]);
+  for (const key of global ? [] : keys) {
     if (!(QUEUE_KEY_NAMES as readonly string[]).includes(key)) {
-      throw new ScriptError(`lua/${file}: KEYS names ${key}, which is not a queue key (src/keys.ts: ${QUEUE_KEY_NAMES.join(", ")})`);
+      throw new ScriptError(
+        `lua/${file}: KEYS names ${key}, which is not a queue key (src/keys.ts: ${QUEUE_KEY_NAMES.join(", ")}) ` +
+          `nor, alone, a global one (${GLOBAL_SCRIPT_KEY_NAMES.join(", ")})`,
+      );
     }
   }
   if (new Set(keys).size !== keys.length) throw new ScriptError(`lua/${file}: KEYS names a key twice`);
-  // on the script's first line, so that Redis's line numbers in errors stay those of the file
+  // on the header's line, so that Redis's line numbers in errors stay those of the file
   const table = `local k = { ${keys.map((key, i) => `${key} = KEYS[${i + 1}]`).join(", ")} }; `;
-  return { name, version: Number(version), command: `${name}_v${version}`, keys: keys as KeyName[], lua: table + expandIncludes(text, dir), file };
+  const lua = shebang + table + expandIncludes(body, dir);
+  return { name, version: Number(version), command: `${name}_v${version}`, keys: keys as KeyName[], lua, file };
 }
 
 export function readScripts(dir = LUA_DIR): Script[] {

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
-import { checkLayout } from "./layout.js";
+import { checkLayout, TOMBSTONES_SINCE } from "./layout.js";
 import { LongPoll } from "./longpoll.js";
 import { ProcessRegistry } from "./processes.js";
 import { createRedis, describeTarget } from "./redis.js";
@@ -33,6 +33,8 @@ export interface StartOptions {
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const redis = createRedis(config);
   const sub = createRedis(config, { connectionName: "presque-notify" });
+  // no command timeout: a push's late reply is waited for (Store.runPush)
+  const writer = createRedis(config, { connectionName: "presque-push", commandTimeout: undefined });
   let warnedAt = 0;
   const onRedisError = (err: Error) => {
     // ioredis reports every failed reconnection; one line every few seconds is enough
@@ -41,9 +43,9 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       log.warn({ err: err.message }, "redis connection error");
     }
   };
-  redis.on("error", onRedisError);
-  sub.on("error", onRedisError);
-  await Promise.all([redis.connect(), sub.connect()]);
+  const connections = [redis, sub, writer];
+  for (const c of connections) c.on("error", onRedisError);
+  await Promise.all(connections.map((c) => c.connect()));
 
   const target = describeTarget(redis);
   const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
@@ -54,10 +56,20 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   let server: Server | undefined;
   try {
     const layout = await checkLayout(redis, config.redis.prefix, log);
-    const store = await Store.open(redis, config.redis.prefix, config.jobs, opts.scripts);
+    const storeOptions = {
+      prefix: config.redis.prefix,
+      defaults: config.jobs,
+      commandTimeoutMs: config.redis.command_timeout,
+      writer,
+      pushTimeoutMs: config.redis.push_timeout,
+      log,
+    };
+    const store = await Store.open(redis, storeOptions, opts.scripts);
     log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
     await store.syncClock();
-    registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions });
+    registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
+      store.tombstones = live.every((p) => p.layout >= TOMBSTONES_SINCE);
+    });
     await registry.start();
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
@@ -67,14 +79,14 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
-    return { server, port, url, context, close: closer(server, longPoll, sweeper, registry, redis, sub) };
+    return { server, port, url, context, close: closer(server, longPoll, sweeper, registry, connections) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
     sweeper?.stop();
     longPoll?.close();
     await registry?.stop().catch(() => {});
     server?.close();
-    await Promise.allSettled([redis.quit(), sub.quit()]);
+    await Promise.allSettled(connections.map((c) => c.quit()));
     throw err;
   }
 }
@@ -103,7 +115,7 @@ async function listen(config: Config, handle: ReturnType<typeof createApp>): Pro
 
 /** Stops accepting connections, lets requests in flight finish (long polls answer at once), and
  *  closes Redis; the same promise for every caller. */
-function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, redis: Redis, sub: Redis) {
+function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, connections: Redis[]) {
   let closing: Promise<void> | undefined;
   return () =>
     (closing ??= (async () => {
@@ -118,6 +130,6 @@ function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: 
       clearInterval(reaper);
       clearTimeout(forced);
       await registry.stop().catch(() => {});
-      await Promise.allSettled([redis.quit(), sub.quit()]);
+      await Promise.allSettled(connections.map((c) => c.quit()));
     })());
 }

@@ -4,31 +4,36 @@
 // that callers see real names, never the scripts' reply layout or the compact stored attributes.
 import type { Redis } from "ioredis";
 import { Coalescer } from "./coalesce.js";
-import { queueKeys, type QueueKeys } from "./keys.js";
+import type { Logger } from "pino";
+import { DueIndex } from "./due.js";
+import { UnconfirmedPush } from "./errors.js";
+import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
 import { Lists } from "./lists.js";
 import { callScript, loadScripts, type Script } from "./scripts.js";
 
 /** The version of each script this build calls. A behaviour change is a new lua/<name>.v<N>.lua
  *  and a new number here, in the same commit. */
 export const SCRIPT_VERSIONS = {
-  ackJobs: 1,
-  configureQueue: 1,
-  extendLease: 1,
-  failJob: 1,
-  failJobs: 1,
+  ackJobs: 2,
+  configureQueue: 2,
+  extendLease: 2,
+  failJob: 2,
+  failJobs: 2,
   getJob: 1,
   listDead: 1,
-  peekJobs: 1,
-  popJobs: 1,
-  purgeDead: 1,
-  purgeQueue: 1,
+  markDue: 1,
+  peekJobs: 2,
+  popJobs: 2,
+  purgeDead: 2,
+  purgeQueue: 2,
   pushJobs: 1,
-  queueStats: 1,
+  queueStats: 2,
   registerWorker: 1,
-  removeJob: 1,
+  removeJob: 2,
   retryDead: 1,
   retryJob: 1,
-  sweepQueue: 1,
+  settleDue: 1,
+  sweepQueue: 2,
   unregisterWorker: 1,
 } as const;
 
@@ -44,6 +49,18 @@ export interface JobDefaults {
   max_attempts: number;
   backoff_base: number;
   backoff_cap: number;
+}
+
+export interface StoreOptions {
+  prefix: string;
+  defaults: JobDefaults;
+  /** ms after which a pop that Redis has not yet run hands nothing out (its caller gave up) */
+  commandTimeoutMs: number;
+  /** A connection with no command timeout, for pushes: a push's late reply must be waited for
+   *  (up to pushTimeoutMs), since a push that timed out may still have been stored. */
+  writer?: Redis;
+  pushTimeoutMs?: number;
+  log: Logger;
 }
 
 export interface PushOptions {
@@ -119,24 +136,42 @@ interface QueueEntry {
 
 export class Store {
   readonly lists: Lists;
+  readonly due: DueIndex;
+  readonly prefix: string;
+  readonly defaults: JobDefaults;
   private readonly queueCache = new Map<string, QueueEntry>();
+  private readonly global: ReturnType<typeof globalKeys>;
 
   /** Redis's clock minus ours, in ms (see popDeadline). */
   private clockOffsetMs = 0;
 
+  /** Whether a cancelled ready job may leave a tombstone in its list (lua/includes/common.lua,
+   *  removeOne): only once every live presque process reads them (src/processes.ts). */
+  tombstones = false;
+
   constructor(
     readonly redis: Redis,
-    readonly prefix: string,
-    readonly defaults: JobDefaults,
+    private readonly options: StoreOptions,
     private readonly scripts: ReadonlyMap<string, Script>,
   ) {
-    this.lists = new Lists(redis, prefix, (queue) => this.keys(queue));
+    this.prefix = options.prefix;
+    this.defaults = options.defaults;
+    this.global = globalKeys(options.prefix);
+    this.lists = new Lists(redis, options.prefix, (queue) => this.keys(queue));
+    this.due = new DueIndex(redis, this.global.due, (name, args) => this.runGlobal(name, args), options.log);
   }
 
   /** Loads this build's scripts into Redis and returns a Store that calls them. (A test stands in
    *  for another build with other versions and another lua/.) */
-  static async open(redis: Redis, prefix: string, defaults: JobDefaults, build: ScriptBuild = {}): Promise<Store> {
-    return new Store(redis, prefix, defaults, await loadScripts(redis, build.versions ?? SCRIPT_VERSIONS, build.luaDir));
+  static async open(redis: Redis, options: StoreOptions, build: ScriptBuild = {}): Promise<Store> {
+    const scripts = await loadScripts(redis, build.versions ?? SCRIPT_VERSIONS, build.luaDir);
+    if (options.writer) for (const s of scripts.values()) options.writer.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
+    return new Store(redis, options, scripts);
+  }
+
+  /** Now, by Redis's clock, as far as this process can tell (ms). */
+  redisNow(): number {
+    return Date.now() + this.clockOffsetMs;
   }
 
   /** The scripts this build calls, as "name.vN", for logs and the process registry. */
@@ -155,9 +190,8 @@ export class Store {
 
   /** A pop delayed past the command timeout (Redis stalled, the request already failed with 503)
    *  must not delete a job nobody will receive: the script gets a deadline, in Redis's time. */
-  private popDeadline(): number | "" {
-    const timeout = this.redis.options.commandTimeout;
-    return timeout ? Math.floor(Date.now() + this.clockOffsetMs + timeout) : "";
+  private popDeadline(): number {
+    return Math.floor(this.redisNow() + this.options.commandTimeoutMs);
   }
 
   private entry(queue: string): QueueEntry {
@@ -176,15 +210,41 @@ export class Store {
   }
 
   /** Calls a script of this build on one queue: its keys come from the script's header. */
-  private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false): Promise<T> {
+  private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false, redis = this.redis): Promise<T> {
     const e = this.entry(queue);
     let keys = e.keyLists.get(name);
     const script = this.scripts.get(name)!;
     if (!keys) {
-      keys = script.keys.map((key) => e.k[key]);
+      keys = script.keys.map((key) => e.k[key as keyof QueueKeys]);
       e.keyLists.set(name, keys);
     }
-    return callScript<T>(this.redis, script.command, keys, args, buffers);
+    return callScript<T>(redis, script.command, keys, args, buffers);
+  }
+
+  /** A push script's call: its reply is waited for until pushTimeoutMs, however late; after that,
+   *  or when the connection went down after sending it, nobody can tell whether it ran. */
+  private runPush<T>(name: "pushJobs" | "retryJob", queue: string, args: Arg[]): Promise<T> {
+    const { writer, pushTimeoutMs } = this.options;
+    if (!writer) return this.run<T>(name, queue, args);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new UnconfirmedPush()), pushTimeoutMs ?? 15_000);
+      this.run<T>(name, queue, args, false, writer).then(
+        (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(/Connection is closed/.test((err as Error).message) ? new UnconfirmedPush() : err);
+        },
+      );
+    });
+  }
+
+  /** Calls a script of this build on its one global key. */
+  private runGlobal<T>(name: "markDue" | "settleDue", args: Arg[]): Promise<T> {
+    const script = this.scripts.get(name)!;
+    return callScript<T>(this.redis, script.command, script.keys.map((key) => this.global[key as "due"]), args);
   }
 
   private readonly pushes = new Coalescer<{ queue: string; payload: string; opts: PushOptions }, string>(
@@ -214,8 +274,9 @@ export class Store {
 
   /** Payloads go as strings (checked UTF-8 JSON); ioredis copies Buffer arguments once more. */
   async push(queue: string, payloads: string[], opts: PushOptions = {}): Promise<string[]> {
-    const [first, ...ids] = await this.run<[number, ...string[]]>("pushJobs", queue, [
-      Date.now(),
+    const now = Date.now();
+    const [first, ...ids] = await this.runPush<[number, ...string[]]>("pushJobs", queue, [
+      now,
       opts.dueMs ?? 0,
       opts.priority ?? 0,
       opts.uniq ?? "",
@@ -223,28 +284,35 @@ export class Store {
       this.keys(queue).notify,
       ...payloads,
     ]);
-    if (first === 1) await this.lists.addQueue(queue);
+    if (first === 1 || opts.dueMs) await this.afterPush(queue, first === 1, opts.dueMs, now);
     return ids;
   }
 
+  /** What a push keeps beside its script call: the list of queues, and the due index. */
+  private async afterPush(queue: string, created: boolean, dueMs: number | undefined, now: number): Promise<void> {
+    await Promise.all([created && this.lists.addQueue(queue), dueMs && dueMs > now && this.due.mark(queue, dueMs)]);
+  }
+
   async retry(queue: string, payload: string, opts: PushOptions, worker: string): Promise<string> {
-    const [first, id] = await this.run<[number, string]>("retryJob", queue, [
-      Date.now(),
+    const now = Date.now();
+    const [first, id] = await this.runPush<[number, string]>("retryJob", queue, [
+      now,
       opts.dueMs ?? 0,
       opts.priority ?? 0,
       worker,
       this.keys(queue).notify,
       payload,
     ]);
-    if (first === 1) await this.lists.addQueue(queue);
+    if (first === 1 || opts.dueMs) await this.afterPush(queue, first === 1, opts.dueMs, now);
     return id;
   }
 
   async pop(queue: string, count: number, worker: string, lease?: number): Promise<PopResult> {
+    const now = Date.now();
     const reply = await this.run<Buffer[]>(
       "popJobs",
       queue,
-      [Date.now(), count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline()],
+      [now, count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline()],
       true,
     );
     const jobs: PoppedJob[] = [];
@@ -253,17 +321,19 @@ export class Store {
     }
     // Redis turns a Lua number into an integer reply: a lease of 0.5 s would come back as 0.
     // The queue's default (reply[1]) is a whole number of seconds; a requested lease may not be.
-    return { jobs, lease: lease ?? Number(reply[1]), nextWakeMs: wakeMs(reply[0].toString()) };
+    const leased = lease ?? Number(reply[1]);
+    if (leased > 0 && jobs.length > 0) await this.due.mark(queue, now + leased * 1000);
+    return { jobs, lease: leased, nextWakeMs: wakeMs(reply[0].toString()) };
   }
 
   /** Acknowledges a leased job, or cancels a waiting one. */
   remove(queue: string, id: string, attempt: number | undefined, worker: string): Promise<"acked" | "cancelled"> {
-    return this.run("removeJob", queue, [id, attempt ?? "", worker]);
+    return this.run("removeJob", queue, [id, attempt ?? "", worker, this.tombstones ? 1 : 0]);
   }
 
   /** removeJob for many jobs at once; one refusal does not stop the others. */
   async removeMany(queue: string, jobs: Array<{ id: string; attempt?: number }>, worker: string) {
-    const reply = await this.run<string[]>("ackJobs", queue, [worker, ...jobs.flatMap((j) => [j.id, j.attempt ?? ""])]);
+    const reply = await this.run<string[]>("ackJobs", queue, [worker, this.tombstones ? 1 : 0, ...jobs.flatMap((j) => [j.id, j.attempt ?? ""])]);
     return jobs.map((j, i): BatchOutcome<"acked" | "cancelled"> => {
       const outcome = reply[i];
       return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome);
@@ -282,6 +352,7 @@ export class Store {
       this.defaults.backoff_cap,
       this.keys(queue).notify,
     ]);
+    if (state === "delayed") await this.due.mark(queue, Number(at));
     return { state: state as "delayed" | "dead", atMs: Number(at) };
   }
 
@@ -297,10 +368,13 @@ export class Store {
       this.keys(queue).notify,
       ...jobs.flatMap((j) => [j.id, j.attempt ?? "", j.error]),
     ]);
-    return jobs.map((j, i): BatchOutcome<"delayed" | "dead"> => {
+    const outcomes = jobs.map((j, i): BatchOutcome<"delayed" | "dead"> => {
       const [outcome, at] = [String(reply[2 * i]), reply[2 * i + 1]];
       return outcome === "delayed" || outcome === "dead" ? { id: j.id, state: outcome, atMs: Number(at) } : refusal(j.id, outcome);
     });
+    const retries = outcomes.flatMap((o) => ("state" in o && o.state === "delayed" ? [o.atMs!] : []));
+    if (retries.length > 0) await this.due.mark(queue, Math.min(...retries));
+    return outcomes;
   }
 
   async extendLease(queue: string, id: string, seconds: number, attempt: number | undefined): Promise<number> {
@@ -372,8 +446,16 @@ export class Store {
     await this.run("retryDead", queue, [id, this.keys(queue).notify]);
   }
 
-  purgeDead(queue: string): Promise<number> {
-    return this.run("purgeDead", queue, []);
+  /** Deletes every dead job, a bounded step at a time so that Redis serves others in between;
+   *  jobs that die meanwhile may be deleted too, but the steps stop once the first count is done. */
+  async purgeDead(queue: string, step = 1000): Promise<number> {
+    let [deleted, left] = await this.run<[number, number]>("purgeDead", queue, [step]);
+    for (let steps = Math.ceil(left / step); left > 0 && steps > 0; steps--) {
+      const [more, rest] = await this.run<[number, number]>("purgeDead", queue, [step]);
+      deleted += more;
+      left = rest;
+    }
+    return deleted;
   }
 
   // --- workers

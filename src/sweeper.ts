@@ -1,8 +1,12 @@
-// Keeps every queue's figures true when nobody pops: due delayed jobs and expired leases are
-// promoted once a second. (A queue with long-poll waiters is also swept right on time by
-// src/longpoll.ts.)
+// Keeps every queue's figures true when nobody pops: once a second, the queues whose delayed jobs
+// came due or whose leases ran out (and only those: see src/due.ts) are swept, and their due
+// jobs promoted. (A queue with long-poll waiters is also swept right on time by src/longpoll.ts.)
 import type { Logger } from "pino";
 import type { Store } from "./store.js";
+
+const PAGE = 500;
+// a bound on one round; what is left is the next round's
+const MAX_PAGES = 20;
 
 export class Sweeper {
   private readonly interval: NodeJS.Timeout;
@@ -32,12 +36,28 @@ export class Sweeper {
         this.relistedAt = Date.now();
         await this.store.lists.relistQueues();
       }
-      const queues = await this.store.lists.queues();
-      await Promise.all(queues.map((queue) => this.store.sweep(queue)));
+      await this.sweepDue();
     } catch (err) {
       this.log.debug({ err }, "sweep failed");
     } finally {
       this.running = false;
+    }
+  }
+
+  /** Sweeps the queues with due work, a page at a time; a queue whose entry changed meanwhile
+   *  (new work was noted) stays due and is swept again in the next round. */
+  private async sweepDue(): Promise<void> {
+    const { store } = this;
+    const now = store.redisNow();
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const due = await store.due.due(now, PAGE);
+      await Promise.all(
+        due.map(async ({ queue, score }) => {
+          const { nextWakeMs } = await store.sweep(queue);
+          await store.due.settle(queue, score, nextWakeMs);
+        }),
+      );
+      if (due.length < PAGE) return;
     }
   }
 

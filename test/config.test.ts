@@ -118,6 +118,7 @@ redis:
   password: secret
   prefix: "jq:"
   command_timeout: 250
+  push_timeout: 900
   embedded:
     dir: /tmp/somewhere
 batch:
@@ -141,6 +142,7 @@ log:
       password: "secret",
       prefix: "jq:",
       command_timeout: 250,
+      push_timeout: 900,
       embedded: { dir: "/tmp/somewhere" },
     },
     batch: { max_push: 10, max_fetch: 20 },

@@ -6,6 +6,7 @@ import t from "tap";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { queueKeys } from "../src/keys.js";
+import { createLogger } from "../src/log.js";
 import { LUA_DIR, readScripts } from "../src/scripts.js";
 import { SCRIPT_VERSIONS, Store } from "../src/store.js";
 import { queueName, redisUrl, startRedis } from "./helpers.js";
@@ -47,7 +48,8 @@ t.test("against Redis", async (t) => {
     redis.disconnect();
     await server.stop();
   });
-  const store = await Store.open(redis, "lt:", { max_attempts: 3, backoff_base: 1, backoff_cap: 10 });
+  const defaults = { max_attempts: 3, backoff_base: 1, backoff_cap: 10 };
+  const store = await Store.open(redis, { prefix: "lt:", defaults, commandTimeoutMs: 5000, log: createLogger("silent") });
 
   t.test("every script compiles in Redis", async (t) => {
     for (const s of scripts) t.match(await redis.script("LOAD", s.lua), /^[0-9a-f]{40}$/, s.command);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import t from "tap";
-import { checkLayout, LayoutError, type Migration } from "../src/layout.js";
+import { checkLayout, LAYOUT_VERSION, LayoutError, type Migration } from "../src/layout.js";
 import { createLogger } from "../src/log.js";
 import { LUA_DIR, parseScript, readScripts, ScriptError } from "../src/scripts.js";
 import { startServer } from "../src/server.js";
@@ -67,7 +67,7 @@ t.test("two builds with different script versions share one Redis without crossi
   t.equal(stats.processes.length, 2, "/stats/ lists both live processes");
   const scriptsOf = stats.processes.map((p: { scripts: string[] }) => p.scripts.find((s) => s.startsWith("pushJobs.")));
   t.same(scriptsOf.sort(), ["pushJobs.v1", "pushJobs.v2"], "each with its script versions");
-  t.match(stats.processes[0], { id: String, version: String, layout: 1, started_at: Number, expires_at: Number });
+  t.match(stats.processes[0], { id: String, version: String, layout: LAYOUT_VERSION, started_at: Number, expires_at: Number });
 
   await newBuild.close();
   const after = (await oldHttp("GET", "/stats/")).json;
@@ -79,16 +79,17 @@ t.test("data layout: recorded on a fresh Redis, a newer one refuses start-up, ol
   const url = await redisUrl(redisServer);
   t.teardown(() => redisServer.stop());
   const first = await startServer(testConfig(url), quiet);
-  t.equal(await first.context.store.redis.hget("presque:meta", "layout"), "1", "a fresh Redis gets layout 1");
+  t.equal(await first.context.store.redis.hget("presque:meta", "layout"), String(LAYOUT_VERSION), "a fresh Redis gets the current layout");
   await first.close();
 
   const plain = new Redis(url);
   t.teardown(() => plain.disconnect());
-  await plain.hset("presque:meta", "layout", 2);
+  const newer = LAYOUT_VERSION + 1;
+  await plain.hset("presque:meta", "layout", newer);
   await t.rejects(startServer(testConfig(url), quiet), {
-    message: /Redis holds presque data layout 2, and this presque supports layouts up to 1/,
+    message: `Redis holds presque data layout ${newer}, and this presque supports layouts up to ${LAYOUT_VERSION}: run a newer presque, or point this one at another Redis or prefix`,
   });
-  t.equal(await plain.hget("presque:meta", "layout"), "2", "the refusal changed nothing");
+  t.equal(await plain.hget("presque:meta", "layout"), String(newer), "the refusal changed nothing");
 
   // the mechanism, with migrations a later layout would bring
   const ran: string[] = [];

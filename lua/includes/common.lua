@@ -169,8 +169,11 @@ end
 -- A worker's acknowledgement of a leased job, or the cancellation of one that waits (ready,
 -- delayed or dead): removeJob and ackJobs. An attempt that is not the job's latest is a late
 -- acknowledgement and is refused, leaving the current holder's lease alone.
+-- A ready job of priority 0 sits somewhere in a list that may hold millions: with `tombstone`,
+-- its id stays there, payload gone, and meta.ghosts counts it until a pop passes over it
+-- (readers of the list skip ids without a payload); without, LREM walks the list to it.
 -- Returns 'acked' | 'cancelled' | an error reply; the caller counts what was processed.
-local function removeOne(k, id, attempt)
+local function removeOne(k, id, attempt, tombstone)
   if rcall('HEXISTS', k.jobs, id) == 0 then return redis.error_reply('NOTFOUND no such job') end
   local a = getAttrs(k.attrs, id)
   local refused = checkAttempt(a, attempt)
@@ -179,7 +182,7 @@ local function removeOne(k, id, attempt)
   if not leased then
     -- a late ack after the lease was taken back (attempt given) also lands here
     if rcall('ZREM', k.prio, id) == 0 and rcall('ZREM', k.delayed, id) == 0 and rcall('ZREM', k.dead, id) == 0 then
-      rcall('LREM', k.wait, 1, id)
+      if tombstone then rcall('HINCRBY', k.meta, 'ghosts', 1) else rcall('LREM', k.wait, 1, id) end
     end
   end
   dropJob(k, id, a)

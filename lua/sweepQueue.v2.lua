@@ -1,4 +1,6 @@
---[[ sweepQueue v1: run by the server every second or so, so that due delayed jobs and expired
+#!lua flags=allow-oom
+--[[ sweepQueue v2: (v2: runs while Redis is full, to drain it.)
+     run by the server every second or so, so that due delayed jobs and expired
      leases are promoted (and their waiters woken) even when nobody pops.
   KEYS meta wait prio delayed leased attrs dead
   ARGV[1] now (ms)  ARGV[2] default max attempts  ARGV[3] notify channel

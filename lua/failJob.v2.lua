@@ -1,4 +1,6 @@
---[[ failJob v1: PUT /q/:queue/:id: the worker holding the lease reports a failure. The job is
+#!lua flags=allow-oom
+--[[ failJob v2: (v2: runs while Redis is full, to drain it.)
+     PUT /q/:queue/:id: the worker holding the lease reports a failure. The job is
      retried after an exponential backoff (base * 2^(attempt-1), capped), or goes to the dead set
      once its attempts are used up.
   KEYS meta wait prio delayed leased jobs attrs uniq wstats dead

@@ -1,4 +1,6 @@
---[[ extendLease v1: POST /q/:queue/:id/lease: the holder of a lease asks for more time.
+#!lua flags=allow-oom
+--[[ extendLease v2: (v2: runs while Redis is full, to drain it.)
+     POST /q/:queue/:id/lease: the holder of a lease asks for more time.
   KEYS leased jobs attrs
   ARGV[1] id  ARGV[2] seconds from now  ARGV[3] attempt ('' = not given)  ARGV[4] now (ms)
   Returns the new deadline (ms) | error "NOTFOUND ..." | error "CONFLICT ..." ]]

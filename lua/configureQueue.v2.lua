@@ -1,4 +1,6 @@
---[[ configureQueue v1: POST /control/:queue: status (1 open, 0 stopped) and per-queue settings
+#!lua flags=allow-oom
+--[[ configureQueue v2: (v2: runs while Redis is full, to drain it.)
+     POST /control/:queue: status (1 open, 0 stopped) and per-queue settings
      (lease, max_attempts, backoff_base, backoff_cap). An empty value restores the default.
      Stopping a queue wakes its long-poll waiters, which then answer that it is closed.
   KEYS meta

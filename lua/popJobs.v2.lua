@@ -1,7 +1,11 @@
---[[ popJobs v1: hand out up to `count` ready jobs, oldest and highest priority first.
+#!lua flags=allow-oom
+--[[ popJobs v2: hand out up to `count` ready jobs, oldest and highest priority first.
      Refuses while the queue is stopped. Due delayed jobs and expired leases are promoted first.
      Without a lease the jobs are deleted as they go (presque's GET), counted as processed and
-     their uniq keys freed; with a lease they move to the leased set until acked or expired.
+     their uniq keys freed; with a lease they move to the leased set until acked or expired, and
+     the lease deadline is announced, so that a process with long polls on the queue wakes them
+     when it runs out. (v2: runs while Redis is full, so that consumers can drain it; passes over
+     the tombstones of cancelled jobs; announces lease deadlines.)
   KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
@@ -10,7 +14,7 @@
   Returns {next wake (ms, '' = none; set when no job came), lease seconds, id, payload, attempt, ...}
           | error "STOPPED queue is closed" ]]
 --- @include "common"
-local now, count, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if ARGV[7] ~= '' then
   local t = rcall('TIME')
   if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[7]) then return { '', 0 } end
@@ -21,15 +25,31 @@ if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') e
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
 local made = promote(k, now, settings[3], ARGV[5])
 
-local ids, high, fromList = readyIds(k, count)
-if fromList > 0 then rcall('LTRIM', k.wait, fromList, -1) end
-if #ids > fromList then
-  local zids = {}
-  for i, id in ipairs(ids) do
-    if i <= high or i > high + fromList then zids[#zids + 1] = id end
+-- takes ready ids in delivery order until `wanted` with payloads are in hand; a tombstone costs
+-- one more turn at most, and each is passed over once
+local ids, payloads, ghosts = {}, {}, 0
+while #ids < wanted do
+  local batch, high, fromList = readyIds(k, wanted - #ids)
+  if #batch == 0 then break end
+  if fromList > 0 then rcall('LTRIM', k.wait, fromList, -1) end
+  if #batch > fromList then
+    local zids = {}
+    for i, id in ipairs(batch) do
+      if i <= high or i > high + fromList then zids[#zids + 1] = id end
+    end
+    eachSlice('ZREM', k.prio, zids)
   end
-  eachSlice('ZREM', k.prio, zids)
+  for _, id in ipairs(batch) do
+    local payload = rcall('HGET', k.jobs, id)
+    if payload then
+      ids[#ids + 1] = id
+      payloads[#ids] = payload
+    else
+      ghosts = ghosts + 1
+    end
+  end
 end
+if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
 
 local reply = { '', lease }
 if #ids == 0 then
@@ -37,8 +57,7 @@ if #ids == 0 then
   return reply
 end
 
-for _, id in ipairs(ids) do
-  local payload = rcall('HGET', k.jobs, id)
+for i, id in ipairs(ids) do
   local a = getAttrs(k.attrs, id)
   if a and a.uniq then
     if rcall('HGET', k.uniq, a.uniq) == id then rcall('HDEL', k.uniq, a.uniq) end
@@ -55,13 +74,14 @@ for _, id in ipairs(ids) do
     dropJob(k, id, a)
   end
   reply[#reply + 1] = id
-  reply[#reply + 1] = payload
+  reply[#reply + 1] = payloads[i]
   reply[#reply + 1] = attempt
 end
 
 if lease == 0 then
-  rcall('HINCRBY', k.meta, 'processed', #ids)
-  if worker ~= '' then rcall('HINCRBY', k.wstats, 'p:' .. worker, #ids) end
+  count(k, 'processed', worker, #ids)
+else
+  notifyDue(ARGV[6], now + lease * 1000)
 end
 -- jobs promoted here beyond those taken are ready for other waiters
 if made > 0 and readyCount(k) > 0 then notify(ARGV[6], made) end

@@ -1,4 +1,6 @@
---[[ failJobs v1: POST /qb/:queue/fail: many failure reports in one call, each by the rules of
+#!lua flags=allow-oom
+--[[ failJobs v2: (v2: runs while Redis is full, to drain it.)
+     POST /qb/:queue/fail: many failure reports in one call, each by the rules of
      failJob; one refused job leaves the others alone.
   KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
   ARGV[1] worker id ('' = none)  ARGV[2] now (ms)  ARGV[3] default max attempts

@@ -1,8 +1,0 @@
---[[ queueStats v1: the figures and settings of one queue, read at one instant.
-  KEYS meta wait prio delayed leased dead
-  Returns {waiting (priority 0), prioritized, delayed, leased, dead, meta field, value, ...} ]]
-local rcall = redis.call
-local reply = { rcall('LLEN', k.wait), rcall('ZCARD', k.prio), rcall('ZCARD', k.delayed),
-                rcall('ZCARD', k.leased), rcall('ZCARD', k.dead) }
-for _, v in ipairs(rcall('HGETALL', k.meta)) do reply[#reply + 1] = v end
-return reply
