@@ -51,13 +51,14 @@ export class Sweeper {
     const now = store.redisNow();
     for (let page = 0; page < MAX_PAGES; page++) {
       const due = await store.due.due(now, PAGE);
-      await Promise.all(
+      const settled = await Promise.all(
         due.map(async ({ queue, score }) => {
           const { nextWakeMs } = await store.sweep(queue);
-          await store.due.settle(queue, score, nextWakeMs);
+          return store.due.settle(queue, score, nextWakeMs);
         }),
       );
-      if (due.length < PAGE) return;
+      // a full page none of which settled would come back unchanged: leave it to the next round
+      if (due.length < PAGE || !settled.includes(1)) return;
     }
   }
 
