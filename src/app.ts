@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import polka from "polka";
 import { classify } from "./errors.js";
 import { sendJson, type Req, type Res } from "./http.js";
-import { METHODS, Router, type Context } from "./router.js";
+import { METHODS, Router, type Context, type Method } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
 import { registerDashboard } from "./routes/dashboard.js";
 import { registerDeadRoutes } from "./routes/dead.js";
@@ -43,6 +43,16 @@ export function createApp(ctx: Context): RequestListener {
   registerDashboard(router, ctx);
   router.mount(app);
 
+  const guard = ctx.guard;
+  const routed = (method: string, path: string) => app.find(method as Method, path).handlers.length > 0;
+  const guarded = (req: IncomingMessage, res: ServerResponse) => {
+    // parse() keeps its result on the request, so the router does not parse the URL again
+    guard!.admit(req as Req, res, app.parse(req).pathname, routed).then(
+      (go) => go && app.handler(req as never, res as never, undefined as never),
+      (err) => app.onError(err, req as never, res as never, undefined as never),
+    );
+  };
+
   return (req, res) => {
     // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a job
     // and drop its body. HEAD is not in any Allow, so it is refused like any other method.
@@ -52,6 +62,7 @@ export function createApp(ctx: Context): RequestListener {
       noRoute(r, res);
       return;
     }
+    if (guard?.enabled) return guarded(req, res);
     app.handler(req as never, res as never, undefined as never);
   };
 }

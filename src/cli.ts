@@ -7,6 +7,7 @@ import { startEmbeddedRedis, type EmbeddedRedis } from "./redis.js";
 import { startServer } from "./server.js";
 
 async function main(): Promise<void> {
+  if (process.argv[2] === "token") process.exit((await import("./commands/token.js")).main(process.argv.slice(3)));
   let invocation;
   try {
     invocation = loadConfig(process.argv.slice(2));

@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { checkSpec } from "./auth/tokens.js";
+import type { AuthSettings } from "./auth/tokensfile.js";
 
 export interface Config {
   server: { host: string; port: number; max_body: number; max_wait: number };
@@ -21,6 +23,7 @@ export interface Config {
   batch: { max_push: number; max_fetch: number };
   jobs: { max_attempts: number; backoff_base: number; backoff_cap: number; max_lease: number };
   log: { level: string };
+  auth: AuthSettings;
 }
 
 export const DEFAULTS: Config = {
@@ -29,6 +32,7 @@ export const DEFAULTS: Config = {
   batch: { max_push: 1000, max_fetch: 1000 },
   jobs: { max_attempts: 5, backoff_base: 1, backoff_cap: 3600, max_lease: 43200 },
   log: { level: "info" },
+  auth: { tokens: [], insecure: false },
 };
 
 type Check = (v: unknown) => string | null; // the complaint, or null when the value is fine
@@ -39,6 +43,16 @@ const prefix: Check = (v) =>
   str(v) ?? (/[{}]/.test(v as string) ? "must not contain { or } (they would break the queues' hash tags)" : null);
 const oneOf = (...values: string[]): Check => (v) =>
   values.includes(v as string) ? null : `must be one of ${values.join(", ")}`;
+
+const bool: Check = (v) => (typeof v === "boolean" ? null : "must be true or false");
+const tokenList: Check = (v) => {
+  if (!Array.isArray(v)) return "must be a list of tokens (presque token new prints one)";
+  for (const [i, spec] of v.entries()) {
+    const complaint = checkSpec(spec);
+    if (complaint) return `[${i}] ${complaint}`;
+  }
+  return null;
+};
 
 const redisUrlCheck: Check = (v) =>
   str(v) ?? (/^rediss?:\/\//.test(v as string) ? null : "must be a redis:// or rediss:// URL");
@@ -60,6 +74,7 @@ const SCHEMA: Schema = {
   batch: { max_push: int(1, 100000), max_fetch: int(1, 100000) },
   jobs: { max_attempts: int(1, 1000), backoff_base: int(0, 86400), backoff_cap: int(0, 86400 * 30), max_lease: int(1, 86400 * 7) },
   log: { level: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent") },
+  auth: { tokens: tokenList, tokens_file: str, insecure: bool },
 };
 
 export class ConfigError extends Error {}
@@ -117,6 +132,7 @@ Options (each overrides its environment variable, which overrides the config fil
                     without one, presque starts its own redis-server, with its files in ./data
   --config <file>   config file (PRESQUE_CONFIG; default ./config.yaml)
   --workers <n>     serve from n processes sharing the port (PRESQUE_WORKERS; default 1)
+  --insecure        serve without tokens on a non-loopback address (PRESQUE_INSECURE=1)
   --help            show this help
 `;
 
@@ -138,6 +154,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         redis: { type: "string" },
         config: { type: "string" },
         workers: { type: "string" },
+        insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -166,6 +183,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const redisUrl = setting("redis", "PRESQUE_REDIS_URL");
   if (redisUrl) config.redis.url = checked(redisUrl, redisUrlCheck, String);
   const workers = setting("workers", "PRESQUE_WORKERS");
+  if (flags.insecure || env.PRESQUE_INSECURE === "1" || env.PRESQUE_INSECURE === "true") config.auth.insecure = true;
+  if (env.PRESQUE_TOKENS_FILE) config.auth.tokens_file = resolve(env.PRESQUE_TOKENS_FILE);
   return {
     config,
     configFile: explicitFile || existsSync(configFile) ? configFile : null,

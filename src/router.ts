@@ -1,6 +1,7 @@
 // What every route family is given (Context) and how it registers its handlers (Router).
 import type { Polka } from "polka";
 import type { Logger } from "pino";
+import type { Guard } from "./auth/guard.js";
 import type { Config } from "./config.js";
 import type { Req, Res } from "./http.js";
 import type { LongPoll } from "./longpoll.js";
@@ -11,6 +12,8 @@ export interface Context {
   store: Store;
   longPoll: LongPoll;
   log: Logger;
+  /** who may call what; absent or disabled when no tokens are configured */
+  guard?: Guard;
   /** what /stats/ shows of Redis and of the presque processes sharing it */
   redisInfo: { target: string; version: string; embedded: boolean };
   processes: () => Promise<unknown[]>;

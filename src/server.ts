@@ -4,6 +4,9 @@ import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { Guard } from "./auth/guard.js";
+import { RateLimiter } from "./auth/ratelimit.js";
+import { exposureComplaint } from "./auth/tokensfile.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "./layout.js";
@@ -31,7 +34,12 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
+  const exposed = exposureComplaint(config.server.host, config.auth);
+  if (exposed) throw new Error(exposed);
   const redis = createRedis(config);
+  // before connecting: a broken tokens file stops start-up with nothing to close
+  const guard = new Guard(config.auth, new RateLimiter(redis, config.redis.prefix), log);
+  if (guard.enabled) log.info({ tokens_file: config.auth.tokens_file }, "requests need a bearer token");
   const sub = createRedis(config, { connectionName: "presque-notify" });
   // no command timeout: a push's late reply is waited for (Store.runPush)
   const writer = createRedis(config, { connectionName: "presque-push", commandTimeout: undefined });
@@ -74,12 +82,15 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
-    const context: Context = { config, store, longPoll, log, redisInfo: { target, version, embedded: !!opts.embedded }, processes };
+    const context: Context = { config, store, longPoll, guard, log, redisInfo: { target, version, embedded: !!opts.embedded }, processes };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
-    return { server, port, url, context, close: closer(server, longPoll, sweeper, registry, connections) };
+    const reloadTokens = () => guard.reload();
+    if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
+    const close = closer(server, longPoll, sweeper, registry, connections);
+    return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
     sweeper?.stop();

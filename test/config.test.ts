@@ -131,6 +131,11 @@ jobs:
   max_lease: 50
 log:
   level: warn
+auth:
+  tokens:
+    - { id: "ci", sha256: "${"a".repeat(64)}", roles: ["producer"], queues: ["a*"], deny: ["ab*"], rate: 5, burst: 10 }
+  tokens_file: /etc/presque/tokens.yaml
+  insecure: true
 `,
   );
   t.same(loadConfig(["--config", file], {}).config, {
@@ -148,7 +153,29 @@ log:
     batch: { max_push: 10, max_fetch: 20 },
     jobs: { max_attempts: 2, backoff_base: 3, backoff_cap: 40, max_lease: 50 },
     log: { level: "warn" },
+    auth: {
+      tokens: [{ id: "ci", sha256: "a".repeat(64), roles: ["producer"], queues: ["a*"], deny: ["ab*"], rate: 5, burst: 10 }],
+      tokens_file: "/etc/presque/tokens.yaml",
+      insecure: true,
+    },
   });
+});
+
+t.test("auth: --insecure, PRESQUE_INSECURE, PRESQUE_TOKENS_FILE, and tokens checked key by key", async (t) => {
+  const empty = configFile(t, "");
+  t.equal(loadConfig(["--config", empty], {}).config.auth.insecure, false);
+  t.equal(loadConfig(["--config", empty, "--insecure"], {}).config.auth.insecure, true);
+  t.equal(loadConfig(["--config", empty], { PRESQUE_INSECURE: "1" }).config.auth.insecure, true);
+  t.equal(loadConfig(["--config", empty], { PRESQUE_TOKENS_FILE: "tokens.yaml" }).config.auth.tokens_file, resolve("tokens.yaml"));
+  t.match(USAGE, /--insecure/);
+  const bad = (line: string) => configError(t, () => loadConfig(["--config", configFile(t, `auth:\n  tokens:\n    - ${line}\n`, "bad.yaml")], {}));
+  const digest = "0".repeat(64);
+  t.match(bad(`{ id: a, sha256: "${digest}", roles: [boss] }`), /auth\.tokens \[0\] roles must be a non-empty list/);
+  t.match(bad(`{ id: a, sha256: "xyz", roles: [admin] }`), /sha256 must be 64/);
+  t.match(bad(`{ id: a_b, sha256: "${digest}", roles: [admin] }`), /id must be/);
+  t.match(bad(`{ id: a, sha256: "${digest}", roles: [admin], secret: x }`), /unknown key secret/);
+  t.match(bad(`{ id: a, sha256: "${digest}", roles: [admin], queues: ["a/b"] }`), /queues must be a list of queue-name globs/);
+  t.match(bad(`{ id: a, sha256: "${digest}", roles: [admin], rate: 0 }`), /rate must be a number above 0/);
 });
 
 t.test("redis: {host, port} as presque's conf.yaml, or {url}", async (t) => {

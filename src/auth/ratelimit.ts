@@ -1,0 +1,32 @@
+// Per-token request rates, counted in Redis so that they hold across presque processes. The
+// bucket is global to a token, not to a queue: it is checked beside the route's script call,
+// never inside a queue script, by its own script (lua/global/rateLimit.v1.lua) on one key.
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import { LUA_DIR } from "../scripts.js";
+import type { Token } from "./tokens.js";
+
+const COMMAND = "rateLimit_v1";
+let lua: string | undefined;
+
+export class RateLimiter {
+  private defined = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /** 0 when the token may make this request now, else the milliseconds until it may. */
+  async wait(token: Token): Promise<number> {
+    if (token.rate <= 0) return 0;
+    if (!this.defined) {
+      lua ??= readFileSync(`${LUA_DIR}global/rateLimit.v1.lua`, "utf8");
+      this.redis.defineCommand(COMMAND, { numberOfKeys: 1, lua });
+      this.defined = true;
+    }
+    const call = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>)[COMMAND];
+    // the token id is the hash tag: one bucket, one slot
+    return Number(await call.call(this.redis, `${this.prefix}rate:{${token.id}}`, token.rate, token.burst));
+  }
+}

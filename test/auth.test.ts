@@ -1,0 +1,233 @@
+// Tokens and roles: who may call which route on which queue (src/auth/), against a real server.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import t from "tap";
+import { parse as parseYaml } from "yaml";
+import { digestOf, globsToRegExp, newToken, TokenTable, type Role, type TokenSpec } from "../src/auth/tokens.js";
+import { ROUTE_ROLES } from "../src/auth/routes.js";
+import { exposureComplaint } from "../src/auth/tokensfile.js";
+import { main as tokenCommand } from "../src/commands/token.js";
+import { startServer } from "../src/server.js";
+import { client, harness, redisUrl, startRedis, testConfig } from "./helpers.js";
+
+const ROLE_NAMES: Role[] = ["producer", "consumer", "monitor", "admin"];
+
+/** A token for each role, limited to queues ok-* but never ok-secret*. */
+const issued = Object.fromEntries(ROLE_NAMES.map((role) => [role, newToken(`t-${role}`)]));
+const spec = (role: Role): TokenSpec => ({
+  id: `t-${role}`,
+  sha256: issued[role].sha256,
+  roles: [role],
+  queues: ["ok-*"],
+  deny: ["ok-secret*"],
+});
+const pair = newToken("pair");
+const tokens: TokenSpec[] = [...ROLE_NAMES.map(spec), { id: "pair", sha256: pair.sha256, roles: ["producer", "consumer"] }];
+
+const logLines: string[] = [];
+const logStream = new Writable({ write: (chunk, _enc, done) => (logLines.push(chunk.toString()), done()) });
+
+const redisServer = await startRedis();
+const config = testConfig(await redisUrl(redisServer), { auth: { tokens } });
+const presque = await startServer(config, pino({ level: "trace" }, logStream));
+t.teardown(async () => {
+  await presque.close();
+  await redisServer.stop();
+});
+const http = client(presque.url);
+const as = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+// Written from the issue, not from src/auth/routes.ts, so that a wrong table fails here.
+// [method, path with :q for the queue, roles that may call it]
+const MATRIX: Array<[string, string, Role[]]> = [
+  ["POST", "/q/:q", ["producer"]],
+  ["POST", "/qb/:q", ["producer"]],
+  ["GET", "/j/:q", ["producer", "monitor"]],
+  ["GET", "/status/:q", ["producer", "monitor"]],
+  ["GET", "/q/:q", ["consumer"]],
+  ["GET", "/qb/:q", ["consumer"]],
+  ["PUT", "/q/:q", ["consumer"]],
+  ["PUT", "/q/:q/1", ["consumer"]],
+  ["POST", "/q/:q/1/lease", ["consumer"]],
+  ["POST", "/qb/:q/ack", ["consumer"]],
+  ["POST", "/qb/:q/fail", ["consumer"]],
+  ["POST", "/w/:q", ["consumer"]],
+  ["DELETE", "/w/:q", ["consumer"]],
+  ["GET", "/q/:q/1", ["producer", "consumer", "monitor"]],
+  ["DELETE", "/q/:q/1", ["consumer", "admin"]],
+  ["GET", "/control/:q", ["monitor", "admin"]],
+  ["GET", "/dead/:q", ["monitor", "admin"]],
+  ["POST", "/control/:q", ["admin"]],
+  ["DELETE", "/q/:q", ["admin"]],
+  ["DELETE", "/dead/:q", ["admin"]],
+  ["POST", "/dead/:q/1/retry", ["admin"]],
+  // no queue in the path
+  ["GET", "/status/", ["monitor"]],
+  ["GET", "/stats/", ["monitor"]],
+  ["GET", "/metrics", ["monitor"]],
+  ["GET", "/w/", ["consumer", "monitor"]],
+];
+
+t.test("every route x every role x an allowed and a denied queue", async (t) => {
+  let checked = 0;
+  for (const [method, template, roles] of MATRIX) {
+    const queues = template.includes(":q") ? { "ok-1": true, "no-1": false, "ok-secret-1": false } : { "": true };
+    for (const [queue, queueAllowed] of Object.entries(queues)) {
+      const path = template.replace(":q", queue);
+      for (const role of ROLE_NAMES) {
+        const body = method === "POST" || method === "PUT" ? "{}" : undefined;
+        const r = await http(method, path, { headers: { ...as(issued[role].token), "content-type": "application/json" }, raw: body });
+        const what = `${role} ${method} ${path}`;
+        if (roles.includes(role) && queueAllowed) {
+          t.not(r.status, 403, `${what}: let through`) && t.not(r.status, 401, `${what}: authenticated`);
+        } else {
+          t.equal(r.status, 403, `${what}: 403`);
+          t.type(r.json?.error, "string", `${what}: a JSON error`);
+        }
+        checked++;
+      }
+      const none = await http(method, path);
+      t.equal(none.status, 401, `no token ${method} ${path}: 401`);
+      t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
+    }
+  }
+  t.equal(checked, 268, "21 queue routes x 3 queues x 4 roles, 4 others x 4 roles");
+});
+
+t.test("the table in src/auth/routes.ts has no route the matrix above leaves out", async (t) => {
+  const tested = new Set(MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id")}`));
+  for (const [path, methods] of Object.entries(ROUTE_ROLES)) {
+    for (const [method, allowed] of Object.entries(methods)) {
+      if (Array.isArray(allowed)) t.ok(tested.has(`${method} ${path}`), `${method} ${path} is in the matrix`);
+    }
+  }
+});
+
+t.test("a token with two roles may do what either may, on any queue when it names none", async (t) => {
+  const push = await http("POST", "/q/any-queue", { body: { a: 1 }, headers: as(pair.token) });
+  t.equal(push.status, 201);
+  const take = await http("GET", "/q/any-queue", { headers: as(pair.token) });
+  t.equal(take.status, 200);
+  t.same(take.json, { a: 1 });
+  t.equal((await http("DELETE", "/q/any-queue", { headers: as(pair.token) })).status, 403);
+});
+
+t.test("401: missing, malformed, unknown or wrong tokens, with a JSON body and a challenge", async (t) => {
+  const good = issued.producer.token;
+  const cases: Record<string, Record<string, string>> = {
+    missing: {},
+    "another scheme": { authorization: `Basic ${good}` },
+    "no scheme": { authorization: good },
+    "wrong secret": { authorization: `Bearer ${good.slice(0, -2)}xx` },
+    "unknown id": { authorization: `Bearer ${good.replace("t-producer", "t-nobody")}` },
+    "not a token": { authorization: "Bearer hello" },
+    "empty bearer": { authorization: "Bearer " },
+  };
+  for (const [what, headers] of Object.entries(cases)) {
+    const r = await http("POST", "/q/ok-1", { body: { a: 1 }, headers });
+    t.equal(r.status, 401, what);
+    t.match(r.json, { error: String }, what);
+    t.match(r.headers.get("www-authenticate"), /^Bearer realm="presque"/, what);
+  }
+  t.equal((await http("POST", "/q/ok-1", { body: { a: 1 }, headers: { authorization: `bearer ${good}` } })).status, 201, "the scheme in any case");
+});
+
+t.test("the queue is read as the router reads it: case, trailing slash, percent-encoding", async (t) => {
+  const h = as(issued.producer.token);
+  t.equal((await http("POST", "/q/%6Eo-1", { body: { a: 1 }, headers: h })).status, 403, "%6Eo-1 is no-1");
+  t.equal((await http("POST", "/q/ok-secret%2D1", { body: { a: 1 }, headers: h })).status, 403);
+  t.equal((await http("POST", "/Q/no-1/", { body: { a: 1 }, headers: h })).status, 403);
+  t.equal((await http("POST", "/q/%6Bk-1", { body: { a: 1 }, headers: h })).status, 403, "%6Bk-1 is kk-1, not an ok-* queue");
+  t.equal((await http("POST", "/q/%6Fk-1", { body: { a: 1 }, headers: h })).status, 201, "%6Fk-1 is ok-1");
+});
+
+t.test("the dashboard page needs no token; its data does; unknown paths are 404 to any token", async (t) => {
+  t.equal((await http("GET", "/")).status, 200);
+  t.equal((await http("GET", "/stats/")).status, 401);
+  t.equal((await http("GET", "/nowhere", { headers: as(issued.monitor.token) })).status, 404);
+  t.equal((await http("GET", "/nowhere")).status, 401);
+});
+
+t.test("no token appears in the logs", async (t) => {
+  for (const token of [issued.admin.token, `${issued.admin.token}x`]) {
+    await http("GET", "/stats/", { headers: as(token) });
+    await http("POST", "/q/ok-1", { raw: "{oops", headers: { ...as(token), "content-type": "application/json" } });
+  }
+  t.ok(logLines.length > 0, "something was logged");
+  const secret = issued.admin.token.split("_")[2];
+  t.notOk(logLines.some((l) => l.includes(secret)), "no line holds a secret");
+});
+
+t.test("token table: constant-time digests, globs, a deny list that wins", async (t) => {
+  const a = newToken("a");
+  const table = new TokenTable([{ id: "a", sha256: a.sha256, roles: ["admin"] }]);
+  t.equal(table.verify(a.token)?.id, "a");
+  t.equal(table.verify(a.token + "x"), null);
+  t.equal(table.verify(a.token.replace("pq_a_", "pq_b_")), null);
+  t.equal(table.verify(""), null);
+  t.equal(digestOf(a.token).toString("hex"), a.sha256, "the stored form is the SHA-256 of the whole token");
+  t.notOk(JSON.stringify([...Object.values(table)]).includes(a.token.split("_")[2]), "the table keeps no secret");
+  const re = globsToRegExp(["a*", "b.c", "x?"])!;
+  t.ok(re.test("abc") && re.test("b.c") && re.test("xy"));
+  t.notOk(re.test("bxc") || re.test("x") || re.test("xyz") || re.test("ba"));
+  t.throws(() => new TokenTable([{ id: "a", sha256: a.sha256, roles: ["admin"] }, { id: "a", sha256: a.sha256, roles: ["admin"] }]));
+});
+
+t.test("presque token new prints a token once and a config entry that lets it in", async (t) => {
+  let out = "";
+  const sink = { write: (s: string) => (out += s) };
+  t.equal(tokenCommand(["new", "--roles", "producer,consumer", "--queues", "cmd-*", "--deny", "cmd-x*", "--id", "cmd"], sink, sink), 0);
+  const token = out.split("\n")[0];
+  t.match(token, /^pq_cmd_[A-Za-z0-9_-]{43}$/);
+  const entry = parseYaml(out.split("\n").find((l) => l.trim().startsWith("- {"))!)[0];
+  t.same(entry.roles, ["producer", "consumer"]);
+  t.same([entry.queues, entry.deny], [["cmd-*"], ["cmd-x*"]]);
+  t.notOk(out.split("\n").slice(1).some((l) => l.includes(token.split("_")[2])), "the secret is printed once");
+  t.equal(new TokenTable([entry]).verify(token)?.id, "cmd");
+
+  out = "";
+  t.equal(tokenCommand(["new", "--roles", "boss"], sink, sink), 2, "an unknown role");
+  t.match(out, /roles must be/);
+  t.equal(tokenCommand(["new"], sink, sink), 2, "no roles");
+  t.equal(tokenCommand(["new", "--roles", "admin", "--id", "a_b"], sink, sink), 2, "an id with _");
+});
+
+t.test("a tokens file: read at start, again on SIGHUP; a broken one leaves the tokens as they were", async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, "tokens.yaml");
+  const first = newToken("first");
+  const second = newToken("second");
+  const write = (specs: unknown) => writeFileSync(file, typeof specs === "string" ? specs : JSON.stringify({ tokens: specs }));
+  write([{ id: "first", sha256: first.sha256, roles: ["producer"] }]);
+  const h = await harness(t, { auth: { tokens_file: file } });
+  const push = (token: string) => h.http("POST", "/q/f", { body: { a: 1 }, headers: as(token) });
+
+  t.equal((await push(first.token)).status, 201);
+  t.equal((await push(second.token)).status, 401);
+  write(`- { id: second, sha256: "${second.sha256}", roles: [producer] }`);
+  process.emit("SIGHUP", "SIGHUP");
+  t.equal((await push(first.token)).status, 401, "gone after the reload");
+  t.equal((await push(second.token)).status, 201);
+  write("tokens: [ {id: ");
+  process.emit("SIGHUP", "SIGHUP");
+  t.equal((await push(second.token)).status, 201, "a broken file changes nothing");
+  write([]);
+  process.emit("SIGHUP", "SIGHUP");
+  t.equal((await push(second.token)).status, 401, "an empty file lets nobody in, not everybody");
+  t.equal((await h.http("GET", "/status/")).status, 401);
+});
+
+t.test("no tokens: open on loopback, refused elsewhere unless --insecure", async (t) => {
+  const open = { tokens: [], insecure: false };
+  for (const host of ["127.0.0.1", "::1", "localhost", "127.3.4.5"]) t.equal(exposureComplaint(host, open), null, host);
+  for (const host of ["0.0.0.0", "::", "10.0.0.1", "example.org"]) t.match(exposureComplaint(host, open), /--insecure/, host);
+  t.equal(exposureComplaint("0.0.0.0", { ...open, insecure: true }), null);
+  t.equal(exposureComplaint("0.0.0.0", { ...open, tokens: [spec("admin")] }), null);
+  const config = testConfig("redis://127.0.0.1:1/0", { server: { host: "0.0.0.0" } });
+  await t.rejects(startServer(config, pino({ level: "silent" })), /refusing to listen on 0\.0\.0\.0 with no tokens/);
+  // and with none configured, presque answers anyone, as it did
+  const h = await harness(t);
+  t.equal((await h.http("POST", "/q/open", { body: { a: 1 } })).status, 201);
+});
