@@ -1,0 +1,375 @@
+// Hostile input, checked by properties: random sequences of API calls against a real server and a
+// small model of one queue. After every step: no 5xx, every answer JSON of its documented shape,
+// and the queue's contents (figures and ready jobs in delivery order) as the model says.
+// PROPERTY_RUNS=2000 runs more sequences than CI does; PROPERTY_SEED replays one.
+import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
+import { randomUUID } from "node:crypto";
+import fc from "fast-check";
+import t from "tap";
+import { harness, type Reply } from "./helpers.js";
+
+// long backoffs and leases: nothing comes due by itself while a sequence runs, so the model needs
+// no clock; two attempts, so that jobs die
+const h = await harness(t, { jobs: { max_attempts: 2, backoff_base: 80000, backoff_cap: 80000 } });
+const LEASE = 600;
+
+type State = "ready" | "delayed" | "leased" | "dead";
+interface Job {
+  id: number;
+  text: string; // the payload as stored
+  priority: number;
+  state: State;
+  attempts: number;
+}
+interface Model {
+  queue: string;
+  jobs: Map<number, Job>;
+  open: boolean;
+  lastId: number;
+}
+interface Real {
+  steps: string[];
+}
+
+/** Ready jobs in delivery order: higher priority first, then older first. */
+const readyOrder = (m: Model) =>
+  [...m.jobs.values()].filter((j) => j.state === "ready").sort((a, b) => b.priority - a.priority || a.id - b.id);
+
+async function call(method: string, path: string, init: { body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const r = await h.http(method, path, { raw: init.body, headers: init.headers });
+  assert.ok(r.status < 500, `${method} ${path}: ${r.status} ${r.text}`);
+  if (r.status >= 400) {
+    assert.ok(r.json && typeof r.json.error === "string" && Object.keys(r.json).length === 1, `${method} ${path}: error shape ${r.text}`);
+  }
+  return r;
+}
+
+function expectError(r: Reply, status: number, what: string) {
+  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text}`);
+}
+
+/** What the server must make of a POST /q body: the stored text, or null for a 400. */
+function jobText(body: Buffer, contentType: string | undefined): string | null {
+  if (contentType?.split(";")[0].trim().toLowerCase() !== "application/json") return null;
+  if (body.length === 0 || !isUtf8(body)) return null;
+  const text = body.toString("utf8");
+  try {
+    const v = JSON.parse(text);
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+// --- values
+
+const anyText = fc.string({ unit: "binary", maxLength: 20 });
+const payloadObject = fc.dictionary(anyText, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+const oddNumber = fc.constantFrom("1e400", "-1e400", "99999999999999999999", "NaN", "0x10", " 1", "1.5", "", "-", "١", "9".repeat(400));
+const priority = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String), fc.integer().map(String), oddNumber);
+const headerText = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 });
+const validPriority = (p: string) => /^-?\d+$/.test(p) && Math.abs(Number(p)) <= 1_000_000;
+
+// --- commands
+
+class Push implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly body: Buffer,
+    readonly contentType: string | undefined,
+    readonly priority: string | undefined,
+    readonly delay: string | undefined,
+  ) {}
+  check = () => true;
+  async run(m: Model, r: Real) {
+    const q = new URLSearchParams();
+    if (this.priority !== undefined) q.set("priority", this.priority);
+    if (this.delay !== undefined) q.set("delay", this.delay);
+    const headers: Record<string, string> = this.contentType === undefined ? {} : { "content-type": this.contentType };
+    const res = await call("POST", `/q/${m.queue}?${q}`, { body: this.body, headers });
+    const text = jobText(this.body, this.contentType);
+    const options = (this.priority === undefined || validPriority(this.priority)) && (this.delay === undefined || this.delay === "1000");
+    if (text === null || !options) return expectError(res, 400, this.toString());
+    assert.equal(res.status, 201, `${this} -> ${res.status} ${res.text}`);
+    assert.deepEqual(Object.keys(res.json), ["id"]);
+    const id = Number(res.json.id);
+    assert.ok(id > m.lastId, "ids only grow");
+    m.lastId = id;
+    m.jobs.set(id, { id, text, priority: Number(this.priority ?? 0) || 0, state: this.delay ? "delayed" : "ready", attempts: 0 });
+  }
+  toString = () => `POST /q ${this.body.length}B type=${this.contentType} priority=${this.priority} delay=${this.delay}`;
+}
+
+class PushBatch implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly jobs: unknown,
+    readonly priority: string | undefined,
+  ) {}
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const q = this.priority === undefined ? "" : `?priority=${encodeURIComponent(this.priority)}`;
+    const res = await call("POST", `/qb/${m.queue}${q}`, { body: JSON.stringify({ jobs: this.jobs }), headers: { "content-type": "application/json" } });
+    const list = this.jobs;
+    const valid =
+      Array.isArray(list) &&
+      list.length > 0 &&
+      list.every((j) => j !== null && typeof j === "object" && !Array.isArray(j)) &&
+      (this.priority === undefined || validPriority(this.priority));
+    if (!valid) return expectError(res, 400, this.toString());
+    assert.equal(res.status, 201, `${this} -> ${res.status} ${res.text}`);
+    assert.equal(res.json.ids.length, list.length);
+    (list as object[]).forEach((job, i) => {
+      const id = Number(res.json.ids[i]);
+      assert.ok(id > m.lastId);
+      m.lastId = id;
+      m.jobs.set(id, { id, text: JSON.stringify(job), priority: Number(this.priority ?? 0) || 0, state: "ready", attempts: 0 });
+    });
+  }
+  toString = () => `POST /qb ${JSON.stringify(this.jobs)?.slice(0, 60)} priority=${this.priority}`;
+}
+
+class Take implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly count: number | string | undefined, // undefined: GET /q; else GET /qb?batch_size=
+    readonly lease: boolean,
+    readonly worker: string | undefined,
+  ) {}
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const q = new URLSearchParams();
+    if (this.count !== undefined) q.set("batch_size", String(this.count));
+    if (this.lease) q.set("lease", String(LEASE));
+    const headers: Record<string, string> = this.worker === undefined ? {} : { "x-presque-workerid": this.worker };
+    const res = await call("GET", `/${this.count === undefined ? "q" : "qb"}/${m.queue}?${q}`, { headers });
+    const n = this.count === undefined ? 1 : /^\d+$/.test(String(this.count)) ? Number(this.count) : NaN;
+    if (!(n >= 1 && n <= h.config.batch.max_fetch) || (this.worker?.length ?? 0) > 256) return expectError(res, 400, this.toString());
+    if (!m.open) return assert.deepEqual([res.status, res.json], [404, { error: "queue is closed" }]);
+    const due = readyOrder(m).slice(0, n);
+    if (due.length === 0) return assert.deepEqual([res.status, res.json], [404, { error: "no job" }]);
+    assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
+    const ids = (res.headers.get(this.count === undefined ? "x-presque-jobid" : "x-presque-jobids") ?? "").split(",").map(Number);
+    assert.deepEqual(ids, due.map((j) => j.id), "the jobs due, in order");
+    assert.equal(res.text, this.count === undefined ? due[0].text : `[${due.map((j) => j.text).join(",")}]`, "the bytes posted");
+    if (this.lease) {
+      const attempts = (res.headers.get(this.count === undefined ? "x-presque-attempt" : "x-presque-attempts") ?? "").split(",").map(Number);
+      assert.deepEqual(attempts, due.map((j) => j.attempts + 1));
+    }
+    for (const job of due) {
+      if (this.lease) {
+        job.state = "leased";
+        job.attempts++;
+      } else m.jobs.delete(job.id);
+    }
+  }
+  toString = () => `GET ${this.count === undefined ? "/q" : `/qb batch_size=${this.count}`} lease=${this.lease} worker=${this.worker?.length}`;
+}
+
+type AttemptChoice = "none" | "current" | "wrong" | string;
+
+/** Acknowledge (DELETE), fail (PUT) or extend the lease of a job the model knows, or of one it does not. */
+class OnJob implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly op: "ack" | "fail" | "extend",
+    readonly pick: number,
+    readonly attempt: AttemptChoice,
+    readonly extra: string, // the failure message, or the seconds to extend by
+  ) {}
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const all = [...m.jobs.values()].sort((a, b) => a.id - b.id);
+    const job: Job | undefined = this.pick < all.length ? all[this.pick] : undefined;
+    const id = job?.id ?? m.lastId + 1 + this.pick;
+    let attempt =
+      this.attempt === "none" ? undefined : this.attempt === "current" ? String(job?.attempts ?? 1) : this.attempt === "wrong" ? String((job?.attempts ?? 0) + 1) : this.attempt;
+    // a header holds Latin-1 only, and its surrounding spaces are not part of its value
+    const inQuery = attempt !== undefined && /[^\x20-\x7e]/.test(attempt);
+    const headers: Record<string, string> = attempt === undefined || inQuery ? {} : { "x-presque-attempt": attempt };
+    if (!inQuery) attempt = attempt?.trim();
+    const path = `/q/${m.queue}/${id}${this.op === "extend" ? "/lease" : ""}${inQuery ? `?attempt=${encodeURIComponent(attempt!)}` : ""}`;
+    let res: Reply;
+    if (this.op === "ack") res = await call("DELETE", path, { headers });
+    else if (this.op === "fail") res = await call("PUT", path, { headers, body: JSON.stringify({ error: this.extra }) });
+    else res = await call("POST", path, { headers, body: JSON.stringify({ seconds: Number(this.extra) }) });
+
+    if (attempt !== undefined && !/^[1-9][0-9]{0,5}$/.test(attempt)) return expectError(res, 400, this.toString());
+    const seconds = Number(this.extra);
+    if (this.op === "extend" && !(Number.isFinite(seconds) && seconds >= 0 && seconds <= h.config.jobs.max_lease)) return expectError(res, 400, this.toString());
+    if (!job) return assert.deepEqual([res.status, res.json], [404, { error: "no such job" }], this.toString());
+    if (attempt !== undefined && Number(attempt) !== job.attempts) return expectError(res, 409, this.toString());
+    if (this.op !== "ack" && job.state !== "leased") return expectError(res, 409, this.toString());
+
+    if (this.op === "ack") {
+      assert.equal(res.status, 204, `${this} -> ${res.status} ${res.text}`);
+      assert.equal(res.text, "");
+      m.jobs.delete(job.id);
+    } else if (this.op === "fail") {
+      assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
+      job.state = job.attempts >= h.config.jobs.max_attempts ? "dead" : "delayed";
+      const at = job.state === "dead" ? "died_at" : "due_at";
+      assert.deepEqual(Object.keys(res.json).sort(), [at, "id", "state"]);
+      assert.equal(res.json.state, job.state);
+      assert.equal(typeof res.json[at], "number");
+    } else {
+      assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
+      assert.deepEqual(Object.keys(res.json).sort(), ["id", "lease_expires_at"]);
+      assert.equal(typeof res.json.lease_expires_at, "number");
+    }
+  }
+  toString = () => `${this.op} job #${this.pick} attempt=${this.attempt} extra=${JSON.stringify(this.extra).slice(0, 30)}`;
+}
+
+class Purge implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const res = await call("DELETE", `/q/${m.queue}`);
+    assert.equal(res.status, 204);
+    m.jobs.clear();
+    m.open = true;
+  }
+  toString = () => "DELETE /q";
+}
+
+class Control implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly body: Buffer) {}
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const res = await call("POST", `/control/${m.queue}`, { body: this.body });
+    let value: unknown;
+    try {
+      value = isUtf8(this.body) ? JSON.parse(this.body.toString("utf8")) : undefined;
+    } catch {
+      value = undefined;
+    }
+    const status = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>).status : undefined;
+    const valid = status !== undefined && Object.keys(value as object).length === 1 && (status === "stop" || status === "start");
+    if (!valid) {
+      // anything else this generator sends is a mistake: unknown keys, wrong types, huge numbers
+      assert.equal(res.status, 400, `${this} -> ${res.status} ${res.text}`);
+      return;
+    }
+    assert.deepEqual([res.status, res.json], [200, { response: "updated", queue: m.queue }]);
+    m.open = status === "start";
+  }
+  toString = () => `POST /control ${this.body.toString("utf8").slice(0, 60)}`;
+}
+
+/** Requests that must be refused whatever the queue holds: bad names, bad numbers, bad bodies. */
+class Garbage implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly body: Buffer | undefined,
+  ) {}
+  check = () => true;
+  async run(_m: Model, _r: Real) {
+    const res = await call(this.method, this.path, { body: this.body, headers: { "content-type": "application/json" } });
+    assert.ok(res.status >= 400 && res.status < 500, `${this} -> ${res.status} ${res.text}`);
+  }
+  toString = () => `${this.method} ${this.path} ${this.body?.length ?? 0}B`;
+}
+
+const bytes = (s: string) => Buffer.from(s, "utf8");
+const commands = [
+  fc
+    .tuple(
+      fc.oneof(
+        { weight: 6, arbitrary: payloadObject.map((o) => bytes(JSON.stringify(o))) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) },
+        { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }).map((v) => bytes(JSON.stringify(v) ?? "")) },
+        { weight: 1, arbitrary: anyText.map((s) => bytes(`{"a":"${s}"}`)) },
+      ),
+      fc.oneof({ weight: 8, arbitrary: fc.constant("application/json") }, fc.constantFrom(undefined, "text/plain", "application/json; charset=utf-8", "APPLICATION/JSON")),
+      fc.option(priority, { freq: 2 }),
+      fc.option(fc.oneof({ weight: 3, arbitrary: fc.constant("1000") }, oddNumber.filter((d) => d !== "1.5")), { freq: 4 }),
+    )
+    .map(([b, ct, p, d]) => new Push(b, ct, p ?? undefined, d ?? undefined)),
+  fc
+    .tuple(
+      fc.oneof({ weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) }, fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 1 })),
+      fc.option(priority, { freq: 3 }),
+    )
+    .map(([jobs, p]) => new PushBatch(jobs, p ?? undefined)),
+  fc
+    .tuple(
+      fc.option(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 5 }) }, fc.integer({ min: -5, max: 2000 }), oddNumber), { freq: 2 }),
+      fc.boolean(),
+      fc.option(fc.oneof(headerText, fc.constant("w".repeat(257))), { freq: 3 }),
+    )
+    .map(([n, lease, w]) => new Take(n ?? undefined, lease, w ?? undefined)),
+  fc
+    .tuple(
+      fc.constantFrom("ack" as const, "fail" as const, "extend" as const),
+      fc.nat({ max: 6 }),
+      fc.oneof({ weight: 6, arbitrary: fc.constantFrom("none", "current", "wrong") }, oddNumber, headerText),
+      fc.oneof(anyText, fc.constantFrom("30", "0", "-1", "1e400", "43201", "0.5")),
+    )
+    .map(([op, pick, attempt, extra]) => new OnJob(op, pick, attempt, extra)),
+  fc.constant(new Purge()),
+  fc
+    .oneof(
+      { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}') },
+      fc.constantFrom('{"status":"pause"}', '{"max_attempts":1e400}', '{"lease":-1}', '{"nope":1}', "[]", "{}", '{"status":"stop"', "null"),
+    )
+    .map((s) => new Control(bytes(s))),
+  fc
+    .tuple(
+      fc.constantFrom("GET", "POST", "PUT", "DELETE"),
+      fc.oneof(
+        anyText.filter((s) => s.length > 0).map((s) => `/q/${encodeURIComponent(s + "é")}`),
+        fc.constantFrom("/q/a{b}", `/q/${"x".repeat(129)}`, "/qb/%ZZ", "/q/ok/0", "/q/ok/-1", "/q/ok/1e400", "/dead/ok/1e400/retry"),
+      ),
+      fc.option(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a))),
+    )
+    .filter(([method, , body]) => !(body && (method === "GET" || method === "DELETE")))
+    .map(([method, path, body]) => new Garbage(method, path, body ?? undefined)),
+  fc
+    .constantFrom(
+      ["POST", "/q/ok?priority=1e400"],
+      ["POST", "/q/ok?delay=1e400"],
+      ["POST", "/q/ok?delayed=1e400"],
+      ["POST", "/q/ok?priority=1&priority=2"],
+      ["POST", "/q/ok?max_attempts=0"],
+      ["POST", "/qb/ok?uniq=a"],
+      ["GET", "/qb/ok?batch_size=1e400"],
+      ["GET", "/q/ok?lease=1e400"],
+      ["GET", "/q/ok?wait=99999"],
+      ["GET", "/status/ok?limit=0"],
+      ["GET", "/status/ok?with_desc=yes"],
+      ["GET", "/dead/ok?offset=-1"],
+      ["PUT", "/q/ok?priority=x"],
+    )
+    .map(([method, path]) => new Garbage(method, path, method === "POST" || method === "PUT" ? bytes("{}") : undefined)),
+];
+
+async function agree(m: Model) {
+  const [figures, status] = await Promise.all([call("GET", `/j/${m.queue}`), call("GET", `/status/${m.queue}?with_desc=1&limit=10000`)]);
+  const jobs = [...m.jobs.values()];
+  const count = (s: State) => jobs.filter((j) => j.state === s).length;
+  const ready = readyOrder(m);
+  assert.deepEqual(
+    [figures.json.job_count, figures.json.job_prioritized, figures.json.job_delayed, figures.json.job_leased, figures.json.job_dead],
+    [ready.length, ready.filter((j) => j.priority !== 0).length, count("delayed"), count("leased"), count("dead")],
+    "ready, prioritized, delayed, leased, dead",
+  );
+  assert.equal(JSON.stringify(status.json.jobs), JSON.stringify(ready.map((j) => JSON.parse(j.text))), "the ready jobs, in delivery order");
+}
+
+const runs = Number(process.env.PROPERTY_RUNS ?? 200);
+const seed = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
+
+t.test(`${runs} random sequences of API calls agree with the model`, async (t) => {
+  let steps = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: "medium" }), async (cmds) => {
+      const model: Model = { queue: `prop-${randomUUID().slice(0, 8)}`, jobs: new Map(), open: true, lastId: 0 };
+      const real: Real = { steps: [] };
+      await fc.asyncModelRun(
+        () => ({ model, real }),
+        [...cmds].flatMap((c) => [c, { check: () => true, run: (m: Model) => agree(m), toString: () => "check" } as fc.AsyncCommand<Model, Real>]),
+      );
+      steps += [...cmds].length;
+    }),
+    { numRuns: runs, seed, verbose: 1 },
+  );
+  t.ok(steps > runs, `${steps} calls, each followed by a check of the queue`);
+});
