@@ -24,6 +24,8 @@ export interface Config {
   jobs: { max_attempts: number; backoff_base: number; backoff_cap: number; max_lease: number };
   log: { level: string };
   auth: AuthSettings;
+  /** per-queue defaults that POST /control overrides; 0 = no limit */
+  queues: { max_length: number; max_payload: number; idempotency_window: number };
 }
 
 export const DEFAULTS: Config = {
@@ -33,6 +35,7 @@ export const DEFAULTS: Config = {
   jobs: { max_attempts: 5, backoff_base: 1, backoff_cap: 3600, max_lease: 43200 },
   log: { level: "info" },
   auth: { tokens: [], insecure: false },
+  queues: { max_length: 0, max_payload: 0, idempotency_window: 86400 },
 };
 
 type Check = (v: unknown) => string | null; // the complaint, or null when the value is fine
@@ -75,6 +78,7 @@ const SCHEMA: Schema = {
   jobs: { max_attempts: int(1, 1000), backoff_base: int(0, 86400), backoff_cap: int(0, 86400 * 30), max_lease: int(1, 86400 * 7) },
   log: { level: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent") },
   auth: { tokens: tokenList, tokens_file: str, insecure: bool },
+  queues: { max_length: int(0, 1_000_000_000), max_payload: int(0, 512 * 1024 * 1024), idempotency_window: int(1, 30 * 86400) },
 };
 
 export class ConfigError extends Error {}

@@ -25,7 +25,14 @@ const SCRIPT_ERRORS: Record<string, number> = {
   EXISTS: 400, // presque's uniq: 400 "job already exists"
   NOTFOUND: 404,
   CONFLICT: 409,
+  FULL: 429, // the queue's max_length
+  TOOLARGE: 413, // the queue's max_payload
+  MISMATCH: 422, // an Idempotency-Key used again for another request
 };
+
+/** Headers a refusal carries: when to try again. A full queue drains at the consumers' pace,
+ *  which presque does not know; a second is a polite first retry. */
+const SCRIPT_ERROR_HEADERS: Record<string, Record<string, string>> = { FULL: { "retry-after": "1" } };
 
 /** The status a script's refusal code stands for; undefined for a code that is not a refusal. */
 export const scriptErrorStatus = (code: string): number | undefined => SCRIPT_ERRORS[code];
@@ -48,7 +55,7 @@ export function classify(err: unknown): Classified {
   if (err instanceof Error && isReplyError(err)) {
     const space = err.message.indexOf(" ");
     const status = SCRIPT_ERRORS[err.message.slice(0, space)];
-    if (status) return { status, message: err.message.slice(space + 1), headers: {}, bug: false };
+    if (status) return { status, message: err.message.slice(space + 1), headers: SCRIPT_ERROR_HEADERS[err.message.slice(0, space)] ?? {}, bug: false };
     if (REDIS_BUSY.test(err.message)) return unavailable;
     if (OUT_OF_MEMORY.test(err.message)) return outOfMemory;
     return { status: 500, message: "internal error", headers: {}, bug: true };

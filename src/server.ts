@@ -66,7 +66,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     const layout = await checkLayout(redis, config.redis.prefix, log);
     const storeOptions = {
       prefix: config.redis.prefix,
-      defaults: config.jobs,
+      defaults: { ...config.jobs, ...config.queues },
       commandTimeoutMs: config.redis.command_timeout,
       writer,
       pushTimeoutMs: config.redis.push_timeout,

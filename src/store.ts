@@ -26,7 +26,7 @@ export const SCRIPT_VERSIONS = {
   popJobs: 2,
   purgeDead: 2,
   purgeQueue: 2,
-  pushJobs: 1,
+  pushJobs: 2,
   queueStats: 2,
   registerWorker: 1,
   removeJob: 2,
@@ -49,6 +49,17 @@ export interface JobDefaults {
   max_attempts: number;
   backoff_base: number;
   backoff_cap: number;
+  /** per-queue limits' defaults (config `queues`); 0 = none */
+  max_length?: number;
+  max_payload?: number;
+  /** seconds an Idempotency-Key is remembered */
+  idempotency_window?: number;
+}
+
+/** A push that may be a repeat: the client's key and a digest of everything its request said. */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
 }
 
 export interface StoreOptions {
@@ -89,6 +100,9 @@ export interface QueueSettings {
   max_attempts: number;
   backoff_base: number;
   backoff_cap: number;
+  max_length: number;
+  max_payload: number;
+  idempotency_window: number;
 }
 
 export interface QueueState {
@@ -126,7 +140,7 @@ export type BatchOutcome<S extends string> = { id: string; state: S; atMs?: numb
 /** The scripts' "next wake" reply: a time in ms, or '' for none. */
 const wakeMs = (reply: string): number | null => (reply === "" ? null : Number(reply));
 
-const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap"] as const;
+const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap", "max_length", "max_payload", "idempotency_window"] as const;
 
 /** Per queue: its keys, and each script's key list in the order its header declares. */
 interface QueueEntry {
@@ -274,6 +288,13 @@ export class Store {
 
   /** Payloads go as strings (checked UTF-8 JSON); ioredis copies Buffer arguments once more. */
   async push(queue: string, payloads: string[], opts: PushOptions = {}): Promise<string[]> {
+    return (await this.pushOnce(queue, payloads, opts)).ids;
+  }
+
+  /** push() that a repeat of the same Idempotency-Key answers with the first push's ids, storing
+   *  nothing (`replayed`). Never coalesced: its answer is its own. */
+  async pushOnce(queue: string, payloads: string[], opts: PushOptions = {}, once?: Idempotency) {
+    const d = this.defaults;
     const now = Date.now();
     const [first, ...ids] = await this.runPush<[number, ...string[]]>("pushJobs", queue, [
       now,
@@ -282,10 +303,16 @@ export class Store {
       opts.uniq ?? "",
       opts.maxAttempts ?? "",
       this.keys(queue).notify,
+      once?.key ?? "",
+      once?.fingerprint ?? "",
+      d.max_length ?? 0,
+      d.max_payload ?? 0,
+      d.idempotency_window ?? 86400,
       ...payloads,
     ]);
-    if (first === 1 || opts.dueMs) await this.afterPush(queue, first === 1, opts.dueMs, now);
-    return ids;
+    const replayed = first === -1;
+    if (!replayed && (first === 1 || opts.dueMs)) await this.afterPush(queue, first === 1, opts.dueMs, now);
+    return { ids, replayed };
   }
 
   /** What a push keeps beside its script call: the list of queues, and the due index. */
@@ -418,6 +445,9 @@ export class Store {
         max_attempts: setting("max_attempts", this.defaults.max_attempts),
         backoff_base: setting("backoff_base", this.defaults.backoff_base),
         backoff_cap: setting("backoff_cap", this.defaults.backoff_cap),
+        max_length: setting("max_length", this.defaults.max_length ?? 0),
+        max_payload: setting("max_payload", this.defaults.max_payload ?? 0),
+        idempotency_window: setting("idempotency_window", this.defaults.idempotency_window ?? 86400),
       },
     };
   }

@@ -136,6 +136,10 @@ auth:
     - { id: "ci", sha256: "${"a".repeat(64)}", roles: ["producer"], queues: ["a*"], deny: ["ab*"], rate: 5, burst: 10 }
   tokens_file: /etc/presque/tokens.yaml
   insecure: true
+queues:
+  max_length: 100
+  max_payload: 4096
+  idempotency_window: 60
 `,
   );
   t.same(loadConfig(["--config", file], {}).config, {
@@ -158,6 +162,7 @@ auth:
       tokens_file: "/etc/presque/tokens.yaml",
       insecure: true,
     },
+    queues: { max_length: 100, max_payload: 4096, idempotency_window: 60 },
   });
 });
 

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import t from "tap";
 import { newToken, type TokenSpec } from "../src/auth/tokens.js";
 import { startServer } from "../src/server.js";
-import { client, redisUrl, startRedis, testConfig } from "./helpers.js";
+import { client, harness, queueName, redisUrl, startRedis, testConfig, type Harness } from "./helpers.js";
 
 const slow = newToken("slow");
 const free = newToken("free");
@@ -23,6 +23,10 @@ t.teardown(async () => {
   await Promise.all([a.close(), b.close()]);
   await redisServer.stop();
 });
+// the queue limits, on a server without tokens
+const open = await harness(t, { queues: { max_length: 0, max_payload: 0, idempotency_window: 86400 } });
+const limited = await harness(t, { queues: { max_length: 3, max_payload: 20, idempotency_window: 86400 } });
+const figures = async (hh: Harness, q: string) => (await hh.http("GET", `/j/${q}`)).json;
 const httpA = client(a.url);
 const httpB = client(b.url);
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -37,4 +41,41 @@ t.test("a token's rate: a burst, then 429 with Retry-After, counted across proce
   t.ok(retryAfter >= 1 && retryAfter <= 100, `Retry-After ${retryAfter} s: when the next request may come`);
   t.equal((await httpB("GET", "/j/rated", { headers: as(free.token) })).status, 200, "another token is not held up");
   t.equal((await httpB("GET", "/j/rated", { headers: { authorization: "Bearer nope" } })).status, 401, "and no token is a 401, not a 429");
+});
+
+t.test("max_length: a push beyond it is 429 with Retry-After; a batch goes in whole or not at all", async (t) => {
+  const q = queueName("len");
+  t.equal((await open.http("POST", `/control/${q}`, { body: { max_length: 3 } })).status, 200);
+  t.match((await open.http("GET", `/control/${q}`)).json, { max_length: 3, max_payload: 0 });
+  t.equal((await open.http("POST", `/qb/${q}`, { body: { jobs: [{ a: 1 }, { a: 2 }] } })).status, 201);
+  const batch = await open.http("POST", `/qb/${q}`, { body: { jobs: [{ a: 3 }, { a: 4 }] } });
+  t.equal(batch.status, 429, "two more would make four");
+  t.match(batch.json, { error: /holds 2 of at most 3 jobs/ });
+  t.equal(batch.headers.get("retry-after"), "1");
+  t.equal((await figures(open, q)).job_count, 2, "nothing of the refused batch was written");
+  t.equal((await open.http("POST", `/q/${q}?delay=1000`, { body: { a: 3 } })).status, 201, "a delayed job counts too");
+  const full = await open.http("POST", `/q/${q}`, { body: { a: 5 } });
+  t.equal(full.status, 429);
+  t.equal((await open.http("GET", `/q/${q}`)).status, 200, "a consumer takes one");
+  t.equal((await open.http("POST", `/q/${q}`, { body: { a: 5 } })).status, 201, "and there is room again");
+  t.equal((await open.http("POST", `/control/${q}`, { body: { max_length: null } })).status, 200);
+  t.equal((await open.http("POST", `/qb/${q}`, { body: { jobs: [{}, {}, {}, {}] } })).status, 201, "null restores the default: none");
+  t.equal((await open.http("POST", `/control/${q}`, { body: { max_length: -1 } })).status, 400);
+});
+
+t.test("config defaults: max_length and max_payload for every queue, and /control overrides them", async (t) => {
+  const q = queueName("defaults");
+  const big = { text: "x".repeat(30) };
+  const tooBig = await limited.http("POST", `/q/${q}`, { body: big });
+  t.equal(tooBig.status, 413);
+  t.match(tooBig.json, { error: /larger than the queue's max_payload of 20 bytes/ });
+  const mixed = await limited.http("POST", `/qb/${q}`, { body: { jobs: [{ a: 1 }, big] } });
+  t.equal(mixed.status, 413, "one job too large refuses the batch");
+  t.equal((await figures(limited, q)).job_count, 0);
+  t.equal((await limited.http("POST", `/qb/${q}`, { body: { jobs: [{ a: 1 }, { a: 2 }, { a: 3 }] } })).status, 201);
+  t.equal((await limited.http("POST", `/q/${q}`, { body: { a: 4 } })).status, 429);
+  await limited.http("POST", `/control/${q}`, { body: { max_length: 10, max_payload: 100 } });
+  t.equal((await limited.http("POST", `/q/${q}`, { body: big })).status, 201, "the queue's own limits win");
+  t.match((await limited.http("GET", `/control/${q}`)).json, { max_length: 10, max_payload: 100, idempotency_window: 86400 });
+  t.equal((await limited.http("POST", `/q/${queueName("other")}`, { body: big })).status, 413, "other queues keep the defaults");
 });

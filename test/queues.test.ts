@@ -2,6 +2,8 @@
 import t from "tap";
 import { harness, queueName, rawRequest as rawRequestTo } from "./helpers.js";
 
+// the limits of issue 12, at their defaults (config `queues`)
+const LIMITS = { max_length: 0, max_payload: 0, idempotency_window: 86400 };
 const h = await harness(t);
 
 const rawRequest = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
@@ -166,7 +168,7 @@ t.test("GET /control/:queue: open by default, with the default settings", async 
   const q = queueName("ctl");
   const r = await h.http("GET", `/control/${q}`);
   t.equal(r.status, 200);
-  t.same(r.json, { queue: q, status: 1, lease: 0, max_attempts: 5, backoff_base: 1, backoff_cap: 3600 });
+  t.same(r.json, { queue: q, status: 1, lease: 0, max_attempts: 5, backoff_base: 1, backoff_cap: 3600, ...LIMITS });
 });
 
 t.test("POST /control/:queue stop and start", async (t) => {
@@ -251,6 +253,7 @@ t.test("POST /control/:queue: queue settings show in GET /control, null resets",
     max_attempts: 3,
     backoff_base: 2,
     backoff_cap: 60,
+    ...LIMITS,
   });
 
   // the queue default lease applies to a plain GET /q
@@ -269,6 +272,7 @@ t.test("POST /control/:queue: queue settings show in GET /control, null resets",
     max_attempts: 3,
     backoff_base: 2,
     backoff_cap: 3600,
+    ...LIMITS,
   });
   t.equal((await h.http("POST", `/control/${q}`, { body: { lease: null, max_attempts: null, backoff_base: null } })).status, 200);
   t.same((await h.http("GET", `/control/${q}`)).json, {
@@ -278,6 +282,7 @@ t.test("POST /control/:queue: queue settings show in GET /control, null resets",
     max_attempts: 5,
     backoff_base: 1,
     backoff_cap: 3600,
+    ...LIMITS,
   });
 });
 
@@ -301,7 +306,7 @@ t.test("POST /control/:queue: out-of-range settings are 400", async (t) => {
     t.equal(r.status, 400, JSON.stringify(body));
     t.match(r.json, { error: new RegExp(key) }, `${JSON.stringify(body)} names ${key}`);
   }
-  t.same((await h.http("GET", `/control/${q}`)).json, { queue: q, status: 1, lease: 0, max_attempts: 5, backoff_base: 1, backoff_cap: 3600 });
+  t.same((await h.http("GET", `/control/${q}`)).json, { queue: q, status: 1, lease: 0, max_attempts: 5, backoff_base: 1, backoff_cap: 3600, ...LIMITS });
 });
 
 t.test("/control: other methods are 405 with Allow", async (t) => {

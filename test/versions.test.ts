@@ -37,16 +37,17 @@ t.test("the loader refuses scripts whose name, header or keys do not agree", asy
 t.test("two builds with different script versions share one Redis without crossing", async (t) => {
   const redisServer = await startRedis();
   const url = await redisUrl(redisServer);
-  // the new build: pushJobs v2 also counts its pushes in the queue's meta hash
+  // the new build: the next pushJobs version also counts its calls in the queue's meta hash
+  const [cur, next] = [SCRIPT_VERSIONS.pushJobs, SCRIPT_VERSIONS.pushJobs + 1];
   const newLua = mkdtempSync(join(tmpdir(), "presque-lua-"));
   cpSync(LUA_DIR, newLua, { recursive: true });
-  const v1 = readFileSync(join(LUA_DIR, "pushJobs.v1.lua"), "utf8");
+  const current = readFileSync(join(LUA_DIR, `pushJobs.v${cur}.lua`), "utf8");
   writeFileSync(
-    join(newLua, "pushJobs.v2.lua"),
-    v1.replace("pushJobs v1:", "pushJobs v2:").replace(/\nreturn reply\s*$/, "\nrcall('HINCRBY', k.meta, 'v2_pushes', #ARGV - 6)\nreturn reply\n"),
+    join(newLua, `pushJobs.v${next}.lua`),
+    current.replace(`pushJobs v${cur}:`, `pushJobs v${next}:`).replace(/\nreturn reply\s*$/, "\nrcall('HINCRBY', k.meta, 'next_pushes', 1)\nreturn reply\n"),
   );
   const oldBuild = await startServer(testConfig(url), quiet);
-  const newBuild = await startServer(testConfig(url), quiet, { scripts: { versions: { ...SCRIPT_VERSIONS, pushJobs: 2 }, luaDir: newLua } });
+  const newBuild = await startServer(testConfig(url), quiet, { scripts: { versions: { ...SCRIPT_VERSIONS, pushJobs: next }, luaDir: newLua } });
   t.teardown(async () => {
     await Promise.all([oldBuild.close(), newBuild.close()]);
     await redisServer.stop();
@@ -59,14 +60,14 @@ t.test("two builds with different script versions share one Redis without crossi
     t.equal((await newHttp("POST", `/q/${q}`, { body: { from: "new", i } })).status, 201);
   }
   const meta = oldBuild.context.store.keys(q).meta;
-  t.equal(await oldBuild.context.store.redis.hget(meta, "v2_pushes"), "3", "only the new build's pushes ran v2");
+  t.equal(await oldBuild.context.store.redis.hget(meta, "next_pushes"), "3", "only the new build's pushes ran the next version");
   const taken = await oldHttp("GET", `/qb/${q}?batch_size=10`);
   t.same(taken.json.map((j: { from: string }) => j.from), ["old", "new", "old", "new", "old", "new"], "both builds read each other's jobs");
 
   const stats = (await oldHttp("GET", "/stats/")).json;
   t.equal(stats.processes.length, 2, "/stats/ lists both live processes");
   const scriptsOf = stats.processes.map((p: { scripts: string[] }) => p.scripts.find((s) => s.startsWith("pushJobs.")));
-  t.same(scriptsOf.sort(), ["pushJobs.v1", "pushJobs.v2"], "each with its script versions");
+  t.same(scriptsOf.sort(), [`pushJobs.v${cur}`, `pushJobs.v${next}`], "each with its script versions");
   t.match(stats.processes[0], { id: String, version: String, layout: LAYOUT_VERSION, started_at: Number, expires_at: Number });
 
   await newBuild.close();

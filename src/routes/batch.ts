@@ -4,6 +4,7 @@ import { badRequest, HttpError } from "../errors.js";
 import { closeSignal, isObject, parseJson, readBody, requireJsonType, sendJson, sendRaw, type Req } from "../http.js";
 import { intParam, JOB_ID, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
+import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 import { errorText } from "./jobs.js";
 
 export function registerBatchRoutes(router: Router, ctx: Context): void {
@@ -27,8 +28,9 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
         if (!isObject(job)) throw badRequest(`jobs[${i}] must be a JSON object`);
         return JSON.stringify(job);
       });
-      const ids = await store.push(queue, payloads, opts);
-      sendJson(res, 201, { ids });
+      const once = idempotencyOf(req, "qb", payloads.join("\n"));
+      const { ids, replayed } = await store.pushOnce(queue, payloads, opts, once);
+      sendJson(res, replayed ? 200 : 201, { ids }, replayed ? REPLAYED : {});
     },
 
     GET: async (req, res) => {

@@ -4,6 +4,7 @@ import { badRequest, HttpError } from "../errors.js";
 import { closeSignal, isObject, parseJson, readBody, readJob, readLooseObject, sendEmpty, sendJson, sendRaw } from "../http.js";
 import { attemptOf, checkSeconds, jobIdParam, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
+import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 
 const MAX_ERROR_LENGTH = 4096;
 
@@ -25,8 +26,13 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
     POST: async (req, res) => {
       const queue = queueParam(req);
       const opts = pushOptions(req.query, true);
-      const id = await store.pushOne(queue, await readJob(req, maxBody), opts);
-      sendJson(res, 201, { id });
+      const job = await readJob(req, maxBody);
+      const once = idempotencyOf(req, "q", job);
+      if (once) {
+        const { ids, replayed } = await store.pushOnce(queue, [job], opts, once);
+        return sendJson(res, replayed ? 200 : 201, { id: ids[0] }, replayed ? REPLAYED : {});
+      }
+      sendJson(res, 201, { id: await store.pushOne(queue, job, opts) });
     },
 
     GET: async (req, res) => {

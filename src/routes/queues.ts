@@ -59,6 +59,9 @@ const SETTING_RANGES: Record<string, [number, number]> = {
   max_attempts: [1, 1000],
   backoff_base: [0, 86400],
   backoff_cap: [0, 30 * 86400],
+  max_length: [0, 1_000_000_000], // 0: no limit
+  max_payload: [0, 512 * 1024 * 1024], // bytes; 0: no limit but server.max_body
+  idempotency_window: [1, 30 * 86400],
 };
 
 /** {"status": "stop"|"start"} and/or queue settings; null restores a setting's default. */
@@ -69,7 +72,7 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
       if (value !== "stop" && value !== "start") throw badRequest('status must be "stop" or "start"');
       changes.status = value === "stop" ? 0 : 1;
     } else if (key !== "lease" && !(key in SETTING_RANGES)) {
-      throw badRequest(`unknown control key ${key}: use status, lease, max_attempts, backoff_base or backoff_cap`);
+      throw badRequest(`unknown control key ${key}: use status, lease, ${Object.keys(SETTING_RANGES).join(", ")}`);
     } else if (value !== null && typeof value !== "number") {
       throw badRequest(`${key} must be a number (or null for the default)`);
     } else if (key === "lease") {
