@@ -27,6 +27,12 @@ interface Model {
   jobs: Map<number, Job>;
   open: boolean;
   lastId: number;
+  /** the queue's max_length (0: none) */
+  maxLength: number;
+  /** Idempotency-Key -> what the first push with it said and got; purges leave these */
+  records: Map<string, { fingerprint: string; ids: number[] }>;
+  /** the last push sent with a key, to send again */
+  lastKeyed?: fc.AsyncCommand<Model, Real>;
 }
 interface Real {
   steps: string[];
@@ -70,6 +76,32 @@ const oddNumber = fc.constantFrom("1e400", "-1e400", "99999999999999999999", "Na
 const priority = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String), fc.integer().map(String), oddNumber);
 const headerText = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 });
 const validPriority = (p: string) => /^-?\d+$/.test(p) && Math.abs(Number(p)) <= 1_000_000;
+const idemKey = fc.option(fc.constantFrom("k1", "k2", "k3", "order-\u0021~"), { freq: 3 });
+
+/** What the server does with a push it found valid: replay (200), 422, 429, or store (201).
+ *  Returns the ids to expect, or null when it answered with an error that was checked. */
+function idempotentOutcome(m: Model, res: Reply, idem: string | undefined, fingerprint: string, count: number, what: string): "stored" | "done" {
+  const seen = idem === undefined ? undefined : m.records.get(idem);
+  if (seen && seen.fingerprint !== fingerprint) {
+    expectError(res, 422, what);
+    return "done";
+  }
+  if (seen) {
+    assert.equal(res.status, 200, `${what}: a replay -> ${res.status} ${res.text}`);
+    assert.equal(res.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(res.json.ids ?? [res.json.id], seen.ids.map(String), "the first push's ids");
+    return "done";
+  }
+  const length = [...m.jobs.values()].filter((j) => j.state === "ready" || j.state === "delayed").length;
+  if (m.maxLength > 0 && length + count > m.maxLength) {
+    expectError(res, 429, what);
+    assert.equal(res.headers.get("retry-after"), "1");
+    return "done";
+  }
+  assert.equal(res.status, 201, `${what} -> ${res.status} ${res.text}`);
+  assert.equal(res.headers.get("idempotent-replayed"), null);
+  return "stored";
+}
 
 // --- commands
 
@@ -79,6 +111,7 @@ class Push implements fc.AsyncCommand<Model, Real> {
     readonly contentType: string | undefined,
     readonly priority: string | undefined,
     readonly delay: string | undefined,
+    readonly idem: string | undefined,
   ) {}
   check = () => true;
   async run(m: Model, r: Real) {
@@ -86,29 +119,36 @@ class Push implements fc.AsyncCommand<Model, Real> {
     if (this.priority !== undefined) q.set("priority", this.priority);
     if (this.delay !== undefined) q.set("delay", this.delay);
     const headers: Record<string, string> = this.contentType === undefined ? {} : { "content-type": this.contentType };
+    if (this.idem !== undefined) headers["idempotency-key"] = this.idem;
     const res = await call("POST", `/q/${m.queue}?${q}`, { body: this.body, headers });
     const text = jobText(this.body, this.contentType);
     const options = (this.priority === undefined || validPriority(this.priority)) && (this.delay === undefined || this.delay === "1000");
     if (text === null || !options) return expectError(res, 400, this.toString());
-    assert.equal(res.status, 201, `${this} -> ${res.status} ${res.text}`);
+    if (this.idem !== undefined) m.lastKeyed = this;
+    const fingerprint = `q\n${q}\n${this.body.toString("latin1")}`;
+    if (idempotentOutcome(m, res, this.idem, fingerprint, 1, this.toString()) === "done") return;
     assert.deepEqual(Object.keys(res.json), ["id"]);
     const id = Number(res.json.id);
+    if (this.idem !== undefined) m.records.set(this.idem, { fingerprint, ids: [id] });
     assert.ok(id > m.lastId, "ids only grow");
     m.lastId = id;
     m.jobs.set(id, { id, text, priority: Number(this.priority ?? 0) || 0, state: this.delay ? "delayed" : "ready", attempts: 0 });
   }
-  toString = () => `POST /q ${this.body.length}B type=${this.contentType} priority=${this.priority} delay=${this.delay}`;
+  toString = () => `POST /q ${this.body.length}B type=${this.contentType} priority=${this.priority} delay=${this.delay} key=${this.idem}`;
 }
 
 class PushBatch implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly jobs: unknown,
     readonly priority: string | undefined,
+    readonly idem: string | undefined,
   ) {}
   check = () => true;
   async run(m: Model, _r: Real) {
     const q = this.priority === undefined ? "" : `?priority=${encodeURIComponent(this.priority)}`;
-    const res = await call("POST", `/qb/${m.queue}${q}`, { body: JSON.stringify({ jobs: this.jobs }), headers: { "content-type": "application/json" } });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.idem !== undefined) headers["idempotency-key"] = this.idem;
+    const res = await call("POST", `/qb/${m.queue}${q}`, { body: JSON.stringify({ jobs: this.jobs }), headers });
     const list = this.jobs;
     const valid =
       Array.isArray(list) &&
@@ -116,8 +156,11 @@ class PushBatch implements fc.AsyncCommand<Model, Real> {
       list.every((j) => j !== null && typeof j === "object" && !Array.isArray(j)) &&
       (this.priority === undefined || validPriority(this.priority));
     if (!valid) return expectError(res, 400, this.toString());
-    assert.equal(res.status, 201, `${this} -> ${res.status} ${res.text}`);
+    if (this.idem !== undefined) m.lastKeyed = this;
+    const fingerprint = `qb\n${q}\n${(list as object[]).map((j) => JSON.stringify(j)).join("\n")}`;
+    if (idempotentOutcome(m, res, this.idem, fingerprint, list.length, this.toString()) === "done") return;
     assert.equal(res.json.ids.length, list.length);
+    if (this.idem !== undefined) m.records.set(this.idem, { fingerprint, ids: res.json.ids.map(Number) });
     (list as object[]).forEach((job, i) => {
       const id = Number(res.json.ids[i]);
       assert.ok(id > m.lastId);
@@ -125,7 +168,7 @@ class PushBatch implements fc.AsyncCommand<Model, Real> {
       m.jobs.set(id, { id, text: JSON.stringify(job), priority: Number(this.priority ?? 0) || 0, state: "ready", attempts: 0 });
     });
   }
-  toString = () => `POST /qb ${JSON.stringify(this.jobs)?.slice(0, 60)} priority=${this.priority}`;
+  toString = () => `POST /qb ${JSON.stringify(this.jobs)?.slice(0, 60)} priority=${this.priority} key=${this.idem}`;
 }
 
 class Take implements fc.AsyncCommand<Model, Real> {
@@ -218,6 +261,15 @@ class OnJob implements fc.AsyncCommand<Model, Real> {
   toString = () => `${this.op} job #${this.pick} attempt=${this.attempt} extra=${JSON.stringify(this.extra).slice(0, 30)}`;
 }
 
+/** The last push that carried an Idempotency-Key, sent again as it was: a producer's retry. */
+class RepeatLast implements fc.AsyncCommand<Model, Real> {
+  check = (m: Readonly<Model>) => m.lastKeyed !== undefined;
+  async run(m: Model, r: Real) {
+    await m.lastKeyed!.run(m, r);
+  }
+  toString = () => "again";
+}
+
 class Purge implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, _r: Real) {
@@ -225,6 +277,7 @@ class Purge implements fc.AsyncCommand<Model, Real> {
     assert.equal(res.status, 204);
     m.jobs.clear();
     m.open = true;
+    m.maxLength = 0; // settings go with the queue; idempotency records do not
   }
   toString = () => "DELETE /q";
 }
@@ -240,15 +293,21 @@ class Control implements fc.AsyncCommand<Model, Real> {
     } catch {
       value = undefined;
     }
-    const status = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>).status : undefined;
-    const valid = status !== undefined && Object.keys(value as object).length === 1 && (status === "stop" || status === "start");
+    const fields = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    const status = fields?.status;
+    const length = fields?.max_length;
+    const valid =
+      fields !== undefined &&
+      Object.keys(fields).length === 1 &&
+      (status === "stop" || status === "start" || length === null || (Number.isInteger(length) && (length as number) >= 0 && (length as number) <= 1e9));
     if (!valid) {
       // anything else this generator sends is a mistake: unknown keys, wrong types, huge numbers
       assert.equal(res.status, 400, `${this} -> ${res.status} ${res.text}`);
       return;
     }
     assert.deepEqual([res.status, res.json], [200, { response: "updated", queue: m.queue }]);
-    m.open = status === "start";
+    if (status !== undefined) m.open = status === "start";
+    else m.maxLength = (length as number | null) ?? 0;
   }
   toString = () => `POST /control ${this.body.toString("utf8").slice(0, 60)}`;
 }
@@ -282,13 +341,15 @@ const commands = [
       fc.option(priority, { freq: 2 }),
       fc.option(fc.oneof({ weight: 3, arbitrary: fc.constant("1000") }, oddNumber.filter((d) => d !== "1.5")), { freq: 4 }),
     )
-    .map(([b, ct, p, d]) => new Push(b, ct, p ?? undefined, d ?? undefined)),
+    .chain(([b, ct, p, d]) => idemKey.map((k) => new Push(b, ct, p ?? undefined, d ?? undefined, k ?? undefined))),
   fc
     .tuple(
       fc.oneof({ weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) }, fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 1 })),
       fc.option(priority, { freq: 3 }),
+      idemKey,
     )
-    .map(([jobs, p]) => new PushBatch(jobs, p ?? undefined)),
+    .map(([jobs, p, k]) => new PushBatch(jobs, p ?? undefined, k ?? undefined)),
+  fc.constant(new RepeatLast()),
   fc
     .tuple(
       fc.option(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 5 }) }, fc.integer({ min: -5, max: 2000 }), oddNumber), { freq: 2 }),
@@ -308,6 +369,7 @@ const commands = [
   fc
     .oneof(
       { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}') },
+      { weight: 2, arbitrary: fc.oneof(fc.integer({ min: 0, max: 8 }).map(String), fc.constantFrom("null", "-1", "1.5", "1e400", '"3"')).map((n) => `{"max_length":${n}}`) },
       fc.constantFrom('{"status":"pause"}', '{"max_attempts":1e400}', '{"lease":-1}', '{"nope":1}', "[]", "{}", '{"status":"stop"', "null"),
     )
     .map((s) => new Control(bytes(s))),
@@ -361,7 +423,7 @@ t.test(`${runs} random sequences of API calls agree with the model`, async (t) =
   let steps = 0;
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: "medium" }), async (cmds) => {
-      const model: Model = { queue: `prop-${randomUUID().slice(0, 8)}`, jobs: new Map(), open: true, lastId: 0 };
+      const model: Model = { queue: `prop-${randomUUID().slice(0, 8)}`, jobs: new Map(), open: true, lastId: 0, maxLength: 0, records: new Map() };
       const real: Real = { steps: [] };
       await fc.asyncModelRun(
         () => ({ model, real }),

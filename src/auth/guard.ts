@@ -21,13 +21,12 @@ export class Guard {
     private readonly log: Logger,
   ) {
     this.table = loadTokenTable(auth);
+    this.enabled = this.table.size > 0 || !!auth.tokens_file;
   }
 
-  /** A named tokens file turns checking on even while it is empty: nobody is let in then,
-   *  rather than everybody. */
-  get enabled(): boolean {
-    return this.table.size > 0 || !!this.auth.tokens_file;
-  }
+  /** Read on every request: a field, not a getter. A named tokens file turns checking on even
+   *  while it is empty: nobody is let in then, rather than everybody. */
+  enabled: boolean;
 
   /** Reads the tokens again (SIGHUP). A broken file leaves the tokens as they were. */
   reload(): boolean {
