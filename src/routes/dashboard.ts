@@ -36,9 +36,25 @@ const PAGE = `<!doctype html>
 <script>
 "use strict";
 function cell(text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; }
+// with tokens configured, the figures need a monitor token: asked for once per page load, kept
+// for this tab only
+let asked = false;
+async function get(path) {
+  const token = sessionStorage.getItem("presque-token");
+  const r = await fetch(path, token ? { headers: { authorization: "Bearer " + token } } : {});
+  if (r.status === 401 || r.status === 403) {
+    if (!asked) {
+      asked = true;
+      const given = prompt("presque asks for a token with the monitor role");
+      if (given) sessionStorage.setItem("presque-token", given.trim()); else sessionStorage.removeItem("presque-token");
+    }
+    throw new Error("a token with the monitor role is needed (reload the page to give one)");
+  }
+  return r.json();
+}
 async function draw() {
   try {
-    const [stats, workers] = await Promise.all([fetch("/stats/").then(r => r.json()), fetch("/w/").then(r => r.json())]);
+    const [stats, workers] = await Promise.all([get("/stats/"), get("/w/")]);
     document.getElementById("redis").textContent =
       "Redis " + stats.redis.version + " at " + stats.redis.target + (stats.redis.embedded ? " (embedded)" : "") +
       " · " + stats.queues.length + " queues · " + stats.workers + " workers";
