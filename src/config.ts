@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { checkSpec } from "./auth/tokens.js";
-import type { AuthSettings } from "./auth/tokensfile.js";
+import { exposureComplaint, type AuthSettings } from "./auth/tokensfile.js";
 
 export interface Config {
   server: { host: string; port: number; max_body: number; max_wait: number };
@@ -189,6 +189,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const workers = setting("workers", "PRESQUE_WORKERS");
   if (flags.insecure || env.PRESQUE_INSECURE === "1" || env.PRESQUE_INSECURE === "true") config.auth.insecure = true;
   if (env.PRESQUE_TOKENS_FILE) config.auth.tokens_file = resolve(env.PRESQUE_TOKENS_FILE);
+  // here, before an embedded Redis starts or workers fork (startServer checks again)
+  const exposed = exposureComplaint(config.server.host, config.auth);
+  if (exposed) throw new ConfigError(exposed);
   return {
     config,
     configFile: explicitFile || existsSync(configFile) ? configFile : null,

@@ -173,6 +173,9 @@ t.test("auth: --insecure, PRESQUE_INSECURE, PRESQUE_TOKENS_FILE, and tokens chec
   t.equal(loadConfig(["--config", empty], { PRESQUE_INSECURE: "1" }).config.auth.insecure, true);
   t.equal(loadConfig(["--config", empty], { PRESQUE_TOKENS_FILE: "tokens.yaml" }).config.auth.tokens_file, resolve("tokens.yaml"));
   t.match(USAGE, /--insecure/);
+  t.match(configError(t, () => loadConfig(["--config", empty, "--host", "0.0.0.0"], {})), /refusing to listen on 0\.0\.0\.0 with no tokens/);
+  t.equal(loadConfig(["--config", empty, "--host", "0.0.0.0", "--insecure"], {}).config.server.host, "0.0.0.0");
+  t.equal(loadConfig(["--config", empty, "--host", "::"], { PRESQUE_TOKENS_FILE: "t.yaml" }).config.server.host, "::", "tokens: any address");
   const bad = (line: string) => configError(t, () => loadConfig(["--config", configFile(t, `auth:\n  tokens:\n    - ${line}\n`, "bad.yaml")], {}));
   const digest = "0".repeat(64);
   t.match(bad(`{ id: a, sha256: "${digest}", roles: [boss] }`), /auth\.tokens \[0\] roles must be a non-empty list/);
