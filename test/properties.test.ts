@@ -270,6 +270,52 @@ class RepeatLast implements fc.AsyncCommand<Model, Real> {
   toString = () => "again";
 }
 
+/** POST /qb/:queue/ack or /fail: each entry by the rules of its single route, in order. */
+class BatchOnJobs implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly op: "ack" | "fail",
+    readonly entries: Array<{ pick: number; attempt: "none" | "current" | "wrong" | number | string }>,
+  ) {}
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const all = [...m.jobs.values()].sort((a, b) => a.id - b.id);
+    const chosen = this.entries.map((e) => {
+      const job = e.pick < all.length ? all[e.pick] : undefined;
+      const id = job?.id ?? m.lastId + 1 + e.pick;
+      const attempt =
+        e.attempt === "none" ? undefined : e.attempt === "current" ? job?.attempts ?? 1 : e.attempt === "wrong" ? (job?.attempts ?? 0) + 1 : e.attempt;
+      // 1e400 is Infinity, which JSON writes as null: no attempt
+      return { id, attempt: attempt === Infinity ? undefined : attempt };
+    });
+    const body = { jobs: chosen.map(({ id, attempt }) => (attempt === undefined ? { id: String(id) } : { id: String(id), attempt, error: "x" })) };
+    const res = await call("POST", `/qb/${m.queue}/${this.op}`, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    const valid = chosen.length > 0 && chosen.every((c) => c.attempt === undefined || (Number.isInteger(c.attempt) && (c.attempt as number) >= 1 && (c.attempt as number) <= 999_999));
+    if (!valid) return expectError(res, 400, this.toString());
+    assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
+    assert.equal(res.json.results.length, chosen.length);
+    chosen.forEach(({ id, attempt }, i) => {
+      const got = res.json.results[i];
+      const job = m.jobs.get(id);
+      const what = `${this} entry ${i}: ${JSON.stringify(got)}`;
+      if (!job) return assert.deepEqual(got, { id: String(id), status: 404, error: "no such job" }, what);
+      if ((attempt !== undefined && attempt !== job.attempts) || (this.op === "fail" && job.state !== "leased")) {
+        assert.equal(got.status, 409, what);
+        return assert.deepEqual(Object.keys(got).sort(), ["error", "id", "status"], what);
+      }
+      if (this.op === "ack") {
+        assert.deepEqual(got, { id: String(id), status: 204, state: job.state === "leased" || attempt !== undefined ? "acked" : "cancelled" }, what);
+        m.jobs.delete(id);
+      } else {
+        job.state = job.attempts >= h.config.jobs.max_attempts ? "dead" : "delayed";
+        assert.equal(got.status, 200, what);
+        assert.equal(got.state, job.state, what);
+        assert.equal(typeof got[job.state === "dead" ? "died_at" : "due_at"], "number", what);
+      }
+    });
+  }
+  toString = () => `POST /qb/${this.op} ${JSON.stringify(this.entries)}`;
+}
+
 class Purge implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, _r: Real) {
@@ -366,6 +412,18 @@ const commands = [
     )
     .map(([op, pick, attempt, extra]) => new OnJob(op, pick, attempt, extra)),
   fc.constant(new Purge()),
+  fc
+    .tuple(
+      fc.constantFrom("ack" as const, "fail" as const),
+      fc.array(
+        fc.record({
+          pick: fc.nat({ max: 6 }),
+          attempt: fc.oneof({ weight: 8, arbitrary: fc.constantFrom("none", "current", "wrong") }, fc.constantFrom(0, -1, 1.5, 1e400, "1")),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+    )
+    .map(([op, entries]) => new BatchOnJobs(op, entries as never)),
   fc
     .oneof(
       { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}') },
