@@ -231,3 +231,16 @@ t.test("no tokens: open on loopback, refused elsewhere unless --insecure", async
   const h = await harness(t);
   t.equal((await h.http("POST", "/q/open", { body: { a: 1 } })).status, 201);
 });
+
+t.test("a path the router knows and the table does not needs admin", async (t) => {
+  const { Guard } = await import("../src/auth/guard.js");
+  const guard = new Guard({ tokens, insecure: false }, { wait: async () => 0 } as never, pino({ level: "silent" }));
+  const answer = (token: string) => {
+    let status = 0;
+    const res = { writeHead: (s: number) => (status = s), end: () => {} };
+    const req = { method: "GET", headers: { authorization: `Bearer ${token}` } };
+    return guard.admit(req as never, res as never, "/new-route", () => true).then((go) => (go ? "through" : status));
+  };
+  t.equal(await answer(issued.monitor.token), 403);
+  t.equal(await answer(issued.admin.token), "through");
+});
