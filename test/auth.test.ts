@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import fc from "fast-check";
 import t from "tap";
 import { parse as parseYaml } from "yaml";
 import { digestOf, globsToRegExp, newToken, TokenTable, type Role, type TokenSpec } from "../src/auth/tokens.js";
@@ -243,4 +244,28 @@ t.test("a path the router knows and the table does not needs admin", async (t) =
   };
   t.equal(await answer(issued.monitor.token), 403);
   t.equal(await answer(issued.admin.token), "through");
+});
+
+t.test("any Authorization header that is not a token is a 401 in JSON, never more", async (t) => {
+  // Latin-1 without control characters: what a client can put in a header at all
+  const latin1 = fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c)), maxLength: 120 });
+  const header = fc.oneof(
+    latin1,
+    latin1.map((s) => `Bearer ${s}`),
+    latin1.map((s) => `Bearer pq_t-admin_${s}`),
+    fc.constantFrom(`Bearer ${issued.admin.token.slice(0, -1)}`, `Bearer  ${issued.admin.token}x`, `Bearer pq__${"a".repeat(43)}`, "Bearer pq_t-admin_"),
+  );
+  let tried = 0;
+  await fc.assert(
+    fc.asyncProperty(header, fc.constantFrom("GET /stats/", "POST /q/ok-1", "DELETE /q/ok-1"), async (value, route) => {
+      const [method, path] = route.split(" ");
+      const r = await http(method, path, { headers: { authorization: value } });
+      tried++;
+      if (r.status === 401 && typeof r.json?.error === "string" && !!r.headers.get("www-authenticate")) return true;
+      throw new Error(`${JSON.stringify(value)} ${route}: ${r.status} ${r.text}`);
+    }),
+    { numRuns: 300 },
+  );
+  t.equal(tried, 300);
+  t.equal((await http("GET", "/stats/", { headers: { authorization: `Bearer ${issued.monitor.token}  ` } })).status, 200, "spaces around the token are not part of it");
 });
