@@ -42,8 +42,13 @@ interface Real {
 const readyOrder = (m: Model) =>
   [...m.jobs.values()].filter((j) => j.state === "ready").sort((a, b) => b.priority - a.priority || a.id - b.id);
 
+/** How often each route answered each status: PROPERTY_STATS=1 prints it, to see what was reached. */
+const tally = new Map<string, number>();
+
 async function call(method: string, path: string, init: { body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Reply> {
   const r = await h.http(method, path, { raw: init.body, headers: init.headers });
+  const route = `${method} ${path.split("?")[0].replace(/^\/(\w+)\/[^/]+/, "/$1/:q").replace(/\/\d+/g, "/:id")} ${r.status}`;
+  tally.set(route, (tally.get(route) ?? 0) + 1);
   assert.ok(r.status < 500, `${method} ${path}: ${r.status} ${r.text}`);
   if (r.status >= 400) {
     assert.ok(r.json && typeof r.json.error === "string" && Object.keys(r.json).length === 1, `${method} ${path}: error shape ${r.text}`);
@@ -73,7 +78,14 @@ function jobText(body: Buffer, contentType: string | undefined): string | null {
 const anyText = fc.string({ unit: "binary", maxLength: 20 });
 const payloadObject = fc.dictionary(anyText, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
 const oddNumber = fc.constantFrom("1e400", "-1e400", "99999999999999999999", "NaN", "0x10", " 1", "1.5", "", "-", "١", "9".repeat(400));
-const priority = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String), fc.integer().map(String), oddNumber);
+const priority = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: -3, max: 3 }).map(String) },
+  fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String),
+  fc.integer().map(String),
+  oddNumber,
+);
+/** mostly absent; some valid, some not */
+const sometimes = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, arb);
 const headerText = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 });
 const validPriority = (p: string) => /^-?\d+$/.test(p) && Math.abs(Number(p)) <= 1_000_000;
 const idemKey = fc.option(fc.constantFrom("k1", "k2", "k3", "order-\u0021~"), { freq: 3 });
@@ -232,11 +244,13 @@ class OnJob implements fc.AsyncCommand<Model, Real> {
     let res: Reply;
     if (this.op === "ack") res = await call("DELETE", path, { headers });
     else if (this.op === "fail") res = await call("PUT", path, { headers, body: JSON.stringify({ error: this.extra }) });
-    else res = await call("POST", path, { headers, body: JSON.stringify({ seconds: Number(this.extra) }) });
+    else res = await call("POST", path, { headers, body: JSON.stringify({ seconds: this.seconds() }) });
 
     if (attempt !== undefined && !/^[1-9][0-9]{0,5}$/.test(attempt)) return expectError(res, 400, this.toString());
-    const seconds = Number(this.extra);
-    if (this.op === "extend" && !(Number.isFinite(seconds) && seconds >= 0 && seconds <= h.config.jobs.max_lease)) return expectError(res, 400, this.toString());
+    const seconds = this.seconds();
+    const validSeconds =
+      typeof seconds === "number" ? Number.isFinite(seconds) && seconds >= 0 : /^\d+(\.\d+)?$/.test(seconds);
+    if (this.op === "extend" && !(validSeconds && Number(seconds) <= h.config.jobs.max_lease)) return expectError(res, 400, this.toString());
     if (!job) return assert.deepEqual([res.status, res.json], [404, { error: "no such job" }], this.toString());
     if (attempt !== undefined && Number(attempt) !== job.attempts) return expectError(res, 409, this.toString());
     if (this.op !== "ack" && job.state !== "leased") return expectError(res, 409, this.toString());
@@ -257,6 +271,15 @@ class OnJob implements fc.AsyncCommand<Model, Real> {
       assert.deepEqual(Object.keys(res.json).sort(), ["id", "lease_expires_at"]);
       assert.equal(typeof res.json.lease_expires_at, "number");
     }
+  }
+  /** The seconds to extend by: a number where the text is one, else the text. Never under a
+   *  second: a lease extended by 0 s has expired at once and a sweep may hand the job out again at
+   *  any moment, which no clockless model can follow. */
+  seconds(): number | string {
+    const asNumber = /^-?\d+(\.\d+)?(e\d+)?$/.test(this.extra) ? Number(this.extra) : undefined;
+    const value = asNumber ?? this.extra;
+    const n = Number(value);
+    return n >= 0 && n < 1 && (typeof value === "number" || /^\d+(\.\d+)?$/.test(value)) ? 30 : value;
   }
   toString = () => `${this.op} job #${this.pick} attempt=${this.attempt} extra=${JSON.stringify(this.extra).slice(0, 30)}`;
 }
@@ -374,8 +397,7 @@ class Garbage implements fc.AsyncCommand<Model, Real> {
 }
 
 const bytes = (s: string) => Buffer.from(s, "utf8");
-const commands = [
-  fc
+const push = fc
     .tuple(
       fc.oneof(
         { weight: 6, arbitrary: payloadObject.map((o) => bytes(JSON.stringify(o))) },
@@ -384,35 +406,37 @@ const commands = [
         { weight: 1, arbitrary: anyText.map((s) => bytes(`{"a":"${s}"}`)) },
       ),
       fc.oneof({ weight: 8, arbitrary: fc.constant("application/json") }, fc.constantFrom(undefined, "text/plain", "application/json; charset=utf-8", "APPLICATION/JSON")),
-      fc.option(priority, { freq: 2 }),
-      fc.option(fc.oneof({ weight: 3, arbitrary: fc.constant("1000") }, oddNumber.filter((d) => d !== "1.5")), { freq: 4 }),
+      sometimes(priority),
+      sometimes(fc.oneof({ weight: 3, arbitrary: fc.constant("1000") }, oddNumber.filter((d) => d !== "1.5"))),
     )
-    .chain(([b, ct, p, d]) => idemKey.map((k) => new Push(b, ct, p ?? undefined, d ?? undefined, k ?? undefined))),
-  fc
+    .chain(([b, ct, p, d]) => idemKey.map((k) => new Push(b, ct, p ?? undefined, d ?? undefined, k ?? undefined)));
+const pushBatch = fc
     .tuple(
       fc.oneof({ weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) }, fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 1 })),
-      fc.option(priority, { freq: 3 }),
+      sometimes(priority),
       idemKey,
     )
-    .map(([jobs, p, k]) => new PushBatch(jobs, p ?? undefined, k ?? undefined)),
-  fc.constant(new RepeatLast()),
-  fc
+    .map(([jobs, p, k]) => new PushBatch(jobs, p ?? undefined, k ?? undefined));
+const repeat = fc.constant(new RepeatLast());
+const take = fc
     .tuple(
       fc.option(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 5 }) }, fc.integer({ min: -5, max: 2000 }), oddNumber), { freq: 2 }),
       fc.boolean(),
-      fc.option(fc.oneof(headerText, fc.constant("w".repeat(257))), { freq: 3 }),
+      fc.option(fc.oneof({ weight: 8, arbitrary: headerText.map((w) => w.slice(0, 40)) }, headerText, fc.constant("w".repeat(257))), { freq: 3 }),
     )
-    .map(([n, lease, w]) => new Take(n ?? undefined, lease, w ?? undefined)),
-  fc
+    .map(([n, lease, w]) => new Take(n ?? undefined, lease, w ?? undefined));
+const onJob = fc
     .tuple(
       fc.constantFrom("ack" as const, "fail" as const, "extend" as const),
-      fc.nat({ max: 6 }),
-      fc.oneof({ weight: 6, arbitrary: fc.constantFrom("none", "current", "wrong") }, oddNumber, headerText),
-      fc.oneof(anyText, fc.constantFrom("30", "0", "-1", "1e400", "43201", "0.5")),
+      fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 2 }) }, fc.nat({ max: 8 })),
+      fc.oneof({ weight: 12, arbitrary: fc.constantFrom("none", "current", "current", "wrong") }, oddNumber, headerText),
+      // not 0 or 0.5: a lease extended by 0 s has expired at once, and a sweep may hand the job out
+      // again at any moment, which no clockless model can follow (see the README on leases)
+      fc.oneof({ weight: 4, arbitrary: fc.constantFrom("30", "600", "30.25") }, anyText, fc.constantFrom("-1", "1e400", "43201")),
     )
-    .map(([op, pick, attempt, extra]) => new OnJob(op, pick, attempt, extra)),
-  fc.constant(new Purge()),
-  fc
+    .map(([op, pick, attempt, extra]) => new OnJob(op, pick, attempt, extra));
+const purge = fc.constant(new Purge());
+const batchOnJobs = fc
     .tuple(
       fc.constantFrom("ack" as const, "fail" as const),
       fc.array(
@@ -423,15 +447,15 @@ const commands = [
         { minLength: 1, maxLength: 4 },
       ),
     )
-    .map(([op, entries]) => new BatchOnJobs(op, entries as never)),
-  fc
+    .map(([op, entries]) => new BatchOnJobs(op, entries as never));
+const control = fc
     .oneof(
-      { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}') },
+      { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}', '{"status":"start"}') },
       { weight: 2, arbitrary: fc.oneof(fc.integer({ min: 0, max: 8 }).map(String), fc.constantFrom("null", "-1", "1.5", "1e400", '"3"')).map((n) => `{"max_length":${n}}`) },
       fc.constantFrom('{"status":"pause"}', '{"max_attempts":1e400}', '{"lease":-1}', '{"nope":1}', "[]", "{}", '{"status":"stop"', "null"),
     )
-    .map((s) => new Control(bytes(s))),
-  fc
+    .map((s) => new Control(bytes(s)));
+const garbagePath = fc
     .tuple(
       fc.constantFrom("GET", "POST", "PUT", "DELETE"),
       fc.oneof(
@@ -441,8 +465,8 @@ const commands = [
       fc.option(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a))),
     )
     .filter(([method, , body]) => !(body && (method === "GET" || method === "DELETE")))
-    .map(([method, path, body]) => new Garbage(method, path, body ?? undefined)),
-  fc
+    .map(([method, path, body]) => new Garbage(method, path, body ?? undefined));
+const garbageQuery = fc
     .constantFrom(
       ["POST", "/q/ok?priority=1e400"],
       ["POST", "/q/ok?delay=1e400"],
@@ -458,8 +482,22 @@ const commands = [
       ["GET", "/dead/ok?offset=-1"],
       ["PUT", "/q/ok?priority=x"],
     )
-    .map(([method, path]) => new Garbage(method, path, method === "POST" || method === "PUT" ? bytes("{}") : undefined)),
-];
+    .map(([method, path]) => new Garbage(method, path, method === "POST" || method === "PUT" ? bytes("{}") : undefined));
+
+// fc.commands picks among its arbitraries evenly: a command listed n times comes n times as often.
+// Without weights, purges and refusals kept the queue too empty to reach leases and acks.
+const commands = ([
+  [push, 4],
+  [pushBatch, 2],
+  [repeat, 1],
+  [take, 5],
+  [onJob, 5],
+  [purge, 1],
+  [batchOnJobs, 2],
+  [control, 1],
+  [garbagePath, 1],
+  [garbageQuery, 1],
+] as const).flatMap(([arbitrary, weight]) => Array.from({ length: weight }, () => arbitrary as fc.Arbitrary<fc.AsyncCommand<Model, Real>>));
 
 async function agree(m: Model) {
   const [figures, status] = await Promise.all([call("GET", `/j/${m.queue}`), call("GET", `/status/${m.queue}?with_desc=1&limit=10000`)]);
@@ -492,4 +530,5 @@ t.test(`${runs} random sequences of API calls agree with the model`, async (t) =
     { numRuns: runs, seed, verbose: 1 },
   );
   t.ok(steps > runs, `${steps} calls, each followed by a check of the queue`);
+  if (process.env.PROPERTY_STATS) t.comment([...tally].sort().map(([k, n]) => `${n}\t${k}`).join("\n"));
 });
