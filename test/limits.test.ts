@@ -79,3 +79,13 @@ t.test("config defaults: max_length and max_payload for every queue, and /contro
   t.match((await limited.http("GET", `/control/${q}`)).json, { max_length: 10, max_payload: 100, idempotency_window: 86400 });
   t.equal((await limited.http("POST", `/q/${queueName("other")}`, { body: big })).status, 413, "other queues keep the defaults");
 });
+
+t.test("max_length: a cancelled ready job no longer counts, tombstone or not", async (t) => {
+  const q = queueName("ghost");
+  await open.http("POST", `/control/${q}`, { body: { max_length: 2 } });
+  const { ids } = (await open.http("POST", `/qb/${q}`, { body: { jobs: [{ a: 1 }, { a: 2 }] } })).json;
+  t.equal((await open.http("POST", `/q/${q}`, { body: { a: 3 } })).status, 429);
+  t.equal((await open.http("DELETE", `/q/${q}/${ids[0]}`)).status, 204, "cancelled");
+  t.equal((await open.http("POST", `/q/${q}`, { body: { a: 3 } })).status, 201, "room for one");
+  t.equal((await open.http("POST", `/q/${q}`, { body: { a: 4 } })).status, 429, "and no more");
+});
