@@ -47,7 +47,8 @@ export function createApp(ctx: Context): RequestListener {
   const routed = (method: string, path: string) => app.find(method as Method, path).handlers.length > 0;
   const guarded = (req: IncomingMessage, res: ServerResponse) => {
     // parse() keeps its result on the request, so the router does not parse the URL again
-    guard!.admit(req as Req, res, app.parse(req).pathname, routed).then(
+    const url = app.parse(req);
+    guard!.admit(req as Req, res, url.pathname, routed, url.query as Record<string, unknown>).then(
       (go) => go && app.handler(req as never, res as never, undefined as never),
       (err) => app.onError(err, req as never, res as never, undefined as never),
     );

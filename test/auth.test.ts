@@ -144,6 +144,15 @@ t.test("the queue is read as the router reads it: case, trailing slash, percent-
   t.equal((await http("POST", "/q/%6Fk-1", { body: { a: 1 }, headers: h })).status, 201, "%6Fk-1 is ok-1");
 });
 
+t.test("GET /w/?queue_name= is judged by the queue it names", async (t) => {
+  const h = as(issued.monitor.token);
+  t.equal((await http("GET", "/w/?queue_name=ok-1", { headers: h })).status, 200);
+  t.equal((await http("GET", "/w/?queue_name=no-1", { headers: h })).status, 403);
+  t.equal((await http("GET", "/w/?queue_name=ok-secret-1", { headers: h })).status, 403);
+  t.equal((await http("GET", "/w/?queue_name=ok-1&queue_name=no-1", { headers: h })).status, 403, "given twice");
+  t.equal((await http("GET", "/w/?queue_name=%6Eo-1", { headers: h })).status, 403, "decoded");
+});
+
 t.test("the dashboard page needs no token; its data does; unknown paths are 404 to any token", async (t) => {
   t.equal((await http("GET", "/")).status, 200);
   t.equal((await http("GET", "/stats/")).status, 401);

@@ -45,9 +45,15 @@ export class Guard {
    * to go on. `routed` tells whether the router knows a path the table does not: such a request
    * needs the admin role, so that a route added without a table entry is closed rather than open.
    */
-  async admit(req: Req, res: Res, pathname: string, routed: (method: string, path: string) => boolean): Promise<boolean> {
+  async admit(
+    req: Req,
+    res: Res,
+    pathname: string,
+    routed: (method: string, path: string) => boolean,
+    query: Record<string, unknown> = {},
+  ): Promise<boolean> {
     const method = req.method ?? "GET";
-    const matched = this.routes.match(method, pathname);
+    const matched = this.routes.match(method, pathname, query);
     if (matched?.rule.allowed === "public") return true;
 
     const token = this.authenticate(req.headers.authorization);

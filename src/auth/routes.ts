@@ -56,10 +56,13 @@ export class RouteTable {
     }
   }
 
-  match(method: string, pathname: string): MatchedRoute | null {
+  match(method: string, pathname: string, query: Record<string, unknown> = {}): MatchedRoute | null {
     const found = this.matcher.find(method as Method, pathname);
     const rule = found.handlers[0] as unknown as RouteRule | undefined;
     if (!rule) return null;
+    // GET /w/?queue_name= describes one queue: judged as that queue (a list of them as all of them)
+    const named = rule.path === "/w/" ? query.queue_name : undefined;
+    if (named !== undefined) return { rule, queue: Array.isArray(named) ? named.join("\n") : String(named) };
     let queue = (found.params as Record<string, string>).queue;
     // as Polka decodes params, so that a percent-encoded name is judged as the route will see it
     if (queue !== undefined && pathname.indexOf("%", 1) !== -1) {
