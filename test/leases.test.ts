@@ -303,6 +303,11 @@ t.test("extending: errors", async (t) => {
   t.equal(wrong.status, 409, "another attempt's lease");
   t.type(wrong.json.error, "string");
   t.equal((await h.http("POST", `/q/${q}/999/lease`, { body: { seconds: 5 } })).status, 404);
+  for (const seconds of [0, "", "0"]) {
+    const zero = await h.http("POST", `/q/${q}/${id}/lease`, { body: { seconds }, headers: { "x-presque-attempt": "1" } });
+    t.equal(zero.status, 400, `an extension by ${JSON.stringify(seconds)} seconds`);
+    t.match(zero.json.error, /^seconds must be/);
+  }
   const other = await push(q);
   t.equal((await h.http("POST", `/q/${q}/${other}/lease`, { body: { seconds: 5 } })).status, 409, "a job that is not leased");
   t.equal((await h.http("GET", path)).status, 405);

@@ -100,6 +100,8 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const body = await readLooseObject(req, maxBody, "body");
       if (body.seconds === undefined) throw badRequest('give {"seconds": N}');
       const seconds = checkSeconds(body.seconds, "seconds", config.jobs.max_lease);
+      // 0 would end the lease it claims to extend: the job would go out again at once
+      if (seconds === 0) throw badRequest(`seconds must be more than 0 and at most ${config.jobs.max_lease}`);
       const deadline = await store.extendLease(queue, id, seconds, attempt);
       sendJson(res, 200, { id, lease_expires_at: deadline / 1000 });
     },
