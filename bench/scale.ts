@@ -3,6 +3,7 @@
 // so they hold exactly what pushes would have written, only faster than over HTTP.
 import { Redis } from "ioredis";
 import { DEFAULTS } from "../src/config.js";
+import { createLogger } from "../src/log.js";
 import { Store } from "../src/store.js";
 import { commandCounts, commandUse } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
@@ -14,7 +15,9 @@ const PREFIX = DEFAULTS.redis.prefix;
 async function openStore(url: string): Promise<{ store: Store; redis: Redis }> {
   // no command timeout: a fill call of 50,000 jobs takes a while
   const redis = new Redis(url, { connectionName: "bench-fill" });
-  return { store: await Store.open(redis, PREFIX, DEFAULTS.jobs), redis };
+  const log = createLogger("warn");
+  const options = { prefix: PREFIX, defaults: DEFAULTS.jobs, commandTimeoutMs: DEFAULTS.redis.command_timeout, log };
+  return { store: await Store.open(redis, options), redis };
 }
 
 /** `count` queues named idle-<n> with one ready job each, pushed 1000 at a time (pipelined). */

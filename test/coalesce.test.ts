@@ -39,7 +39,10 @@ const job = (n: number) => JSON.stringify({ n, pad: "x".repeat(JOB_BYTES - 30) }
  *  escaped text on the event loop presque serves from), checked against Redis's own count of
  *  script calls. */
 async function pushCalls(t: Test, during: () => Promise<unknown>): Promise<number[]> {
-  const conn = h.presque.context.store.redis as unknown as { sendCommand(cmd: { name: string; args: unknown[] }): unknown };
+  type Conn = { sendCommand(cmd: { name: string; args: unknown[] }): unknown };
+  const store = h.presque.context.store as unknown as { redis: Conn; options: { writer?: Conn } };
+  // pushes go over their own connection (the writer) where there is one
+  const conn = store.options.writer ?? store.redis;
   const send = conn.sendCommand;
   const sizes: number[] = [];
   conn.sendCommand = function (cmd) {

@@ -1,7 +1,7 @@
 // GET /stats/ paged and sorted, GET /status/ paged, and the sorted list of queue names they read
-// (data layout 2): its migration and its catch-up with presque of layout 1.
+// (data layout 3): its migration and its catch-up with presque of older layouts.
 import t from "tap";
-import { checkLayout } from "../src/layout.js";
+import { checkLayout, LAYOUT_VERSION } from "../src/layout.js";
 import { createLogger } from "../src/log.js";
 import { harness } from "./helpers.js";
 
@@ -89,16 +89,16 @@ t.test("a purge unlists the queue from both lists", async (t) => {
   t.equal(await h.redis.sismember(`${P}queues`, "gone"), 0);
 });
 
-t.test("layout 2: the migration copies the set into the sorted list; relisting catches up with layout 1", async (t) => {
+t.test("layout 3: the migration copies the set into the sorted list; relisting catches up with older layouts", async (t) => {
   const sorted = () => h.redis.zrange(`${P}queuenames`, 0, -1);
-  // layout 1 data: the set alone
+  // layout 2 data: the set alone
   await h.redis.del(`${P}queuenames`);
-  await h.redis.hset(`${P}meta`, "layout", 1);
-  t.equal(await checkLayout(h.redis, P, createLogger("silent")), 2);
+  await h.redis.hset(`${P}meta`, "layout", 2);
+  t.equal(await checkLayout(h.redis, P, createLogger("silent")), LAYOUT_VERSION);
   t.same(await sorted(), QUEUES);
-  t.equal(await checkLayout(h.redis, P, createLogger("silent")), 2, "nothing to do once migrated");
+  t.equal(await checkLayout(h.redis, P, createLogger("silent")), LAYOUT_VERSION, "nothing to do once migrated");
 
-  // a layout-1 process lists a new queue in the set only, and unlists a purged one from the set only
+  // an older process lists a new queue in the set only, and unlists a purged one from the set only
   await h.http("POST", "/q/purged", { body: { n: 1 } });
   await h.redis.hset(`${P}{old}:jobs`, "1", "{}");
   await h.redis.sadd(`${P}queues`, "old");
