@@ -49,8 +49,11 @@ export async function fillQueue(url: string, queue: string, jobs: number, chunk 
 }
 
 export interface Stall {
-  /** the longest PING round trip seen while `action` ran, ms */
+  /** the longest PING round trip seen from the start of `action` until `settleMs` after it, ms */
   pingMaxMs: number;
+  /** the same over as long a time just before `action`, with nothing else running: what the
+   *  machine's own scheduling adds to a round trip (on a shared 2-core machine, tens of ms) */
+  quietPingMaxMs: number;
   pings: number;
   /** the largest latency Redis's LATENCY monitor recorded (threshold 1 ms), by event */
   latency: Record<string, number>;
@@ -77,6 +80,12 @@ export async function stallDuring(url: string, action: () => Promise<unknown>, s
       }
     })();
     await sleep(200);
+    pingMaxMs = 0;
+    await sleep(settleMs + 200);
+    const quietPingMaxMs = pingMaxMs;
+    pingMaxMs = 0;
+    pings = 0;
+    await admin.latency("RESET");
     const t0 = performance.now();
     await action();
     const actionMs = performance.now() - t0;
@@ -87,7 +96,7 @@ export async function stallDuring(url: string, action: () => Promise<unknown>, s
     const latency: Record<string, number> = {};
     for (const [event, , , max] of (await admin.latency("LATEST")) as Array<[string, number, number, number]>) latency[event] = max;
     await admin.config("SET", "latency-monitor-threshold", "0");
-    return { pingMaxMs, pings, latency, actionMs };
+    return { pingMaxMs, quietPingMaxMs, pings, latency, actionMs };
   } finally {
     admin.disconnect();
     pinger.disconnect();

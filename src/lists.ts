@@ -2,9 +2,9 @@
 // single-key commands beside a queue's script call (a script touches one queue's keys only, so that
 // every queue can live on its own Redis Cluster slot), and read only by listings, never per job.
 //
-// The queues are listed twice: in a set (`queues`, layout 1, which presque of layout 1 still writes
-// alone during a rolling deploy) and in a sorted set ordered by name (`queuenames`, layout 2), which
-// listings read a page at a time. relistQueues brings the second in line with the first.
+// The queues are listed twice: in a set (`queues`, which presque of layouts 1 and 2 still writes
+// alone during a rolling deploy) and in a sorted set ordered by name (`queuenames`, since layout 3),
+// which listings read a page at a time. relistQueues brings the second in line with the first.
 import type { Redis } from "ioredis";
 import { globalKeys, type QueueKeys } from "./keys.js";
 
@@ -97,8 +97,9 @@ export class Lists {
 
   /** Lists again every queue holding jobs whose first push was not followed by its listing (the
    *  process died in between, or the SADD failed), and brings the sorted list in line with the set
-   *  that presque of layout 1 writes alone. Run at start-up and every five minutes; SCAN, SSCAN and
-   *  ZSCAN do not block Redis, and each step is one chunk. */
+   *  that presque of layouts 1 and 2 writes alone. Run at start-up and every five minutes; SCAN,
+   *  SSCAN and ZSCAN do not block Redis, and each step is one chunk (at 100,000 queues, a few
+   *  hundred round trips). */
   async relistQueues(): Promise<number> {
     const g = this.global;
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}{*}:jobs`;
@@ -113,7 +114,7 @@ export class Lists {
         await this.redis.zadd(g.queueNames, ...names.flatMap((n) => [0, n]));
       }
     } while (cursor !== "0");
-    // names a layout-1 process unlisted (a purge) from the set only
+    // names an older process unlisted (a purge) from the set only
     cursor = "0";
     do {
       const [next, found] = await this.redis.zscan(g.queueNames, cursor, "COUNT", CHUNK);
@@ -126,7 +127,7 @@ export class Lists {
       const gone = names.filter((_, i) => listed[i]?.[1] === 0);
       if (gone.length > 0) await this.redis.zrem(g.queueNames, ...gone);
     } while (cursor !== "0");
-    // names a layout-1 process listed in the set only
+    // names an older process listed in the set only
     await copyQueueSet(this.redis, this.prefix);
     return relisted;
   }
@@ -187,8 +188,8 @@ export class Lists {
   }
 }
 
-/** Copies the set of queue names into the sorted one, a chunk at a time (layout 2's migration, and
- *  the catch-up after presque of layout 1 listed queues in the set alone). Idempotent. */
+/** Copies the set of queue names into the sorted one, a chunk at a time (layout 3's migration, and
+ *  the catch-up after older presque listed queues in the set alone). Idempotent. */
 export async function copyQueueSet(redis: Redis, prefix: string): Promise<number> {
   const g = globalKeys(prefix);
   let copied = 0;
