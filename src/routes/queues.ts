@@ -124,8 +124,13 @@ export async function stats(ctx: Context, q: StatsQuery) {
   const page = async (): Promise<[string[], number]> => {
     if (q.sort === "name") return Promise.all([store.lists.queuePage(q.offset, q.limit, q.order), store.lists.queueCount()]);
     const ranked = await store.lists.queuesBySize();
-    const ordered = q.order === "desc" ? ranked : ranked.slice().reverse();
-    return [ordered.slice(q.offset, q.offset + q.limit).map((r) => r.name), ranked.length];
+    const n = ranked.length;
+    // ascending is the ranking read from its end: only the page is copied, never the whole ranking
+    const part =
+      q.order === "desc"
+        ? ranked.slice(q.offset, q.offset + q.limit)
+        : ranked.slice(Math.max(0, n - q.offset - q.limit), Math.max(0, n - q.offset)).reverse();
+    return [part.map((r) => r.name), n];
   };
   const [[names, total], workers, processes] = await Promise.all([page(), store.lists.workerCount(), ctx.processes()]);
   const queues = await Promise.all(names.map(async (name) => statsEntry(name, await store.state(name))));
