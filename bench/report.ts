@@ -54,7 +54,7 @@ export interface Target {
 const fmtInt = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "-" : Math.round(n).toLocaleString("en-US"));
 const fmtMs = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "-" : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const fmtX = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "-" : `${n.toFixed(2)}x`);
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? undefined : a / b);
+export const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? undefined : a / b);
 const fmtRange = (xs: number[], fmt: (n: number) => string) => (xs.length ? `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}` : "-");
 const finite = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
 
@@ -134,6 +134,10 @@ type Ratios = { hello?: number; helloP99?: number; naive?: number; bullmq?: numb
 export class Report {
   readonly scenarios: Scenario[] = [];
   memory: Memory = { payloadBytes: 0, jobs: 0 };
+  /** targets a section checks itself (bench/scale.ts's, issue 9), listed after the others */
+  readonly extraTargets: Target[] = [];
+  /** figures a section reports beside the table, printed as they are */
+  readonly notes: string[] = [];
 
   add(s: Scenario): Scenario {
     this.scenarios.push(s);
@@ -220,6 +224,7 @@ export class Report {
         (v) => `${v.toFixed(2)} sent (${Object.entries(r!.probe!.byCommand).map(([c, n]) => `${c} ${(n / r!.probe!.requests).toFixed(2)}`).join(", ")}), ${r!.perRequest.all.toFixed(1)} run inside Redis`,
       );
     }
+    t.push(...this.extraTargets);
     const bad = this.scenarios.filter((s) => !s.valid);
     t.push({ text: "every scenario without unexpected errors", pass: bad.length === 0, detail: bad.length ? bad.map((s) => s.id).join(", ") : "all clean" });
     return t;
@@ -266,8 +271,9 @@ export class Report {
       if (m.presque !== undefined) out.push(`  presque  ${fmtInt(m.presque)} bytes/job, ${fmtInt(m.presque - m.payloadBytes)} over the payload, ${fmtX(ratio(m.presque, m.bullmq))} BullMQ`);
       if (m.bullmq !== undefined) out.push(`  BullMQ   ${fmtInt(m.bullmq)} bytes/job, ${fmtInt(m.bullmq - m.payloadBytes)} over the payload`);
     }
+    if (this.notes.length) out.push("", ...this.notes);
     out.push("");
-    out.push("Targets (issue 4):");
+    out.push("Targets (issues 4 and 9):");
     for (const t of this.targets()) out.push(`  [${t.pass === null ? "n/a " : t.pass ? "pass" : "FAIL"}] ${t.text}: ${t.detail}`);
     return out.join("\n");
   }
@@ -276,6 +282,6 @@ export class Report {
     mkdirSync(dirname(file), { recursive: true });
     const withRatios = (s: Scenario) => ({ ...s, ratios: this.ratios(s) });
     const scenarios = this.scenarios.map((s) => ({ ...withRatios(s), rounds: s.rounds?.map(withRatios) }));
-    writeFileSync(file, `${JSON.stringify({ ...meta, scenarios, memory: this.memory, targets: this.targets() }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ ...meta, scenarios, memory: this.memory, notes: this.notes, targets: this.targets() }, null, 2)}\n`);
   }
 }

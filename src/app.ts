@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import polka from "polka";
 import { classify } from "./errors.js";
+import { Notices } from "./log.js";
 import { sendJson, type Req, type Res } from "./http.js";
 import { METHODS, Router, type Context, type Method } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
@@ -23,8 +24,10 @@ export function createApp(ctx: Context): RequestListener {
 
   const app = polka({
     onError: (err: unknown, req: Req, res: Res) => {
-      const { status, message, headers, bug } = classify(err);
+      const { status, message, headers, bug, notice } = classify(err);
+      // err goes through log.ts's serialiser (name, message, stack, command name: no arguments)
       if (bug) ctx.log.error({ err, method: req.method, url: req.url }, "request failed");
+      if (notice) notices.note(notice);
       if (res.headersSent) {
         res.destroy();
         return;
@@ -33,6 +36,8 @@ export function createApp(ctx: Context): RequestListener {
     },
     onNoMatch: noRoute,
   } as never);
+
+  const notices = new Notices(ctx.log);
 
   const router = new Router();
   registerJobRoutes(router, ctx);

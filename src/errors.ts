@@ -48,6 +48,8 @@ export interface Classified {
   headers: Record<string, string>;
   /** true when the failure is ours (a bug), to be logged with its stack */
   bug: boolean;
+  /** a condition of Redis worth one warning now and then, not one per request */
+  notice?: string;
 }
 
 export function classify(err: unknown): Classified {
@@ -64,9 +66,20 @@ export function classify(err: unknown): Classified {
   return { status: 500, message: "internal error", headers: {}, bug: true };
 }
 
-// A push refused by maxmemory, directly or from inside a script ("... OOM command not allowed ...")
+/** Redis at `maxmemory` with `noeviction` refuses writes until consumers drain it: nothing of the
+ *  request was written (a script's first write fails, and with it the script), so the client may
+ *  retry without a duplicate. The reply reads "OOM command not allowed when used memory >
+ *  'maxmemory'." from a plain command, and the same followed by " script: <sha>, on
+ *  @user_script:<line>." from inside a script (Redis 7.0). */
 const OUT_OF_MEMORY = /\bOOM command not allowed\b/;
-const outOfMemory: Classified = { status: 503, message: "redis is out of memory", headers: { "retry-after": "5" }, bug: false };
+const outOfMemory: Classified = {
+  status: 503,
+  message: "redis is out of memory",
+  headers: { "retry-after": "5" },
+  bug: false,
+  // one warning now and then (app.ts), not a line per refused request
+  notice: "redis is out of memory: requests that write are refused with 503 until memory is freed",
+};
 
 const unavailable: Classified = { status: 503, message: "redis unavailable", headers: { "retry-after": "1" }, bug: false };
 

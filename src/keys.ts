@@ -30,6 +30,9 @@ export function globalKeys(prefix: string) {
     queues: `${prefix}queues`,
     /** the due-work index (src/due.ts): queue -> when work of it next comes due by itself (ms) */
     due: `${prefix}due`,
+    /** the same names as `queues`, in a sorted set (all scores 0: ordered by name), so that
+     *  /stats/ and /status/ read a page of them, never the whole list (layout 3, src/layout.ts) */
+    queueNames: `${prefix}queuenames`,
     /** the data layout version (src/layout.ts) */
     meta: `${prefix}meta`,
     /** live presque processes (src/processes.ts): id -> expiry (ms), and id -> details */

@@ -7,8 +7,9 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { globalKeys } from "./keys.js";
+import { copyQueueSet } from "./lists.js";
 
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 /** Since layout 2, a cancelled ready job may leave a tombstone in its queue's list (an id without a
  *  payload), once every live process reads the layout (src/processes.ts): layout 1 readers would
@@ -34,6 +35,15 @@ export const MIGRATIONS: readonly Migration[] = [
         cursor = next;
         if (queues.length > 0) await redis.zadd(keys.due, "LT", ...queues.flatMap((q) => [0, q]));
       } while (cursor !== "0");
+    },
+  },
+  {
+    // Processes of layouts 1 and 2 still running keep writing the set alone; Lists.relistQueues (at
+    // start-up and every five minutes) copies what they add and drops what they purge.
+    to: 3,
+    what: "the list of queues is also kept as a sorted set by name, for paged listings",
+    run: async (redis, prefix) => {
+      await copyQueueSet(redis, prefix);
     },
   },
 ];

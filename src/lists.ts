@@ -1,11 +1,24 @@
 // The lists that span queues: which queues exist and which workers are registered. Each is kept by
 // single-key commands beside a queue's script call (a script touches one queue's keys only, so that
 // every queue can live on its own Redis Cluster slot), and read only by listings, never per job.
+//
+// The queues are listed twice: in a set (`queues`, which presque of layouts 1 and 2 still writes
+// alone during a rolling deploy) and in a sorted set ordered by name (`queuenames`, since layout 3),
+// which listings read a page at a time. relistQueues brings the second in line with the first.
 import type { Redis } from "ioredis";
 import { globalKeys, type QueueKeys } from "./keys.js";
 
+/** Names read, or sizes asked, per round trip when a listing must go through every queue. */
+const CHUNK = 1000;
+
+/** How long one process reuses a ranking of every queue by size (see queuesBySize). */
+export const SIZE_RANKING_MS = 5000;
+
+export type Order = "asc" | "desc";
+
 export class Lists {
   private readonly global: ReturnType<typeof globalKeys>;
+  private ranking?: { at: number; queues: Promise<Array<{ name: string; size: number }>> };
 
   constructor(
     private readonly redis: Redis,
@@ -22,31 +35,100 @@ export class Lists {
   async addQueue(queue: string): Promise<void> {
     // the job is stored whatever happens here: a failure must not turn its 201 into a 503 (and a
     // retried duplicate); relistQueues lists the queue later
-    await this.redis.sadd(this.global.queues, queue).catch(() => 0);
+    await Promise.all([this.redis.sadd(this.global.queues, queue), this.redis.zadd(this.global.queueNames, 0, queue)]).catch(() => 0);
   }
 
   /** Unlists a queue; sent before its purge, so that a push racing the purge lists it again. */
-  removeQueue(queue: string): Promise<number> {
-    return this.redis.srem(this.global.queues, queue);
+  async removeQueue(queue: string): Promise<number> {
+    const [removed] = await Promise.all([this.redis.srem(this.global.queues, queue), this.redis.zrem(this.global.queueNames, queue)]);
+    return removed;
   }
 
+  /** Every queue's name, sorted. O(queues): for background work only, never a request. */
   async queues(): Promise<string[]> {
     return (await this.redis.smembers(this.global.queues)).sort();
   }
 
+  queueCount(): Promise<number> {
+    return this.redis.zcard(this.global.queueNames);
+  }
+
+  /** A page of queue names in name order: O(log n + limit) in Redis. */
+  queuePage(offset: number, limit: number, order: Order = "asc"): Promise<string[]> {
+    const last = offset + limit - 1;
+    return order === "asc"
+      ? this.redis.zrange(this.global.queueNames, offset, last)
+      : this.redis.zrevrange(this.global.queueNames, offset, last);
+  }
+
+  /** Every queue with its size (ready jobs), largest first, ties by name. Reading it costs two O(1)
+   *  commands per queue, sent CHUNK queues per round trip (at 100,000 queues: 100 round trips and
+   *  200,000 commands, a few hundred ms, never one long command); a process therefore keeps a
+   *  ranking for SIZE_RANKING_MS and shares one reading among the requests that ask meanwhile. */
+  queuesBySize(): Promise<Array<{ name: string; size: number }>> {
+    const now = Date.now();
+    if (!this.ranking || now - this.ranking.at > SIZE_RANKING_MS) {
+      const queues = this.rankBySize();
+      this.ranking = { at: now, queues };
+      // a failed reading is not kept: the next request tries again
+      queues.catch(() => {
+        if (this.ranking?.queues === queues) this.ranking = undefined;
+      });
+    }
+    return this.ranking.queues;
+  }
+
+  private async rankBySize(): Promise<Array<{ name: string; size: number }>> {
+    const ranked: Array<{ name: string; size: number }> = [];
+    for (let offset = 0; ; offset += CHUNK) {
+      const names = await this.redis.zrange(this.global.queueNames, offset, offset + CHUNK - 1);
+      if (names.length === 0) break;
+      const pipeline = this.redis.pipeline();
+      for (const name of names) {
+        const k = this.keysOf(name);
+        pipeline.llen(k.wait).zcard(k.prio);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      names.forEach((name, i) => ranked.push({ name, size: Number(replies[2 * i]?.[1] ?? 0) + Number(replies[2 * i + 1]?.[1] ?? 0) }));
+      if (names.length < CHUNK) break;
+    }
+    return ranked.sort((a, b) => b.size - a.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
   /** Lists again every queue holding jobs whose first push was not followed by its listing (the
-   *  process died in between, or the SADD failed). Run at start-up and every five minutes; SCAN
-   *  does not block Redis. */
+   *  process died in between, or the SADD failed), and brings the sorted list in line with the set
+   *  that presque of layouts 1 and 2 writes alone. Run at start-up and every five minutes; SCAN,
+   *  SSCAN and ZSCAN do not block Redis, and each step is one chunk (at 100,000 queues, a few
+   *  hundred round trips). */
   async relistQueues(): Promise<number> {
+    const g = this.global;
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}{*}:jobs`;
     let relisted = 0;
     let cursor = "0";
     do {
-      const [next, found] = await this.redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      const [next, found] = await this.redis.scan(cursor, "MATCH", pattern, "COUNT", CHUNK);
       cursor = next;
       const names = found.map((key) => key.slice(this.prefix.length + 1, -"}:jobs".length));
-      if (names.length > 0) relisted += await this.redis.sadd(this.global.queues, ...names);
+      if (names.length > 0) {
+        relisted += await this.redis.sadd(g.queues, ...names);
+        await this.redis.zadd(g.queueNames, ...names.flatMap((n) => [0, n]));
+      }
     } while (cursor !== "0");
+    // names an older process unlisted (a purge) from the set only
+    cursor = "0";
+    do {
+      const [next, found] = await this.redis.zscan(g.queueNames, cursor, "COUNT", CHUNK);
+      cursor = next;
+      const names = found.filter((_, i) => i % 2 === 0);
+      if (names.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const name of names) pipeline.sismember(g.queues, name);
+      const listed = (await pipeline.exec()) ?? [];
+      const gone = names.filter((_, i) => listed[i]?.[1] === 0);
+      if (gone.length > 0) await this.redis.zrem(g.queueNames, ...gone);
+    } while (cursor !== "0");
+    // names an older process listed in the set only
+    await copyQueueSet(this.redis, this.prefix);
     return relisted;
   }
 
@@ -72,8 +154,22 @@ export class Lists {
     return (await this.redis.smembers(this.keysOf(queue).workers)).sort();
   }
 
-  async workers(): Promise<string[]> {
-    return (await this.redis.smembers(this.global.workers)).sort();
+  /** The registered workers, sorted; with a limit, at most that many of them (which ones is up to
+   *  SSCAN: the set has no order to page by), read a chunk at a time. */
+  async workers(limit?: number): Promise<string[]> {
+    if (limit === undefined) return (await this.redis.smembers(this.global.workers)).sort();
+    const found = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, names] = await this.redis.sscan(this.global.workers, cursor, "COUNT", Math.min(limit, CHUNK));
+      cursor = next;
+      for (const name of names) if (found.size < limit) found.add(name);
+    } while (cursor !== "0" && found.size < limit);
+    return [...found].sort();
+  }
+
+  workerCount(): Promise<number> {
+    return this.redis.scard(this.global.workers);
   }
 
   /** A worker's figures, summed over the queues it is registered on; null when unknown. */
@@ -90,4 +186,18 @@ export class Lists {
     }
     return { worker_id: worker, started_at: Number(startedAt), queues: queues.sort(), processed, failed };
   }
+}
+
+/** Copies the set of queue names into the sorted one, a chunk at a time (layout 3's migration, and
+ *  the catch-up after older presque listed queues in the set alone). Idempotent. */
+export async function copyQueueSet(redis: Redis, prefix: string): Promise<number> {
+  const g = globalKeys(prefix);
+  let copied = 0;
+  let cursor = "0";
+  do {
+    const [next, names] = await redis.sscan(g.queues, cursor, "COUNT", CHUNK);
+    cursor = next;
+    if (names.length > 0) copied += await redis.zadd(g.queueNames, ...names.flatMap((n) => [0, n]));
+  } while (cursor !== "0");
+  return copied;
 }

@@ -3,7 +3,7 @@
 // calls. Single-job pushes and pops go through a Coalescer. What comes back is decoded here, so
 // that callers see real names, never the scripts' reply layout or the compact stored attributes.
 import type { Redis } from "ioredis";
-import { Coalescer } from "./coalesce.js";
+import { Coalescer, MAX_GROUP_BYTES } from "./coalesce.js";
 import type { Logger } from "pino";
 import { DueIndex } from "./due.js";
 import { UnconfirmedPush } from "./errors.js";
@@ -263,7 +263,8 @@ export class Store {
 
   private readonly pushes = new Coalescer<{ queue: string; payload: string; opts: PushOptions }, string>(
     async (_key, items) => this.push(items[0].queue, items.map((i) => i.payload), items[0].opts),
-    1000,
+    // cut by bytes too (see coalesce.ts); a job's own size is bounded only by server.max_body
+    { count: 1000, bytes: MAX_GROUP_BYTES, size: (item) => Buffer.byteLength(item.payload) },
   );
 
   private readonly pops = new Coalescer<{ queue: string; worker: string; lease?: number }, PopResult>(async (_key, items) => {

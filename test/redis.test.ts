@@ -66,6 +66,7 @@ t.test("a queue whose listing a crash cut short is listed again at start-up", as
   t.equal((await h.http("POST", `/q/${q}`, { body: { a: 1 } })).status, 201);
   // what a crash between the push and the SADD that follows it leaves behind
   await h.redis.srem(`${h.config.redis.prefix}queues`, q);
+  await h.redis.zrem(`${h.config.redis.prefix}queuenames`, q); // the sorted list too (layout 3)
   t.notOk((await h.http("GET", "/status/")).json.queues.includes(q));
   t.equal(await h.presque.context.store.lists.relistQueues(), 1, "one queue relisted");
   t.ok((await h.http("GET", "/status/")).json.queues.includes(q), "listed again");

@@ -2,6 +2,8 @@
 import { controlBody, queueFigures, statsEntry } from "../api.js";
 import { badRequest } from "../errors.js";
 import { readLooseObject, sendJson } from "../http.js";
+import type { Query } from "../http.js";
+import type { Order } from "../lists.js";
 import { checkInt, intParam, queueParam, stringParam } from "../params.js";
 import type { Context, Router } from "../router.js";
 
@@ -15,11 +17,15 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
     },
   });
 
-  // trouter matches "/status" with or without its trailing slash, as presque's clients wrote it
+  // trouter matches "/status" with or without its trailing slash, as presque's clients wrote it.
+  // presque's shape, {"queues": [...], "size": n}, with size the number of all queues and the names
+  // a page of them in name order: all of them up to STATUS_LIMIT queues, as before.
   router.route("/status/", {
-    GET: async (_req, res) => {
-      const queues = await store.lists.queues();
-      sendJson(res, 200, { queues, size: queues.length });
+    GET: async (req, res) => {
+      const offset = intParam(req.query, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
+      const limit = intParam(req.query, "limit", 1, STATUS_LIMIT, STATUS_LIMIT);
+      const [queues, size] = await Promise.all([store.lists.queuePage(offset, limit), store.lists.queueCount()]);
+      sendJson(res, 200, { queues, size });
     },
   });
 
@@ -52,7 +58,7 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
     },
   });
 
-  router.route("/stats/", { GET: async (_req, res) => sendJson(res, 200, await stats(ctx)) });
+  router.route("/stats/", { GET: async (req, res) => sendJson(res, 200, await stats(ctx, statsQuery(req.query))) });
 }
 
 const SETTING_RANGES: Record<string, [number, number]> = {
@@ -85,9 +91,48 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
   return changes;
 }
 
-export async function stats(ctx: Context) {
+/** The most names GET /status/ lists at once, and its default. */
+export const STATUS_LIMIT = 10_000;
+const STATS_LIMIT = 100;
+const STATS_MAX_LIMIT = 1000;
+
+export interface StatsQuery {
+  offset: number;
+  limit: number;
+  sort: "name" | "size";
+  order: Order;
+}
+
+function statsQuery(query: Query): StatsQuery {
+  const sort = stringParam(query, "sort") ?? "name";
+  if (sort !== "name" && sort !== "size") throw badRequest("sort must be name or size");
+  // by name A to Z; by size the largest first
+  const order = stringParam(query, "order") ?? (sort === "size" ? "desc" : "asc");
+  if (order !== "asc" && order !== "desc") throw badRequest("order must be asc or desc");
+  return {
+    offset: intParam(query, "offset", 0, Number.MAX_SAFE_INTEGER, 0),
+    limit: intParam(query, "limit", 1, STATS_MAX_LIMIT, STATS_LIMIT),
+    sort,
+    order,
+  };
+}
+
+/** One page of queues with their figures, sorted by name (a range of the sorted list of names) or
+ *  by size (a ranking of every queue, cached a few seconds per process: see Lists.queuesBySize). */
+export async function stats(ctx: Context, q: StatsQuery) {
   const { store } = ctx;
-  const [names, workers, processes] = await Promise.all([store.lists.queues(), store.lists.workers(), ctx.processes()]);
-  const queues = await Promise.all(names.map(async (q) => statsEntry(q, await store.state(q))));
-  return { redis: ctx.redisInfo, queues, workers: workers.length, processes };
+  const page = async (): Promise<[string[], number]> => {
+    if (q.sort === "name") return Promise.all([store.lists.queuePage(q.offset, q.limit, q.order), store.lists.queueCount()]);
+    const ranked = await store.lists.queuesBySize();
+    const n = ranked.length;
+    // ascending is the ranking read from its end: only the page is copied, never the whole ranking
+    const part =
+      q.order === "desc"
+        ? ranked.slice(q.offset, q.offset + q.limit)
+        : ranked.slice(Math.max(0, n - q.offset - q.limit), Math.max(0, n - q.offset)).reverse();
+    return [part.map((r) => r.name), n];
+  };
+  const [[names, total], workers, processes] = await Promise.all([page(), store.lists.workerCount(), ctx.processes()]);
+  const queues = await Promise.all(names.map(async (name) => statsEntry(name, await store.state(name))));
+  return { redis: ctx.redisInfo, queues, total, offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, workers, processes };
 }

@@ -1,7 +1,7 @@
 // /w — workers register themselves for statistics.
 import { badRequest, HttpError } from "../errors.js";
 import { isObject, parseJson, readBody, sendEmpty, sendJson, type Req, type Res } from "../http.js";
-import { queueParam, stringParam, workerId } from "../params.js";
+import { intParam, queueParam, stringParam, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
 
 const MISSING = "worker_id is missing";
@@ -22,7 +22,8 @@ export function registerWorkerRoutes(router: Router, ctx: Context): void {
       if (!info) throw new HttpError(404, "unknown worker");
       sendJson(res, 200, info);
     } else {
-      sendJson(res, 200, await store.lists.workers());
+      // ?limit= caps the list (the page at / asks for a few); without it, every worker, as before
+      sendJson(res, 200, await store.lists.workers(intParam(req.query, "limit", 1, 10_000)));
     }
   };
   router.route("/w/", { GET: listOrDescribe }); // also matches "/w"
