@@ -18,7 +18,7 @@ export interface Config {
     prefix: string;
     command_timeout: number;
     push_timeout: number;
-    embedded: { dir: string };
+    embedded: { dir: string; binary?: string };
   };
   batch: { max_push: number; max_fetch: number };
   jobs: { max_attempts: number; backoff_base: number; backoff_cap: number; max_lease: number };
@@ -72,7 +72,7 @@ const SCHEMA: Schema = {
     prefix,
     command_timeout: int(100, 600000),
     push_timeout: int(100, 600000),
-    embedded: { dir: str },
+    embedded: { dir: str, binary: str },
   },
   batch: { max_push: int(1, 100000), max_fetch: int(1, 100000) },
   jobs: { max_attempts: int(1, 1000), backoff_base: int(0, 86400), backoff_cap: int(0, 86400 * 30), max_lease: int(1, 86400 * 7) },
@@ -127,7 +127,7 @@ export function readConfigFile(file: string): Partial<Config> {
   return doc as Partial<Config>;
 }
 
-export const USAGE = `Usage: npm start -- [options]
+export const USAGE = `Usage: presque serve [options]   (npm start -- [options] in a checkout)
 
 Options (each overrides its environment variable, which overrides the config file):
   --port <n>        port to listen on (PRESQUE_PORT; default 5000)
@@ -137,6 +137,7 @@ Options (each overrides its environment variable, which overrides the config fil
   --config <file>   config file (PRESQUE_CONFIG; default ./config.yaml)
   --workers <n>     serve from n processes sharing the port (PRESQUE_WORKERS; default 1)
   --insecure        serve without tokens on a non-loopback address (PRESQUE_INSECURE=1)
+  --ephemeral       a throwaway redis-server: no files, everything gone when presque stops
   --help            show this help
 `;
 

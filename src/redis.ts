@@ -1,9 +1,9 @@
 // The Redis connection, and the embedded redis-server presque runs when none is configured.
-import { accessSync, constants, mkdirSync } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
-import { RedisMemoryServer } from "redis-memory-server";
 import type { Config } from "./config.js";
+import { startRedisProcess } from "./redisserver.js";
 
 export function connectionOptions(config: Config): RedisOptions {
   return {
@@ -55,27 +55,8 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-/** Starts the machine's redis-server with an append-only file in `dir`, so that queues
- *  survive a restart. redis-memory-server is told where the binary is: it must never try
- *  to download one. */
-export async function startEmbeddedRedis(dir: string): Promise<EmbeddedRedis> {
-  const systemBinary = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server");
-  if (!systemBinary) {
-    throw new Error("redis-server was not found on PATH: install it (apt-get install redis-server) or pass --redis <url>");
-  }
-  const dataDir = resolve(dir);
-  mkdirSync(dataDir, { recursive: true });
-  const server = await RedisMemoryServer.create({
-    binary: { systemBinary },
-    instance: { args: ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", dataDir] },
-  });
-  const host = await server.getHost();
-  const port = await server.getPort();
-  return {
-    url: `redis://${host}:${port}/0`,
-    dir: dataDir,
-    stop: async () => {
-      await server.stop();
-    },
-  };
+/** Starts the machine's redis-server (or `binary`) with an append-only file in `dir`, so that
+ *  queues survive a restart. */
+export async function startEmbeddedRedis(dir: string, binary?: string): Promise<EmbeddedRedis> {
+  return startRedisProcess({ dir, binary });
 }
