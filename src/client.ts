@@ -1,0 +1,573 @@
+// A typed client for every presque route, over keep-alive HTTP.
+//
+// node:http with a keep-alive Agent rather than undici: it is built in (no dependency for a package
+// whose users may only want the client), its sockets are reused across calls, and a request's body,
+// headers and abort are all under our control (fetch would add a Content-Type of its own, and its
+// dispatcher cannot be tuned without the undici package).
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+
+export const DEFAULT_URL = "http://127.0.0.1:5000";
+
+/** An answer other than the one expected: the HTTP status and the server's own message. */
+export class PresqueError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly method: string,
+    readonly path: string,
+    readonly body?: unknown,
+  ) {
+    super(message);
+    this.name = "PresqueError";
+  }
+}
+
+/** The server could not be reached at all (refused, reset, timed out). */
+export class ConnectionError extends Error {
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "ConnectionError";
+  }
+}
+
+export interface ClientOptions {
+  /** default PRESQUE_URL, then http://127.0.0.1:5000 */
+  url?: string;
+  /** sent as X-presque-workerid, so that the server counts this worker's jobs */
+  workerId?: string;
+  /** how many times an idempotent call is tried again after a 503 or a connection error (default 4) */
+  retries?: number;
+  /** first retry delay in ms, doubled each time (default 100) */
+  retryDelay?: number;
+  /** longest retry delay in ms (default 2000) */
+  retryDelayCap?: number;
+  /** ms before a request with no answer fails (default 30000; long polls add their wait) */
+  timeout?: number;
+}
+
+export interface PushOptions {
+  /** seconds from now before the job is handed out */
+  delay?: number;
+  /** epoch seconds before which the job is not handed out */
+  delayed?: number;
+  /** higher first; default 0 */
+  priority?: number;
+  /** one waiting job per uniq key (single pushes only) */
+  uniq?: string;
+  /** deliveries before the job goes to the dead list */
+  maxAttempts?: number;
+}
+
+export interface FetchOptions {
+  /** seconds the job stays leased to us; 0 deletes on fetch; default the queue's setting */
+  lease?: number;
+  /** seconds to wait for a job when none is ready (long polling) */
+  wait?: number;
+  signal?: AbortSignal;
+}
+
+export interface Job<T = unknown> {
+  id: string;
+  queue: string;
+  /** the lease token to send back with ack/fail/extend; 0 when the job was not leased */
+  attempt: number;
+  /** epoch seconds the lease ends at, when leased */
+  leaseExpiresAt?: number;
+  data: T;
+}
+
+export interface JobRef {
+  id: string;
+  attempt?: number;
+}
+
+export interface FailRef extends JobRef {
+  error?: string;
+}
+
+/** One entry of a batch ack/fail answer, in request order. */
+export interface BatchOutcome {
+  id: string;
+  status: number;
+  state?: "acked" | "cancelled" | "delayed" | "dead";
+  due_at?: number;
+  died_at?: number;
+  error?: string;
+}
+
+export interface FailOutcome {
+  id: string;
+  state: "delayed" | "dead";
+  due_at?: number;
+  died_at?: number;
+}
+
+export interface JobInfo<T = unknown> {
+  id: string;
+  queue: string;
+  state: "ready" | "delayed" | "leased" | "dead";
+  attempts: number;
+  priority: number;
+  max_attempts?: number;
+  last_error?: string;
+  due_at?: number;
+  lease_expires_at?: number;
+  died_at?: number;
+  job: T;
+}
+
+export interface QueueFigures {
+  queue_name: string;
+  job_count: number;
+  job_delayed: number;
+  job_failed: number;
+  job_processed: number;
+  job_leased: number;
+  job_dead: number;
+  job_prioritized: number;
+}
+
+export interface QueueControl {
+  queue: string;
+  status: number;
+  lease: number;
+  max_attempts: number;
+  backoff_base: number;
+  backoff_cap: number;
+}
+
+export interface QueueSettings {
+  lease?: number | null;
+  max_attempts?: number | null;
+  backoff_base?: number | null;
+  backoff_cap?: number | null;
+}
+
+export interface Stats {
+  redis: { target: string; version: string; embedded: boolean };
+  queues: (QueueFigures & { status: number; lease: number })[];
+  workers: number;
+}
+
+export interface WorkerInfo {
+  worker_id: string;
+  started_at: number;
+  queues: string[];
+  processed: number;
+  failed: number;
+}
+
+export interface DeadList<T = unknown> {
+  queue: string;
+  total: number;
+  offset: number;
+  limit: number;
+  jobs: JobInfo<T>[];
+}
+
+interface Call {
+  method: string;
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** safe to send again after a 503 or a connection error */
+  idempotent: boolean;
+  /** statuses answered without throwing */
+  accept?: number[];
+  signal?: AbortSignal;
+  timeout?: number;
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ECONNABORTED", "EHOSTUNREACH"]);
+
+export class Client {
+  readonly url: string;
+  readonly workerId?: string;
+  private readonly agent: Agent;
+  private readonly retries: number;
+  private readonly retryDelay: number;
+  private readonly retryDelayCap: number;
+  private readonly timeout: number;
+  private readonly secure: boolean;
+
+  constructor(options: ClientOptions | string = {}) {
+    const opts = typeof options === "string" ? { url: options } : options;
+    this.url = (opts.url ?? process.env.PRESQUE_URL ?? DEFAULT_URL).replace(/\/+$/, "");
+    this.secure = this.url.startsWith("https:");
+    this.workerId = opts.workerId;
+    this.retries = opts.retries ?? 4;
+    this.retryDelay = opts.retryDelay ?? 100;
+    this.retryDelayCap = opts.retryDelayCap ?? 2000;
+    this.timeout = opts.timeout ?? 30_000;
+    const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64 };
+    this.agent = this.secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
+  }
+
+  /** The same server and settings, with another worker id. */
+  as(workerId: string): Client {
+    return new Client({
+      url: this.url,
+      workerId,
+      retries: this.retries,
+      retryDelay: this.retryDelay,
+      retryDelayCap: this.retryDelayCap,
+      timeout: this.timeout,
+    });
+  }
+
+  /** Closes the idle keep-alive sockets; calls still work afterwards (on new sockets). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // --- jobs
+
+  /** POST /q/:queue -> the new job's id. Never retried: a lost answer could mean a stored job. */
+  async push(queue: string, job: object, opts: PushOptions = {}): Promise<string> {
+    const answer = await this.json<{ id: string }>({ method: "POST", path: `/q/${q(queue)}`, query: pushQuery(opts), body: job, idempotent: false });
+    return answer.id;
+  }
+
+  /** POST /qb/:queue -> the ids, in order. Never retried. */
+  async pushBatch(queue: string, jobs: object[], opts: Omit<PushOptions, "uniq"> = {}): Promise<string[]> {
+    const answer = await this.json<{ ids: string[] }>({ method: "POST", path: `/qb/${q(queue)}`, query: pushQuery(opts), body: { jobs }, idempotent: false });
+    return answer.ids;
+  }
+
+  /** PUT /q/:queue: presque's retry, a job posted back by the worker that failed it. Never retried. */
+  async retry(queue: string, job: object, opts: Pick<PushOptions, "delay" | "delayed" | "priority"> = {}): Promise<string> {
+    const answer = await this.json<{ id: string }>({ method: "PUT", path: `/q/${q(queue)}`, query: pushQuery(opts), body: job, idempotent: false });
+    return answer.id;
+  }
+
+  /** GET /q/:queue -> a job, or null when none came. Retried only under a lease (a job handed out
+   *  with a lost answer then comes back when its lease ends). */
+  async fetch<T = unknown>(queue: string, opts: FetchOptions = {}): Promise<Job<T> | null> {
+    const answer = await this.send({
+      method: "GET",
+      path: `/q/${q(queue)}`,
+      query: { lease: opts.lease, wait: opts.wait },
+      idempotent: !!opts.lease,
+      accept: [200, 404],
+      signal: opts.signal,
+      timeout: this.timeout + (opts.wait ?? 0) * 1000,
+    });
+    if (answer.status === 404) return noJob(answer, "GET", `/q/${queue}`);
+    const attempt = Number(header(answer.headers, "x-presque-attempt") ?? 0);
+    const expires = header(answer.headers, "x-presque-lease-expires");
+    return {
+      id: header(answer.headers, "x-presque-jobid") ?? "",
+      queue,
+      attempt,
+      ...(expires !== undefined && { leaseExpiresAt: Number(expires) }),
+      data: parse(answer.body) as T,
+    };
+  }
+
+  /** GET /qb/:queue -> up to batchSize jobs ([] when none came). */
+  async fetchBatch<T = unknown>(queue: string, batchSize: number, opts: FetchOptions = {}): Promise<Job<T>[]> {
+    const answer = await this.send({
+      method: "GET",
+      path: `/qb/${q(queue)}`,
+      query: { batch_size: batchSize, lease: opts.lease, wait: opts.wait },
+      idempotent: !!opts.lease,
+      accept: [200, 404],
+      signal: opts.signal,
+      timeout: this.timeout + (opts.wait ?? 0) * 1000,
+    });
+    if (answer.status === 404) return noJob(answer, "GET", `/qb/${queue}`) ?? [];
+    const ids = (header(answer.headers, "x-presque-jobids") ?? "").split(",");
+    const attempts = header(answer.headers, "x-presque-attempts")?.split(",");
+    const expires = header(answer.headers, "x-presque-lease-expires");
+    const payloads = parse(answer.body) as T[];
+    return payloads.map((data, i) => ({
+      id: ids[i],
+      queue,
+      attempt: attempts ? Number(attempts[i]) : 0,
+      ...(expires !== undefined && { leaseExpiresAt: Number(expires) }),
+      data,
+    }));
+  }
+
+  /** DELETE /q/:queue/:id with the attempt: the job is done. */
+  async ack(queue: string, id: string, attempt?: number): Promise<void> {
+    await this.send({ method: "DELETE", path: `/q/${q(queue)}/${q(id)}`, headers: attemptHeader(attempt), idempotent: true });
+  }
+
+  /** DELETE /q/:queue/:id without an attempt: removes a job that is not leased. */
+  async cancel(queue: string, id: string): Promise<void> {
+    await this.ack(queue, id);
+  }
+
+  /** POST /qb/:queue/ack: one outcome per job, in order (a stale job never fails the others). */
+  async ackBatch(queue: string, jobs: JobRef[]): Promise<BatchOutcome[]> {
+    const body = { jobs: jobs.map((j) => ({ id: j.id, ...(j.attempt && { attempt: j.attempt }) })) };
+    const answer = await this.json<{ results: BatchOutcome[] }>({ method: "POST", path: `/qb/${q(queue)}/ack`, body, idempotent: true });
+    return answer.results;
+  }
+
+  /** PUT /q/:queue/:id: the job failed; it is retried after backoff or goes to the dead list. */
+  async fail(queue: string, id: string, attempt?: number, error?: string): Promise<FailOutcome> {
+    return this.json<FailOutcome>({
+      method: "PUT",
+      path: `/q/${q(queue)}/${q(id)}`,
+      headers: attemptHeader(attempt),
+      body: error === undefined ? {} : { error },
+      idempotent: attempt !== undefined,
+    });
+  }
+
+  /** POST /qb/:queue/fail: one outcome per job, in order. */
+  async failBatch(queue: string, jobs: FailRef[]): Promise<BatchOutcome[]> {
+    const body = {
+      jobs: jobs.map((j) => ({ id: j.id, ...(j.attempt && { attempt: j.attempt }), ...(j.error !== undefined && { error: j.error }) })),
+    };
+    const answer = await this.json<{ results: BatchOutcome[] }>({ method: "POST", path: `/qb/${q(queue)}/fail`, body, idempotent: true });
+    return answer.results;
+  }
+
+  /** POST /q/:queue/:id/lease -> the lease's new end, in epoch seconds. */
+  async extend(queue: string, id: string, attempt: number, seconds: number): Promise<number> {
+    const answer = await this.json<{ lease_expires_at: number }>({
+      method: "POST",
+      path: `/q/${q(queue)}/${q(id)}/lease`,
+      headers: attemptHeader(attempt),
+      body: { seconds },
+      idempotent: true,
+    });
+    return answer.lease_expires_at;
+  }
+
+  /** GET /q/:queue/:id -> where the job is, or null when there is no such job. */
+  async job<T = unknown>(queue: string, id: string): Promise<JobInfo<T> | null> {
+    const answer = await this.send({ method: "GET", path: `/q/${q(queue)}/${q(id)}`, idempotent: true, accept: [200, 404] });
+    return answer.status === 404 ? null : (parse(answer.body) as JobInfo<T>);
+  }
+
+  /** DELETE /q/:queue: every job, uniq key, counter and status of the queue. */
+  async purge(queue: string): Promise<void> {
+    await this.send({ method: "DELETE", path: `/q/${q(queue)}`, idempotent: true });
+  }
+
+  // --- queues
+
+  /** GET /j/:queue */
+  queueStats(queue: string): Promise<QueueFigures> {
+    return this.json({ method: "GET", path: `/j/${q(queue)}`, idempotent: true });
+  }
+
+  /** GET /status/ -> the queue names */
+  async queues(): Promise<string[]> {
+    return (await this.json<{ queues: string[] }>({ method: "GET", path: "/status/", idempotent: true })).queues;
+  }
+
+  /** GET /status/:queue?with_desc=1 -> the waiting jobs in delivery order */
+  async peek<T = unknown>(queue: string, limit = 100): Promise<T[]> {
+    const answer = await this.json<{ jobs: T[] }>({ method: "GET", path: `/status/${q(queue)}`, query: { with_desc: 1, limit }, idempotent: true });
+    return answer.jobs;
+  }
+
+  /** GET /stats/ */
+  stats(): Promise<Stats> {
+    return this.json({ method: "GET", path: "/stats/", idempotent: true });
+  }
+
+  /** GET /control/:queue */
+  control(queue: string): Promise<QueueControl> {
+    return this.json({ method: "GET", path: `/control/${q(queue)}`, idempotent: true });
+  }
+
+  /** POST /control/:queue with settings (null restores a default) */
+  async configure(queue: string, settings: QueueSettings): Promise<void> {
+    await this.send({ method: "POST", path: `/control/${q(queue)}`, body: settings, idempotent: true });
+  }
+
+  /** Stops handing out the queue's jobs (it still takes new ones). */
+  async stop(queue: string): Promise<void> {
+    await this.send({ method: "POST", path: `/control/${q(queue)}`, body: { status: "stop" }, idempotent: true });
+  }
+
+  async start(queue: string): Promise<void> {
+    await this.send({ method: "POST", path: `/control/${q(queue)}`, body: { status: "start" }, idempotent: true });
+  }
+
+  // --- workers
+
+  /** POST /w/:queue */
+  async register(queue: string, workerId = this.workerId): Promise<void> {
+    if (!workerId) throw new TypeError("register needs a worker id");
+    await this.send({ method: "POST", path: `/w/${q(queue)}`, body: { worker_id: workerId }, idempotent: true });
+  }
+
+  /** DELETE /w/:queue */
+  async unregister(queue: string, workerId = this.workerId): Promise<void> {
+    if (!workerId) throw new TypeError("unregister needs a worker id");
+    await this.send({ method: "DELETE", path: `/w/${q(queue)}`, query: { worker_id: workerId }, idempotent: true });
+  }
+
+  /** GET /w/ -> the registered worker ids */
+  workers(): Promise<string[]> {
+    return this.json({ method: "GET", path: "/w/", idempotent: true });
+  }
+
+  /** GET /w/?worker_id= -> one worker's figures, or null when it is not registered */
+  async worker(workerId: string): Promise<WorkerInfo | null> {
+    const answer = await this.send({ method: "GET", path: "/w/", query: { worker_id: workerId }, idempotent: true, accept: [200, 404] });
+    return answer.status === 404 ? null : (parse(answer.body) as WorkerInfo);
+  }
+
+  /** GET /w/?queue_name= */
+  queueWorkers(queue: string): Promise<{ queue_name: string; workers_list: string[]; processed: number; failed: number }> {
+    return this.json({ method: "GET", path: "/w/", query: { queue_name: queue }, idempotent: true });
+  }
+
+  // --- dead letters
+
+  /** GET /dead/:queue */
+  dead<T = unknown>(queue: string, opts: { offset?: number; limit?: number } = {}): Promise<DeadList<T>> {
+    return this.json({ method: "GET", path: `/dead/${q(queue)}`, query: { offset: opts.offset, limit: opts.limit }, idempotent: true });
+  }
+
+  /** POST /dead/:queue/:id/retry: the job is ready again. Never retried (a second call is a 404). */
+  async retryDead(queue: string, id: string): Promise<void> {
+    await this.send({ method: "POST", path: `/dead/${q(queue)}/${q(id)}/retry`, idempotent: false });
+  }
+
+  /** DELETE /dead/:queue -> how many dead jobs were deleted */
+  async purgeDead(queue: string): Promise<number> {
+    return (await this.json<{ deleted: number }>({ method: "DELETE", path: `/dead/${q(queue)}`, idempotent: true })).deleted;
+  }
+
+  // --- transport
+
+  private async json<T>(call: Call): Promise<T> {
+    return parse((await this.send(call)).body) as T;
+  }
+
+  private async send(call: Call): Promise<Answer> {
+    for (let attempt = 0; ; attempt++) {
+      let answer: Answer | undefined;
+      let failure: Error | undefined;
+      try {
+        answer = await this.once(call);
+      } catch (err) {
+        failure = err as Error;
+      }
+      const retryable = failure ? failure instanceof ConnectionError : answer!.status === 503;
+      if (retryable && call.idempotent && attempt < this.retries && !call.signal?.aborted) {
+        const delay = Math.min(this.retryDelayCap, this.retryDelay * 2 ** attempt);
+        await sleep(delay / 2 + Math.random() * (delay / 2), call.signal);
+        continue;
+      }
+      if (failure) throw failure;
+      const ok = answer!.status >= 200 && answer!.status < 300;
+      if (ok || call.accept?.includes(answer!.status)) return answer!;
+      throw errorOf(answer!, call);
+    }
+  }
+
+  private once(call: Call): Promise<Answer> {
+    const target = new URL(this.url + call.path);
+    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { ...call.headers };
+    if (this.workerId) headers["x-presque-workerid"] = this.workerId;
+    let payload: Buffer | undefined;
+    if (call.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(call.body));
+      headers["content-type"] = "application/json";
+    }
+    headers["content-length"] = String(payload?.length ?? 0);
+    const request = this.secure ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(target, { method: call.method, headers, agent: this.agent, signal: call.signal }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", (err) => reject(connectionError(err, this.url)));
+      });
+      req.setTimeout(call.timeout ?? this.timeout, () => req.destroy(Object.assign(new Error("no answer in time"), { code: "ETIMEDOUT" })));
+      req.on("error", (err) => reject(call.signal?.aborted ? abortError(call.signal) : connectionError(err, this.url)));
+      req.end(payload);
+    });
+  }
+}
+
+function q(part: string): string {
+  return encodeURIComponent(part);
+}
+
+function pushQuery(opts: PushOptions): Record<string, string | number | undefined> {
+  return { delay: opts.delay, delayed: opts.delayed, priority: opts.priority, uniq: opts.uniq, max_attempts: opts.maxAttempts };
+}
+
+function attemptHeader(attempt?: number): Record<string, string> {
+  return attempt ? { "x-presque-attempt": String(attempt) } : {};
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function parse(body: Buffer): unknown {
+  return body.length ? JSON.parse(body.toString("utf8")) : undefined;
+}
+
+/** A 404 of a fetch: "no job" is an answer (null); anything else ("queue is closed") is an error. */
+function noJob(answer: Answer, method: string, path: string): null {
+  const message = messageOf(answer);
+  if (message === "no job") return null;
+  throw new PresqueError(404, message, method, path, safeParse(answer.body));
+}
+
+function messageOf(answer: Answer): string {
+  const body = safeParse(answer.body);
+  if (body && typeof body === "object" && typeof (body as { error?: unknown }).error === "string") return (body as { error: string }).error;
+  return answer.body.toString("utf8").slice(0, 200) || `HTTP ${answer.status}`;
+}
+
+function safeParse(body: Buffer): unknown {
+  try {
+    return parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+function errorOf(answer: Answer, call: Call): PresqueError {
+  return new PresqueError(answer.status, messageOf(answer), call.method, call.path, safeParse(answer.body));
+}
+
+function connectionError(err: Error & { code?: string }, url: string): ConnectionError {
+  const code = err.code;
+  const why = code === "ECONNREFUSED" ? "connection refused" : err.message;
+  return new ConnectionError(`cannot reach presque at ${url}: ${why}`, url, code && RETRYABLE_CODES.has(code) ? code : code ?? "EUNKNOWN");
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error("aborted"), { name: "AbortError" });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
