@@ -1,0 +1,26 @@
+// The package's public API: import { Client, Worker, startPresque } from "presque".
+export {
+  Client,
+  ConnectionError,
+  PresqueError,
+  DEFAULT_URL,
+  type BatchOutcome,
+  type ClientOptions,
+  type DeadList,
+  type FailOutcome,
+  type FailRef,
+  type FetchOptions,
+  type Job,
+  type JobInfo,
+  type JobRef,
+  type PushOptions,
+  type QueueControl,
+  type QueueFigures,
+  type QueueSettings,
+  type Stats,
+  type WorkerInfo,
+} from "./client.js";
+export { Worker, type Handler, type JobContext, type WorkerCounts, type WorkerOptions } from "./worker.js";
+export { startPresque, type PresqueOptions, type RunningPresque } from "./kit.js";
+export { startServer, type RunningServer } from "./server.js";
+export { DEFAULTS, type Config } from "./config.js";

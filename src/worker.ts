@@ -1,0 +1,418 @@
+// A worker: fetches jobs under a lease (long polling, in batches sized to its free slots), runs a
+// handler on each with bounded concurrency across its queues, acknowledges and fails them in
+// batches, keeps their leases alive, and stops without losing a job.
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { Client, ConnectionError, PresqueError, type BatchOutcome, type ClientOptions, type Job } from "./client.js";
+
+export interface JobContext {
+  /** fires when the lease is lost (another worker may now hold the job) or the worker gives up on it */
+  signal: AbortSignal;
+  workerId: string;
+  /** asks for more time now (leases are also extended every lease/2 on their own) */
+  extend(seconds?: number): Promise<void>;
+}
+
+export type Handler<T> = (job: Job<T>, ctx: JobContext) => unknown;
+
+export interface WorkerOptions<T = unknown> {
+  handler: Handler<T>;
+  queues: string[] | string;
+  /** the server; default PRESQUE_URL, then http://127.0.0.1:5000 */
+  url?: string;
+  /** client settings (retries, timeouts) */
+  client?: Omit<ClientOptions, "url" | "workerId">;
+  /** jobs run at once, across all queues (default 10) */
+  concurrency?: number;
+  /** seconds each job is leased for (default 30); 0 takes jobs the classic way (deleted on fetch,
+   *  posted back with PUT /q when the handler fails) */
+  lease?: number;
+  /** seconds a fetch waits for a job when none is ready (default 10) */
+  wait?: number;
+  /** part of the worker id: <host>:<pid>:<name> (default "worker") */
+  name?: string;
+  /** stop on SIGINT/SIGTERM (default true) */
+  handleSignals?: boolean;
+  /** ms that running jobs get to finish after a signal (default 10000) */
+  stopTimeout?: number;
+  /** ms that acknowledgements wait to be sent together (default 2) */
+  flushDelay?: number;
+  /** register on the queues for statistics (default true) */
+  register?: boolean;
+  /** take at most this many jobs, then stop once they are finished */
+  maxJobs?: number;
+}
+
+export interface WorkerCounts {
+  done: number;
+  failed: number;
+  running: number;
+}
+
+interface Running {
+  job: Job<unknown>;
+  controller: AbortController;
+  timer?: NodeJS.Timeout;
+  /** the lease's end as last confirmed, in ms */
+  deadline: number;
+  settled: boolean;
+}
+
+interface Pending {
+  id: string;
+  attempt: number;
+  error?: string;
+  deadline: number;
+}
+
+const MAX_BATCH = 1000;
+
+export class Worker<T = unknown> extends EventEmitter {
+  readonly id: string;
+  readonly client: Client;
+  readonly counts: WorkerCounts = { done: 0, failed: 0, running: 0 };
+  private readonly queues: string[];
+  private readonly concurrency: number;
+  private readonly lease: number;
+  private readonly wait: number;
+  private readonly handler: Handler<T>;
+  private readonly opts: WorkerOptions<T>;
+  private free: number;
+  private readonly slotWaiters: (() => void)[] = [];
+  private readonly running = new Set<Running>();
+  private readonly polls = new AbortController();
+  private readonly acks = new Map<string, Pending[]>();
+  private readonly fails = new Map<string, Pending[]>();
+  private flushTimer?: NodeJS.Timeout;
+  private readonly flushing = new Set<Promise<void>>();
+  private batchRoutes = true;
+  private loops: Promise<void>[] = [];
+  private stopping?: Promise<void>;
+  private started = false;
+  /** jobs still to take under maxJobs */
+  private budget: number;
+  private readonly onSignal = () => void this.stop(this.opts.stopTimeout ?? 10_000);
+
+  constructor(opts: WorkerOptions<T>) {
+    super();
+    this.opts = opts;
+    this.queues = Array.isArray(opts.queues) ? [...opts.queues] : [opts.queues];
+    if (this.queues.length === 0) throw new TypeError("a worker needs at least one queue");
+    this.concurrency = opts.concurrency ?? 10;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new TypeError("concurrency must be a positive integer");
+    this.lease = opts.lease ?? 30;
+    this.wait = opts.wait ?? 10;
+    this.handler = opts.handler;
+    this.free = this.concurrency;
+    this.budget = opts.maxJobs ?? Infinity;
+    this.id = `${hostname()}:${process.pid}:${opts.name ?? "worker"}`;
+    this.client = new Client({ retries: 3, ...opts.client, url: opts.url, workerId: this.id });
+    // an 'error' event with no listener would end the process: report them on stderr instead
+    this.on("error", () => {});
+  }
+
+  /** Registers on the queues and starts fetching; resolves once fetching has begun. */
+  async start(): Promise<this> {
+    if (this.started) return this;
+    this.started = true;
+    if (this.opts.register !== false) await this.registerAll();
+    if (this.opts.handleSignals !== false) {
+      process.on("SIGINT", this.onSignal);
+      process.on("SIGTERM", this.onSignal);
+    }
+    this.loops = this.queues.map((queue) => this.poll(queue));
+    return this;
+  }
+
+  /** Resolves when the worker has stopped (after stop() or a signal). */
+  get stopped(): Promise<void> {
+    return new Promise((resolve) => (this.stopping ? this.stopping.then(resolve) : this.once("stopped", resolve)));
+  }
+
+  /** Stops fetching, lets running jobs finish for up to timeoutMs, hands back the rest so that they
+   *  are retried at once, sends every pending acknowledgement, unregisters, and resolves. */
+  stop(timeoutMs = 10_000): Promise<void> {
+    this.stopping ??= (async () => {
+      this.polls.abort(new Error("worker stopping"));
+      for (const wake of this.slotWaiters.splice(0)) wake();
+      await this.drain(timeoutMs);
+      const left = [...this.running];
+      for (const r of left) this.giveUp(r, "worker stopped before the job finished");
+      await Promise.allSettled(this.loops);
+      // acknowledgements that failed to go out are queued again: send until none are left
+      for (let i = 0; i < 50 && (this.acks.size || this.fails.size || this.flushing.size); i++) await this.flushAll();
+      if (this.lease > 0 && left.length) await this.release(left.map((r) => r.job));
+      if (this.opts.register !== false) await Promise.allSettled(this.queues.map((q) => this.client.unregister(q)));
+      process.off("SIGINT", this.onSignal);
+      process.off("SIGTERM", this.onSignal);
+      this.client.close();
+      this.emit("stopped");
+    })();
+    return this.stopping;
+  }
+
+  // --- fetching
+
+  private async poll(queue: string): Promise<void> {
+    // busy: the last fetch brought jobs, so take as many as there are free slots without waiting;
+    // idle: long-poll for one, so that an empty queue holds one slot, not all of them
+    let busy = false;
+    let failures = 0;
+    while (!this.stopping) {
+      const want = await this.reserve(busy ? Infinity : 1);
+      if (this.stopping || want === 0) return this.unreserve(want);
+      let jobs: Job<T>[] = [];
+      try {
+        jobs = await this.client.fetchBatch<T>(queue, want, {
+          lease: this.lease,
+          wait: busy ? 0 : this.wait,
+          signal: this.polls.signal,
+        });
+        failures = 0;
+      } catch (err) {
+        this.unreserve(want);
+        this.budget += want;
+        if (this.stopping) return;
+        failures++;
+        this.report(err, { queue, what: "fetch" });
+        // a closed queue answers at once, as does a server that is down: do not spin
+        await this.pause(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      this.unreserve(want - jobs.length);
+      this.budget += want - jobs.length;
+      busy = jobs.length > 0;
+      for (const job of jobs) void this.run(job);
+    }
+  }
+
+  /** Waits for a free slot, then takes up to max of them. */
+  private async reserve(max: number): Promise<number> {
+    while (this.free === 0 && !this.stopping && this.budget > 0) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    const n = Math.min(this.free, max, MAX_BATCH, this.budget);
+    this.free -= n;
+    this.budget -= n;
+    return n;
+  }
+
+  private unreserve(n: number): void {
+    if (n <= 0) return;
+    this.free += n;
+    for (const wake of this.slotWaiters.splice(0)) wake();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.polls.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  // --- running
+
+  private async run(job: Job<T>): Promise<void> {
+    const controller = new AbortController();
+    const r: Running = { job: job as Job<unknown>, controller, deadline: (job.leaseExpiresAt ?? 0) * 1000, settled: false };
+    this.running.add(r);
+    this.counts.running++;
+    if (this.lease > 0) this.scheduleExtension(r);
+    const ctx: JobContext = {
+      signal: controller.signal,
+      workerId: this.id,
+      extend: (seconds = this.lease) => this.extend(r, seconds),
+    };
+    let error: string | undefined;
+    try {
+      await this.handler(job, ctx);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      if (!error) error = "failed";
+    }
+    if (r.settled) return; // given up on (lease lost, or stop timed out): not ours to report
+    this.settle(r);
+    if (error === undefined) {
+      this.counts.done++;
+      this.emit("completed", job);
+      if (this.lease > 0) this.enqueue(this.acks, job, r.deadline);
+    } else {
+      this.counts.failed++;
+      this.emit("failed", job, error);
+      if (this.lease > 0) this.enqueue(this.fails, job, r.deadline, error);
+      else await this.repost(job);
+    }
+    // maxJobs taken and all of them finished: nothing is left to do
+    if (this.budget === 0 && this.free === this.concurrency && !this.stopping) void this.stop();
+  }
+
+  private settle(r: Running): void {
+    r.settled = true;
+    clearTimeout(r.timer);
+    this.running.delete(r);
+    this.counts.running--;
+    this.unreserve(1);
+  }
+
+  /** The job is no longer this worker's to finish: its handler is told, its slot freed. */
+  private giveUp(r: Running, why: string): void {
+    if (r.settled) return;
+    this.settle(r);
+    r.controller.abort(new Error(why));
+  }
+
+  private scheduleExtension(r: Running): void {
+    r.timer = setTimeout(async () => {
+      if (r.settled) return;
+      try {
+        await this.extend(r, this.lease);
+      } catch (err) {
+        if (err instanceof PresqueError && (err.status === 409 || err.status === 404)) {
+          this.giveUp(r, `lease lost: ${err.message}`);
+          return;
+        }
+        this.report(err, { queue: r.job.queue, id: r.job.id, what: "extend" });
+        if (Date.now() >= r.deadline) {
+          this.giveUp(r, "lease lost: it ran out while presque could not be reached");
+          return;
+        }
+      }
+      if (!r.settled) this.scheduleExtension(r);
+    }, (this.lease * 1000) / 2);
+    r.timer.unref();
+  }
+
+  private async extend(r: Running, seconds: number): Promise<void> {
+    const until = await this.client.extend(r.job.queue, r.job.id, r.job.attempt, seconds);
+    r.deadline = until * 1000;
+  }
+
+  /** lease 0: the job was deleted when fetched; post it back as presque::worker did. */
+  private async repost(job: Job<T>): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await this.client.retry(job.queue, job.data as object);
+        return;
+      } catch (err) {
+        this.report(err, { queue: job.queue, id: job.id, what: "repost" });
+        if (!(err instanceof ConnectionError) || tries >= 20) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** tries)));
+      }
+    }
+  }
+
+  /** Jobs left running at stop: their leases end now, so any worker may take them at once. */
+  private async release(jobs: Job<unknown>[]): Promise<void> {
+    await Promise.allSettled(jobs.map((job) => this.client.extend(job.queue, job.id, job.attempt, 0)));
+  }
+
+  private drain(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      const check = () => this.running.size === 0 && finish();
+      const interval = setInterval(check, 10);
+      function finish() {
+        clearTimeout(timer);
+        clearInterval(interval);
+        resolve();
+      }
+    });
+  }
+
+  // --- acknowledgements
+
+  private enqueue(into: Map<string, Pending[]>, job: Job<unknown>, deadline: number, error?: string): void {
+    let list = into.get(job.queue);
+    if (!list) into.set(job.queue, (list = []));
+    list.push({ id: job.id, attempt: job.attempt, deadline, ...(error !== undefined && { error }) });
+    if (list.length >= MAX_BATCH) this.flushAll();
+    else this.flushTimer ??= setTimeout(() => void this.flushAll(), this.opts.flushDelay ?? 2);
+  }
+
+  private flushAll(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const sends: Promise<void>[] = [];
+    for (const [kind, map] of [["ack", this.acks] as const, ["fail", this.fails] as const]) {
+      for (const [queue, list] of map) {
+        map.delete(queue);
+        for (let i = 0; i < list.length; i += MAX_BATCH) sends.push(this.send(kind, queue, list.slice(i, i + MAX_BATCH)));
+      }
+    }
+    const all = Promise.allSettled([...sends, ...this.flushing]).then(() => {});
+    return all;
+  }
+
+  private async send(kind: "ack" | "fail", queue: string, entries: Pending[]): Promise<void> {
+    const flight = this.sendOnce(kind, queue, entries);
+    this.flushing.add(flight);
+    try {
+      await flight;
+    } finally {
+      this.flushing.delete(flight);
+    }
+  }
+
+  private async sendOnce(kind: "ack" | "fail", queue: string, entries: Pending[]): Promise<void> {
+    try {
+      const outcomes = await this.sendBatch(kind, queue, entries);
+      outcomes.forEach((o, i) => {
+        if (o.status >= 300) this.report(new PresqueError(o.status, o.error ?? "refused", "POST", `/qb/${queue}/${kind}`), { queue, id: entries[i].id, what: kind });
+      });
+    } catch (err) {
+      this.report(err, { queue, what: kind, jobs: entries.length });
+      // presque is away: keep what is still leased to us and try again; a job whose lease has run
+      // out will be handed out again anyway
+      const keep = entries.filter((e) => e.deadline > Date.now());
+      if (keep.length === 0 || !(err instanceof ConnectionError || (err instanceof PresqueError && err.status === 503))) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const map = kind === "ack" ? this.acks : this.fails;
+      for (const e of keep) this.enqueue(map, { id: e.id, attempt: e.attempt, queue, data: undefined }, e.deadline, e.error);
+    }
+  }
+
+  private async sendBatch(kind: "ack" | "fail", queue: string, entries: Pending[]): Promise<BatchOutcome[]> {
+    if (this.batchRoutes) {
+      try {
+        return kind === "ack" ? await this.client.ackBatch(queue, entries) : await this.client.failBatch(queue, entries);
+      } catch (err) {
+        // a presque older than the batch routes answers 404 "not found": one call per job then
+        if (!(err instanceof PresqueError && err.status === 404 && err.message === "not found")) throw err;
+        this.batchRoutes = false;
+      }
+    }
+    return Promise.all(
+      entries.map(async (e): Promise<BatchOutcome> => {
+        try {
+          if (kind === "ack") await this.client.ack(queue, e.id, e.attempt);
+          else await this.client.fail(queue, e.id, e.attempt, e.error);
+          return { id: e.id, status: 200 };
+        } catch (err) {
+          if (err instanceof PresqueError) return { id: e.id, status: err.status, error: err.message };
+          throw err;
+        }
+      }),
+    );
+  }
+
+  private async registerAll(): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await Promise.all(this.queues.map((q) => this.client.register(q)));
+        return;
+      } catch (err) {
+        if (!(err instanceof ConnectionError) || tries >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** tries));
+      }
+    }
+  }
+
+  private report(err: unknown, about: Record<string, unknown>): void {
+    this.emit("error", err instanceof Error ? err : new Error(String(err)), about);
+  }
+}
