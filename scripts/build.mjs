@@ -1,22 +1,34 @@
-// npm run build (and before every npm start): src/**/*.ts to dist/**/*.js, one file each, no
-// bundling and no type checking (npm test type-checks). Plain JavaScript serves requests
-// faster than tsx, whose loader wraps every function created at run time, and starts faster.
+// npm run build, and the prepare script (npm install / npm ci in a checkout, npm pack): src/**/*.ts
+// to dist/**/*.js, one file each, no bundling and no type checking (npm test type-checks); with
+// --types, tsc also writes the .d.ts files the package's users import. Plain JavaScript serves
+// requests faster than tsx, whose loader wraps every function created at run time, and starts faster.
 // Each file is written beside its old self and renamed over it, so a server starting while
 // another start builds never loads half a file.
-import { mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const src = join(root, "src");
 const out = join(root, "dist");
 
+let esbuild;
+try {
+  esbuild = await import("esbuild");
+} catch {
+  // An installed package runs prepare without its devDependencies (npm does for some install
+  // paths): it ships dist/ already built, so there is nothing to do.
+  if (existsSync(join(out, "cli.js"))) process.exit(0);
+  process.stderr.write("presque build: esbuild is missing; run npm install in the checkout first\n");
+  process.exit(1);
+}
+
 const sources = readdirSync(src, { recursive: true, encoding: "utf8" })
   .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
   .map((f) => join(src, f));
 
-const result = await build({
+const result = await esbuild.build({
   entryPoints: sources,
   outdir: out,
   outbase: src,
@@ -31,7 +43,13 @@ const result = await build({
 for (const file of result.outputFiles) {
   mkdirSync(dirname(file.path), { recursive: true });
   const temporary = `${file.path}.${process.pid}.tmp`;
-  writeFileSync(temporary, file.contents);
+  writeFileSync(temporary, file.contents, { mode: file.path.endsWith("cli.js") ? 0o755 : 0o644 });
   renameSync(temporary, file.path);
+}
+
+if (process.argv.includes("--types")) {
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const run = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+  if (run.status !== 0) process.exit(run.status ?? 1);
 }
 if (process.argv.includes("--verbose")) process.stdout.write(`built ${sources.length} files into ${relative(root, out)}/\n`);

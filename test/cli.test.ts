@@ -1,5 +1,5 @@
-// presque as the README starts it: a child process (npm start, or node dist/cli.js, which is what
-// npm start runs once it has built dist/, where npm adds nothing), talked to over HTTP, stopped
+// presque as the README starts it: a child process (npm start, or node dist/cli.js serve, which is what
+// npm start runs from the dist/ that npm install built, where npm adds nothing), talked to over HTTP, stopped
 // with SIGTERM.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
@@ -167,7 +167,7 @@ t.test("node dist/cli.js: SIGTERM mid-request finishes it and exits 0", async (t
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const port = await freePort();
-  const child = launch(t, NODE, [CLI, "--port", String(port), "--redis", await redisUrl(redis)]);
+  const child = launch(t, NODE, [CLI, "serve", "--port", String(port), "--redis", await redisUrl(redis)]);
   await waitReady(child, port);
   const http = client(`http://127.0.0.1:${port}`);
 
@@ -194,7 +194,7 @@ t.test("npm start -- --help lists the flags", async (t) => {
 t.test("a config file with an unknown key stops start-up, naming the key and the file", async (t) => {
   const dir = t.testdir({ "bad.yaml": "server:\n  port: 5999\nredis:\n  bogus: 1\n" });
   const file = join(dir, "bad.yaml");
-  const child = launch(t, NODE, [CLI, "--config", file]);
+  const child = launch(t, NODE, [CLI, "serve", "--config", file]);
   const exit = await within(20_000, "bad config", child.exited);
   t.not(exit.code, 0, "non-zero exit");
   t.equal(exit.signal, null);
@@ -207,7 +207,7 @@ t.test("PRESQUE_PORT and PRESQUE_REDIS_URL", async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const port = await freePort();
-  const child = launch(t, NODE, [CLI], cleanEnv({ PRESQUE_PORT: String(port), PRESQUE_REDIS_URL: await redisUrl(redis) }));
+  const child = launch(t, NODE, [CLI, "serve"], cleanEnv({ PRESQUE_PORT: String(port), PRESQUE_REDIS_URL: await redisUrl(redis) }));
   await waitReady(child, port);
   const status = await client(`http://127.0.0.1:${port}`)("GET", "/status/");
   t.same(status.json, { queues: [], size: 0 }, "the Redis of PRESQUE_REDIS_URL (a fresh one)");
@@ -222,7 +222,7 @@ t.test("embedded Redis: jobs survive a restart; SIGTERM stops redis-server", asy
   writeFileSync(configPath, `server:\n  port: ${port}\nredis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
 
   const start = async () => {
-    const child = launch(t, NODE, [CLI, "--config", configPath]);
+    const child = launch(t, NODE, [CLI, "serve", "--config", configPath]);
     await waitReady(child, port);
     const started = logLines(t, child.stdout()).find((l) => l.msg === "embedded redis-server started");
     t.ok(started, "logs the embedded redis-server");
@@ -274,7 +274,7 @@ t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (
   const redisPort = await redis.getPort();
   t.teardown(() => redis.stop());
   const port = await freePort();
-  const child = launch(t, NODE, [CLI, "--port", String(port), "--redis", await redisUrl(redis)]);
+  const child = launch(t, NODE, [CLI, "serve", "--port", String(port), "--redis", await redisUrl(redis)]);
   await waitReady(child, port);
   const http = client(`http://127.0.0.1:${port}`);
   const json = { "content-type": "application/json" };

@@ -1,16 +1,18 @@
-// npm start: read the settings, start the embedded Redis when none is configured, serve, and
-// shut down cleanly on SIGINT/SIGTERM.
+// presque serve (npm start): read the settings, start the embedded Redis when none is configured,
+// serve, and shut down cleanly on SIGINT/SIGTERM.
 import cluster from "node:cluster";
-import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "./config.js";
-import { createLogger } from "./log.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "./redis.js";
-import { startServer } from "./server.js";
+import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "../config.js";
+import { createLogger } from "../log.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../redis.js";
+import { startRedisProcess } from "../redisserver.js";
+import { startServer } from "../server.js";
 
-async function main(): Promise<void> {
-  if (process.argv[2] === "token") process.exit((await import("./commands/token.js")).main(process.argv.slice(3)));
+export async function serveCommand(argv: string[]): Promise<void> {
+  // --ephemeral is no setting of the config file: it only changes which redis-server is started
+  const ephemeral = argv.includes("--ephemeral");
   let invocation;
   try {
-    invocation = loadConfig(process.argv.slice(2));
+    invocation = loadConfig(argv.filter((a) => a !== "--ephemeral"));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`presque: ${err.message}\n`);
@@ -32,8 +34,15 @@ async function main(): Promise<void> {
 
   log.info({ file: configFile ?? "(none: defaults)" }, "config");
   let embedded: EmbeddedRedis | undefined;
-  if (usesEmbeddedRedis(config)) {
-    embedded = await startEmbeddedRedis(config.redis.embedded.dir);
+  if (ephemeral && !usesEmbeddedRedis(config)) {
+    throw new ConfigError("--ephemeral starts its own redis-server: give no --redis with it");
+  }
+  if (ephemeral) {
+    embedded = await startRedisProcess({ binary: config.redis.embedded.binary });
+    config.redis.url = embedded.url;
+    log.info({ url: embedded.url, ephemeral: true }, "throwaway redis-server started");
+  } else if (usesEmbeddedRedis(config)) {
+    embedded = await startEmbeddedRedis(config.redis.embedded.dir, config.redis.embedded.binary);
     config.redis.url = embedded.url;
     log.info({ url: embedded.url, dir: embedded.dir, appendonly: true }, "embedded redis-server started");
   }
@@ -112,8 +121,3 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
   };
   handleSignals(stop, log);
 }
-
-main().catch((err) => {
-  process.stderr.write(`presque: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
