@@ -1,0 +1,160 @@
+// Worker: concurrency across queues, batch acks, failures, lease extension and loss, stop().
+import t from "tap";
+import { Client } from "../src/client.js";
+import { Worker } from "../src/worker.js";
+import { harness, queueName } from "./helpers.js";
+
+const h = await harness(t);
+const c = new Client(h.url);
+t.teardown(() => c.close());
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+t.test("drains two queues at bounded concurrency: every job once, acked, counted", async (t) => {
+  const [a, b] = [queueName("a"), queueName("b")];
+  await c.pushBatch(a, Array.from({ length: 300 }, (_, n) => ({ n })));
+  await c.pushBatch(b, Array.from({ length: 100 }, (_, n) => ({ n })));
+  const seen = new Map<string, number>();
+  let running = 0;
+  let most = 0;
+  const w = new Worker<{ n: number }>({
+    url: h.url,
+    queues: [a, b],
+    concurrency: 7,
+    lease: 30,
+    wait: 1,
+    handleSignals: false,
+    handler: async (job) => {
+      running++;
+      most = Math.max(most, running);
+      seen.set(`${job.queue}/${job.id}`, (seen.get(`${job.queue}/${job.id}`) ?? 0) + 1);
+      await sleep(job.data.n % 3);
+      running--;
+    },
+  });
+  await w.start();
+  t.match(w.id, new RegExp(`:${process.pid}:worker$`), "readable id: host, pid, name");
+  t.ok((await c.queueWorkers(a)).workers_list.includes(w.id), "registered");
+  await until("all done", async () => w.counts.done === 400);
+  await w.stop();
+  t.equal(seen.size, 400, "every job ran");
+  t.ok([...seen.values()].every((n) => n === 1), "each once");
+  t.ok(most <= 7, `never more than 7 at once (${most})`);
+  for (const [q, n] of [[a, 300], [b, 100]] as const) {
+    t.match(await c.queueStats(q), { job_count: 0, job_leased: 0, job_delayed: 0, job_processed: n }, `${q}: acked and counted`);
+  }
+  t.notOk((await c.workers()).includes(w.id), "unregistered on stop");
+});
+
+t.test("a thrown error fails the job with its message", async (t) => {
+  const q = queueName();
+  const id = await c.push(q, { bad: true });
+  const w = new Worker({ url: h.url, queues: q, lease: 30, wait: 1, handleSignals: false, handler: () => { throw new Error("smtp timeout"); } });
+  await w.start();
+  await until("failed", () => w.counts.failed === 1);
+  await w.stop();
+  t.match(await c.job(q, id), { state: "delayed", attempts: 1, last_error: "smtp timeout" });
+});
+
+t.test("a handler outliving its lease: extended, run once", async (t) => {
+  const q = queueName();
+  const id = await c.push(q, {});
+  let runs = 0;
+  const w = new Worker({ url: h.url, queues: q, lease: 1, wait: 1, handleSignals: false, handler: async () => { runs++; await sleep(2500); } });
+  await w.start();
+  await until("done", () => w.counts.done === 1);
+  await w.stop();
+  t.equal(runs, 1, "not handed out again");
+  t.equal(await c.job(q, id), null, "acked");
+  t.match(await c.queueStats(q), { job_processed: 1, job_failed: 0 });
+});
+
+t.test("a lost lease aborts the handler's signal, and its result is not reported", async (t) => {
+  const q = queueName();
+  const id = await c.push(q, {});
+  let aborted: unknown;
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 1,
+    wait: 1,
+    handleSignals: false,
+    handler: async (job, ctx) => {
+      await c.ack(q, job.id, job.attempt); // someone else settles the job meanwhile
+      await new Promise((ok) => ctx.signal.addEventListener("abort", ok));
+      aborted = ctx.signal.reason;
+    },
+  });
+  await w.start();
+  await until("aborted", () => aborted !== undefined, 10_000);
+  await w.stop();
+  t.match(String(aborted), /lease lost/);
+  t.equal(w.counts.done, 0, "not counted as done");
+  t.equal(await c.job(q, id), null);
+});
+
+t.test("stop(timeout): unfinished jobs are ready again at once, the worker unregisters", async (t) => {
+  const q = queueName();
+  const id = await c.push(q, { slow: true });
+  let started = false;
+  let signalled = false;
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 60,
+    wait: 1,
+    handleSignals: false,
+    handler: async (_job, ctx) => {
+      started = true;
+      await new Promise((ok) => ctx.signal.addEventListener("abort", ok));
+      signalled = true;
+    },
+  });
+  await w.start();
+  await until("started", () => started);
+  await w.stop(100);
+  t.ok(signalled, "the handler was told");
+  const again = await c.fetch(q, { lease: 10 });
+  t.equal(again?.id, id, "handed out again right away, though its lease was 60 s");
+  t.equal(again?.attempt, 2);
+  t.notOk((await c.workers()).includes(w.id));
+});
+
+t.test("lease 0: the classic way, a failed job is posted back with PUT /q", async (t) => {
+  const q = queueName();
+  await c.push(q, { k: "v" });
+  let runs = 0;
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 0,
+    wait: 1,
+    handleSignals: false,
+    handler: () => {
+      runs++;
+      if (runs === 1) throw new Error("once");
+    },
+  });
+  await w.start();
+  await until("retried and done", () => w.counts.done === 1);
+  await w.stop();
+  t.equal(runs, 2);
+  t.match(await c.queueStats(q), { job_count: 0, job_leased: 0, job_failed: 1 });
+});
+
+t.test("maxJobs: takes that many, finishes them, stops by itself", async (t) => {
+  const q = queueName();
+  await c.pushBatch(q, Array.from({ length: 10 }, (_, n) => ({ n })));
+  const w = new Worker({ url: h.url, queues: q, concurrency: 4, maxJobs: 6, lease: 30, wait: 1, handleSignals: false, handler: () => sleep(5) });
+  await w.start();
+  await w.stopped;
+  t.equal(w.counts.done, 6);
+  t.match(await c.queueStats(q), { job_count: 4, job_leased: 0 });
+});
