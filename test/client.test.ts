@@ -56,7 +56,7 @@ t.test("batches: pushBatch, fetchBatch, ackBatch, failBatch", async (t) => {
   const acks = await c.ackBatch(q, [{ id: ids[0], attempt: 1 }, { id: ids[1], attempt: 5 }, { id: "999999", attempt: 1 }]).catch((e) => e);
   if (acks instanceof PresqueError && acks.status === 404 && acks.message === "not found") {
     // the server predates the batch routes (issue 10): the single routes must still work
-    t.skip("POST /qb/:queue/ack is not on this server yet");
+    t.comment("POST /qb/:queue/ack is not on this server yet");
     await c.ack(q, ids[0], 1);
     await c.fail(q, ids[1], 1, "boom");
   } else {

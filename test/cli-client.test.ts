@@ -1,0 +1,100 @@
+// presque push/pop/stats/stop/start/purge/dead as a user runs them: child processes of dist/cli.js.
+import { execFileSync, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import t from "tap";
+import { Client } from "../src/client.js";
+import { freePort, harness, queueName } from "./helpers.js";
+
+const REPO = resolve(import.meta.dirname, "..");
+execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" });
+const h = await harness(t);
+const c = new Client(h.url);
+t.teardown(() => c.close());
+
+/** Runs the CLI; asynchronously, since the server it talks to lives in this process. */
+function presque(args: string[], input?: string, env: Record<string, string> = { PRESQUE_URL: h.url }) {
+  const { PRESQUE_URL: _, ...base } = process.env;
+  const child = spawn(process.execPath, ["dist/cli.js", ...args], { cwd: REPO, env: { ...base, ...env }, stdio: "pipe" });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  child.stdin.end(input ?? "");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  return new Promise<{ code: number | null; out: string; err: string }>((ok) =>
+    child.once("close", (code) => (clearTimeout(timer), ok({ code, out, err }))),
+  );
+}
+
+t.test("push one job, pop it", async (t) => {
+  const q = queueName();
+  const pushed = await presque(["push", q, '{"a":1}']);
+  t.equal(pushed.code, 0, pushed.err);
+  t.match(JSON.parse(pushed.out), { id: /^\d+$/ });
+  const popped = await presque(["pop", q]);
+  t.equal(popped.code, 0);
+  t.same(JSON.parse(popped.out), { a: 1 });
+  const none = await presque(["pop", q]);
+  t.equal(none.code, 1, "nothing to pop: exit 1");
+  t.match(none.err, `no job in ${q}`);
+});
+
+t.test("push JSON lines from stdin, in batches, in order", async (t) => {
+  const q = queueName();
+  const lines = Array.from({ length: 2500 }, (_, n) => JSON.stringify({ n })).join("\n") + "\n\n";
+  const run = await presque(["push", q, "--batch", "1000"], lines);
+  t.equal(run.code, 0, run.err);
+  t.same(JSON.parse(run.out), { queue: q, pushed: 2500 });
+  t.equal((await c.queueStats(q)).job_count, 2500);
+  t.same(await c.peek(q, 3), [{ n: 0 }, { n: 1 }, { n: 2 }], "in the lines' order");
+  const bad = await presque(["push", q], '{"ok":1}\nnot json\n');
+  t.equal(bad.code, 2);
+  t.match(bad.err, "line 2 is not JSON");
+});
+
+t.test("stats, stop, start, purge", async (t) => {
+  const q = queueName();
+  await c.pushBatch(q, [{}, {}]);
+  t.match(JSON.parse((await presque(["stats", q])).out), { queue_name: q, job_count: 2 });
+  t.ok(JSON.parse((await presque(["stats"])).out).queues.some((s: { queue_name: string }) => s.queue_name === q));
+  t.equal((await presque(["stop", q])).code, 0);
+  t.match(await c.control(q), { status: 0 });
+  const closed = await presque(["pop", q]);
+  t.equal(closed.code, 1);
+  t.match(closed.err, "queue is closed");
+  t.equal((await presque(["start", q])).code, 0);
+  t.match(await c.control(q), { status: 1 });
+  t.equal((await presque(["purge", q])).code, 0);
+  t.equal((await c.queueStats(q)).job_count, 0);
+});
+
+t.test("dead: list, --retry-all", async (t) => {
+  const q = queueName();
+  await c.configure(q, { max_attempts: 1 });
+  await c.pushBatch(q, [{ d: 1 }, { d: 2 }]);
+  for (const job of await c.fetchBatch(q, 2, { lease: 10 })) await c.fail(q, job.id, job.attempt, "fatal");
+  const list = await presque(["dead", q]);
+  t.equal(list.code, 0);
+  t.equal(list.out.trim().split("\n").length, 2);
+  t.match(JSON.parse(list.out.split("\n")[0]), { last_error: "fatal", state: "dead" });
+  t.same(JSON.parse((await presque(["dead", q, "--retry-all"])).out), { queue: q, retried: 2 });
+  t.match(await c.queueStats(q), { job_count: 2, job_dead: 0 });
+});
+
+t.test("--help everywhere; bad usage exits 2; an unreachable server is one line", async (t) => {
+  for (const cmd of [[], ["serve"], ["push"], ["pop"], ["stats"], ["stop"], ["start"], ["purge"], ["dead"], ["work"]]) {
+    const run = await presque([...cmd, "--help"]);
+    t.equal(run.code, 0, `${cmd.join(" ") || "presque"} --help`);
+    t.match(run.out, /^Usage: presque/);
+  }
+  t.equal((await presque(["frobnicate"])).code, 2);
+  t.equal((await presque(["pop"])).code, 2, "no queue");
+  const port = await freePort();
+  for (const env of [{ PRESQUE_URL: `http://127.0.0.1:${port}` }]) {
+    const run = await presque(["stats"], undefined, env);
+    t.equal(run.code, 1);
+    t.equal(run.err, `presque: cannot reach presque at http://127.0.0.1:${port}: connection refused\n`);
+  }
+  const flag = await presque(["stats", "--url", `http://127.0.0.1:${port}`], undefined, {});
+  t.match(flag.err, `127.0.0.1:${port}`, "--url works too");
+});
