@@ -1,0 +1,60 @@
+// The examples in examples/ run against a real server: every job done, acknowledged once, counted.
+import { execFileSync, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import t from "tap";
+import { Client } from "../src/client.js";
+import { harness, queueName } from "./helpers.js";
+
+const REPO = resolve(import.meta.dirname, "..");
+execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" });
+const h = await harness(t);
+const c = new Client(h.url);
+t.teardown(() => c.close());
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+const EXAMPLES: [string, string[], number][] = [
+  ["python", ["python3", "examples/python/worker.py"], 300],
+  ["shell", ["sh", "examples/shell/worker.sh"], 200],
+  ["node", [process.execPath, "--import", "tsx", "examples/node/worker.ts"], 300],
+];
+
+for (const [name, command, count] of EXAMPLES) {
+  t.test(`examples/${name}: ${count} jobs`, async (t) => {
+    const q = queueName(name);
+    const ids = await c.pushBatch(q, Array.from({ length: count }, (_, n) => ({ n })));
+    const child = spawn(command[0], [...command.slice(1), q], {
+      cwd: REPO,
+      env: { ...process.env, PRESQUE_URL: h.url, WAIT: "1" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    t.teardown(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // gone
+      }
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const s = await c.queueStats(q);
+      if (s.job_count === 0 && s.job_leased === 0) break;
+      if (Date.now() > deadline) throw new Error(`${name}: not drained: ${JSON.stringify(s)}\n${err}`);
+      await sleep(50);
+    }
+    const registered = (await c.queueWorkers(q)).workers_list;
+    t.equal(registered.length, 1, `registered as ${registered[0]}`);
+    process.kill(child.pid!, "SIGINT");
+    t.equal(await exited, 0, `exits 0 on SIGINT ${err}`);
+    const done = out.trim().split("\n").map((l) => l.replace(/^done /, ""));
+    t.equal(done.length, count, "one line per job");
+    t.same([...new Set(done)].sort(), [...ids].sort(), "every job done once");
+    t.match(await c.queueStats(q), { job_processed: count, job_failed: 0, job_delayed: 0, job_dead: 0 }, "acknowledged and counted");
+    t.same((await c.queueWorkers(q)).workers_list, [], "unregistered");
+  });
+}
