@@ -53,17 +53,10 @@ t.test("batches: pushBatch, fetchBatch, ackBatch, failBatch", async (t) => {
   t.same(jobs.map((j) => j.data.n), [1, 2, 3]);
   t.same(jobs.map((j) => j.attempt), [1, 1, 1]);
   t.same(await c.fetchBatch(q, 10, { lease: 30 }), [], "empty: []");
-  const acks = await c.ackBatch(q, [{ id: ids[0], attempt: 1 }, { id: ids[1], attempt: 5 }, { id: "999999", attempt: 1 }]).catch((e) => e);
-  if (acks instanceof PresqueError && acks.status === 404 && acks.message === "not found") {
-    // the server predates the batch routes (issue 10): the single routes must still work
-    t.comment("POST /qb/:queue/ack is not on this server yet");
-    await c.ack(q, ids[0], 1);
-    await c.fail(q, ids[1], 1, "boom");
-  } else {
-    t.same(acks.map((a: { status: number }) => a.status), [204, 409, 404]);
-    const fails = await c.failBatch(q, [{ id: ids[1], attempt: 1, error: "boom" }]);
-    t.match(fails, [{ id: ids[1], status: 200, state: "delayed" }]);
-  }
+  const acks = await c.ackBatch(q, [{ id: ids[0], attempt: 1 }, { id: ids[1], attempt: 5 }, { id: "999999", attempt: 1 }]);
+  t.match(acks, [{ id: ids[0], status: 204, state: "acked" }, { id: ids[1], status: 409 }, { id: "999999", status: 404, error: "no such job" }]);
+  const fails = await c.failBatch(q, [{ id: ids[1], attempt: 1, error: "boom" }, { id: ids[2], attempt: 3 }]);
+  t.match(fails, [{ id: ids[1], status: 200, state: "delayed" }, { id: ids[2], status: 409 }]);
   t.match(await c.job(q, ids[1]), { state: "delayed", last_error: "boom" });
   t.equal(await c.job(q, ids[0]), null);
 });
