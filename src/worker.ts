@@ -120,6 +120,8 @@ export class Worker<T = unknown> extends EventEmitter {
       process.on("SIGINT", this.onSignal);
       process.on("SIGTERM", this.onSignal);
     }
+    // one fetch in flight per queue: fewer, fuller batches cost presque less than several small
+    // ones in flight (measured: 50 jobs per fetch at concurrency 50, against 25 with two)
     this.loops = this.queues.map((queue) => this.poll(queue));
     return this;
   }
@@ -188,7 +190,13 @@ export class Worker<T = unknown> extends EventEmitter {
 
   /** Waits for a free slot, then takes up to max of them. */
   private async reserve(max: number): Promise<number> {
-    while (this.free === 0 && !this.stopping && this.budget > 0) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    for (;;) {
+      while (this.free === 0 && !this.stopping && this.budget > 0) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      // jobs that finish in this turn of the event loop free their slots together: one fetch for all
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.stopping || this.budget <= 0) return 0;
+      if (this.free > 0) break; // else another queue's fetch took them meanwhile
+    }
     const n = Math.min(this.free, max, MAX_BATCH, this.budget);
     this.free -= n;
     this.budget -= n;
