@@ -42,7 +42,7 @@ t.test("push one job, pop it", async (t) => {
 t.test("push JSON lines from stdin, in batches, in order", async (t) => {
   const q = queueName();
   const lines = Array.from({ length: 2500 }, (_, n) => JSON.stringify({ n })).join("\n") + "\n\n";
-  const run = await presque(["push", q, "--batch", "1000"], lines);
+  const run = await presque(["push", q, "--batch", "1000", "--in-flight", "1"], lines);
   t.equal(run.code, 0, run.err);
   t.same(JSON.parse(run.out), { queue: q, pushed: 2500 });
   t.equal((await c.queueStats(q)).job_count, 2500);

@@ -1,5 +1,6 @@
 // presque push <queue> ['<json>']: one job from the argument, or one per line of stdin, sent in
-// batches of up to 1000 (one POST /qb each, in order, so the queue keeps the lines' order).
+// batches of up to 1000 (one POST /qb each), a few batches in flight: one at a time, the command
+// would spend most of its time waiting for each answer.
 import { createInterface } from "node:readline";
 import { client, number, parse, printJson, requireQueue, UsageError } from "./args.js";
 
@@ -11,11 +12,13 @@ Options:
   --delay <s>        not handed out before this many seconds from now
   --priority <n>     higher first (default 0)
   --batch <n>        jobs per request when reading stdin (default 1000)
+  --in-flight <n>    requests at once when reading stdin (default 4); 1 keeps the lines' order
+                     in the queue exactly (with more, each batch is in order, batches may not be)
   --url <url>        presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
 `;
 
 export async function pushCommand(argv: string[]): Promise<void> {
-  const args = parse(argv, USAGE, { delay: { type: "string" }, priority: { type: "string" }, batch: { type: "string" } });
+  const args = parse(argv, USAGE, { delay: { type: "string" }, priority: { type: "string" }, batch: { type: "string" }, "in-flight": { type: "string" } });
   if (!args) return;
   const queue = requireQueue(args.positionals, USAGE);
   const opts = {
@@ -23,6 +26,7 @@ export async function pushCommand(argv: string[]): Promise<void> {
     priority: args.values.priority === undefined ? undefined : number(args.values.priority, "priority", -1e6, 0),
   };
   const batchSize = number(args.values.batch, "batch", 1, 1000);
+  const inFlight = Math.floor(number(args.values["in-flight"], "in-flight", 1, 4));
   const presque = client(args.url);
   try {
     if (args.positionals.length > 1) {
@@ -34,16 +38,33 @@ export async function pushCommand(argv: string[]): Promise<void> {
     let batch: object[] = [];
     let pushed = 0;
     let line = 0;
+    const sending = new Set<Promise<void>>();
+    let failure: unknown;
+    const send = async (jobs: object[]) => {
+      while (sending.size >= inFlight) await Promise.race(sending);
+      if (failure) throw failure;
+      const request: Promise<void> = presque.pushBatch(queue, jobs, opts).then(
+        (ids) => void (pushed += ids.length),
+        (err) => void (failure ??= err),
+      );
+      sending.add(request);
+      void request.finally(() => sending.delete(request));
+    };
     for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       line++;
       if (!text.trim()) continue;
       batch.push(jobOf(text, `line ${line}`));
       if (batch.length >= batchSize) {
-        pushed += (await presque.pushBatch(queue, batch, opts)).length;
+        await send(batch);
         batch = [];
       }
     }
-    if (batch.length) pushed += (await presque.pushBatch(queue, batch, opts)).length;
+    if (batch.length) await send(batch);
+    await Promise.all(sending);
+    if (failure) {
+      process.stderr.write(`presque: ${pushed} jobs were added before this failure\n`);
+      throw failure;
+    }
     printJson({ queue, pushed });
   } finally {
     presque.close();
