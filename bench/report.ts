@@ -210,6 +210,10 @@ export class Report {
     const gqb = this.get("presque.get_qb100");
     const drain = this.get("bullmq.worker");
     check("GET /qb (100) >= 3 x BullMQ Worker drain jobs/s", ratio(gqb?.jobsPerSec, drain?.jobsPerSec), (v) => v >= 3, (v) => `${fmtX(v)} (${fmtInt(gqb?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`);
+    const worker = this.get("client.worker");
+    check("Worker drain (concurrency 50, leased) >= 2 x BullMQ Worker jobs/s", ratio(worker?.jobsPerSec, drain?.jobsPerSec), (v) => v >= 2, (v) => `${fmtX(v)} (${fmtInt(worker?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`);
+    const push = this.get("client.push");
+    check("presque push of JSON lines >= 100,000 jobs/s", push?.jobsPerSec, (v) => v >= 100_000, (v) => `${fmtInt(v)} jobs/s`);
     const m = this.memory;
     const over = (b: number | undefined) => (b === undefined ? undefined : b - m.payloadBytes);
     check("Redis memory per job <= BullMQ's", ratio(m.presque, m.bullmq), (v) => v <= 1, (v) => `${fmtX(v)} (${fmtInt(m.presque)} vs ${fmtInt(m.bullmq)} bytes)`);
@@ -273,7 +277,7 @@ export class Report {
     }
     if (this.notes.length) out.push("", ...this.notes);
     out.push("");
-    out.push("Targets (issues 4 and 9):");
+    out.push("Targets (issues 4, 9 and 10):");
     for (const t of this.targets()) out.push(`  [${t.pass === null ? "n/a " : t.pass ? "pass" : "FAIL"}] ${t.text}: ${t.detail}`);
     return out.join("\n");
   }

@@ -18,6 +18,7 @@ import { fromRounds, ratio, Report, type Scenario } from "./report.js";
 import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
 import { fillIdleQueues, fillQueue, idleCost, stallDuring } from "./scale.js";
+import { cliPush, cliWork, workerDrain } from "./clients.js";
 
 /** The scenarios whose ratios matter most, in the order a round runs them: each presque run right
  *  after its baseline's, so that the runs a ratio compares are seconds apart, not minutes. */
@@ -216,7 +217,7 @@ async function startServers(redisUrl: string): Promise<Servers> {
   const hello = section("hello") ? await startBaseline("hello", "hello.ts") : undefined;
   const naive = section("naive") ? await startBaseline("naive", "naive.ts", [redisUrl, NAIVE_LIST]) : undefined;
   const presque =
-    section("presque") || section("memory") || section("scale")
+    section("presque") || section("memory") || section("scale") || section("client")
       ? await startPresque(redisUrl, {
           dir: flags.presque && resolve(flags.presque),
           profileDir: flags.profile,
@@ -640,6 +641,22 @@ async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> 
   }
 }
 
+/** The Worker class and the presque CLI (issue 10). */
+async function clients(presque: Child): Promise<void> {
+  if (wanted("client.worker")) {
+    log("- Worker drain");
+    report.add(await workerDrain(presque, "bench-worker"));
+  }
+  if (wanted("client.push")) {
+    log("- presque push");
+    report.add(await cliPush(presque, "bench-cli-push"));
+  }
+  if (wanted("client.work")) {
+    log("- presque work -- true, xargs -P 4 true");
+    for (const s of await cliWork(presque, "bench-cli-work")) report.add(s);
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const redisServer = await startRedis();
@@ -663,6 +680,8 @@ async function main(): Promise<void> {
         await redis.flushall();
         await longPoll(servers.presque, redis);
         await presqueMemory(servers.presque, redis);
+        await redis.flushall();
+        await clients(servers.presque);
         await redis.flushall();
         await scale(servers.presque, redis, redisServer.url);
       }
