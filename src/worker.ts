@@ -408,16 +408,10 @@ export class Worker<T = unknown> extends EventEmitter {
     );
   }
 
+  /** Registration fails start() when presque cannot be reached (after the client's own retries):
+   *  a worker that never started should say so, not wait silently. */
   private async registerAll(): Promise<void> {
-    for (let tries = 0; ; tries++) {
-      try {
-        await Promise.all(this.queues.map((q) => this.client.register(q)));
-        return;
-      } catch (err) {
-        if (!(err instanceof ConnectionError) || tries >= 5) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** tries));
-      }
-    }
+    await Promise.all(this.queues.map((q) => this.client.register(q)));
   }
 
   private report(err: unknown, about: Record<string, unknown>): void {
