@@ -190,6 +190,7 @@ interface Answer {
   body: Buffer;
 }
 
+/** failures to reach the server at all, or a connection that broke: worth another try */
 const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ECONNABORTED", "EHOSTUNREACH"]);
 
 export class Client {
@@ -213,18 +214,6 @@ export class Client {
     this.timeout = opts.timeout ?? 30_000;
     const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64 };
     this.agent = this.secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
-  }
-
-  /** The same server and settings, with another worker id. */
-  as(workerId: string): Client {
-    return new Client({
-      url: this.url,
-      workerId,
-      retries: this.retries,
-      retryDelay: this.retryDelay,
-      retryDelayCap: this.retryDelayCap,
-      timeout: this.timeout,
-    });
   }
 
   /** Closes the idle keep-alive sockets; calls still work afterwards (on new sockets). */
@@ -465,7 +454,7 @@ export class Client {
       } catch (err) {
         failure = err as Error;
       }
-      const retryable = failure ? failure instanceof ConnectionError : answer!.status === 503;
+      const retryable = failure ? failure instanceof ConnectionError && RETRYABLE_CODES.has(failure.code ?? "") : answer!.status === 503;
       if (retryable && call.idempotent && attempt < this.retries && !call.signal?.aborted) {
         const delay = Math.min(this.retryDelayCap, this.retryDelay * 2 ** attempt);
         await sleep(delay / 2 + Math.random() * (delay / 2), call.signal);
@@ -553,7 +542,7 @@ function errorOf(answer: Answer, call: Call): PresqueError {
 function connectionError(err: Error & { code?: string }, url: string): ConnectionError {
   const code = err.code;
   const why = code === "ECONNREFUSED" ? "connection refused" : err.message;
-  return new ConnectionError(`cannot reach presque at ${url}: ${why}`, url, code && RETRYABLE_CODES.has(code) ? code : code ?? "EUNKNOWN");
+  return new ConnectionError(`cannot reach presque at ${url}: ${why}`, url, code);
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -89,6 +89,7 @@ export class Worker<T = unknown> extends EventEmitter {
   private loops: Promise<void>[] = [];
   private stopping?: Promise<void>;
   private started = false;
+  private warnedAt = 0;
   /** jobs still to take under maxJobs */
   private budget: number;
   private readonly onSignal = () => void this.stop(this.opts.stopTimeout ?? 10_000);
@@ -107,8 +108,6 @@ export class Worker<T = unknown> extends EventEmitter {
     this.budget = opts.maxJobs ?? Infinity;
     this.id = `${hostname()}:${process.pid}:${opts.name ?? "worker"}`;
     this.client = new Client({ retries: 3, ...opts.client, url: opts.url, workerId: this.id });
-    // an 'error' event with no listener would end the process: report them on stderr instead
-    this.on("error", () => {});
   }
 
   /** Registers on the queues and starts fetching; resolves once fetching has begun. */
@@ -144,6 +143,8 @@ export class Worker<T = unknown> extends EventEmitter {
       // acknowledgements that failed to go out are queued again: send until none are left
       for (let i = 0; i < 50 && (this.acks.size || this.fails.size || this.flushing.size); i++) await this.flushAll();
       if (this.lease > 0 && left.length) await this.release(left.map((r) => r.job));
+      // lease 0: the server deleted them when it handed them out, so post them back
+      if (this.lease === 0) await Promise.allSettled(left.map((r) => this.repost(r.job as Job<T>)));
       if (this.opts.register !== false) await Promise.allSettled(this.queues.map((q) => this.client.unregister(q)));
       process.off("SIGINT", this.onSignal);
       process.off("SIGTERM", this.onSignal);
@@ -415,6 +416,14 @@ export class Worker<T = unknown> extends EventEmitter {
   }
 
   private report(err: unknown, about: Record<string, unknown>): void {
-    this.emit("error", err instanceof Error ? err : new Error(String(err)), about);
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (this.listenerCount("error") > 0) {
+      this.emit("error", error, about);
+      return;
+    }
+    // an 'error' event nobody listens to would end the process: one line on stderr now and then
+    if (Date.now() - this.warnedAt < 5000) return;
+    this.warnedAt = Date.now();
+    process.stderr.write(`presque worker ${this.id}: ${error.message} ${JSON.stringify(about)}\n`);
   }
 }

@@ -275,7 +275,7 @@ t.test("bad flag and environment values name their source", async (t) => {
     const got = configError(t, () => loadConfig(argv, { ...none, ...env }));
     t.match(got, message, `${JSON.stringify(argv)} ${JSON.stringify(env)}`);
   }
-  t.match(configError(t, () => loadConfig(["--bogus"], none)), /Usage: npm start/, "an unknown flag shows the usage");
+  t.match(configError(t, () => loadConfig(["--bogus"], none)), /Usage: presque serve/, "an unknown flag shows the usage");
 });
 
 t.test("--workers and --help", async (t) => {

@@ -158,3 +158,25 @@ t.test("maxJobs: takes that many, finishes them, stops by itself", async (t) => 
   t.equal(w.counts.done, 6);
   t.match(await c.queueStats(q), { job_count: 4, job_leased: 0 });
 });
+
+t.test("lease 0, stop(timeout) with a job still running: the job is posted back", async (t) => {
+  const q = queueName();
+  await c.push(q, { k: "stuck" });
+  let started = false;
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 0,
+    wait: 1,
+    handleSignals: false,
+    handler: (_job, ctx) => {
+      started = true;
+      return new Promise((ok) => ctx.signal.addEventListener("abort", ok));
+    },
+  });
+  await w.start();
+  await until("started", () => started);
+  t.equal((await c.queueStats(q)).job_count, 0, "taken (deleted on fetch)");
+  await w.stop(100);
+  t.same(await c.peek(q), [{ k: "stuck" }], "back in the queue");
+});
