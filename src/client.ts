@@ -152,6 +152,8 @@ export interface Stats {
   redis: { target: string; version: string; embedded: boolean };
   queues: (QueueFigures & { status: number; lease: number })[];
   workers: number;
+  /** the presque processes serving this Redis: build, data layout and script versions */
+  processes: { id: string; version: string; layout: number; scripts: string[]; started_at: number }[];
 }
 
 export interface WorkerInfo {

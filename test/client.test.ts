@@ -27,7 +27,9 @@ t.test("push, fetch, ack; job lookup; stats", async (t) => {
   t.equal(await c.job(q, id), null, "acked: gone");
   t.equal(await c.fetch(q), null, "no job: null");
   t.ok((await c.queues()).includes(q));
-  t.ok((await c.stats()).queues.some((s) => s.queue_name === q));
+  const stats = await c.stats();
+  t.ok(stats.queues.some((s) => s.queue_name === q));
+  t.match(stats.processes[0], { id: String, version: String, layout: Number });
 });
 
 t.test("errors carry the status and the server's message", async (t) => {
