@@ -92,7 +92,13 @@ export class Worker<T = unknown> extends EventEmitter {
   private warnedAt = 0;
   /** jobs still to take under maxJobs */
   private budget: number;
-  private readonly onSignal = () => void this.stop(this.opts.stopTimeout ?? 10_000);
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    if (!this.stopping) return void this.stop(this.opts.stopTimeout ?? 10_000);
+    // a second Ctrl-C: whoever sends it does not want to wait; the signal's own action, now
+    process.off("SIGINT", this.onSignal);
+    process.off("SIGTERM", this.onSignal);
+    process.kill(process.pid, signal);
+  };
 
   constructor(opts: WorkerOptions<T>) {
     super();
