@@ -66,6 +66,8 @@ interface Pending {
 }
 
 const MAX_BATCH = 1000;
+/** how long stop() lets fetches in flight answer before cutting them off */
+const STOP_POLL_GRACE_MS = 200;
 
 export class Worker<T = unknown> extends EventEmitter {
   readonly id: string;
@@ -140,8 +142,12 @@ export class Worker<T = unknown> extends EventEmitter {
    *  are retried at once, sends every pending acknowledgement, unregisters, and resolves. */
   stop(timeoutMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
-      this.polls.abort(new Error("worker stopping"));
       for (const wake of this.slotWaiters.splice(0)) wake();
+      // a fetch whose answer is on its way holds leased jobs: let it arrive (they are handed back
+      // at once) rather than cut it off and leave them leased; a long poll is cut off soon after
+      const polled = Promise.allSettled(this.loops);
+      await Promise.race([polled, new Promise((resolve) => setTimeout(resolve, Math.min(STOP_POLL_GRACE_MS, timeoutMs)))]);
+      this.polls.abort(new Error("worker stopping"));
       await this.drain(timeoutMs);
       const left = [...this.running];
       for (const r of left) this.giveUp(r, "worker stopped before the job finished");
@@ -187,6 +193,12 @@ export class Worker<T = unknown> extends EventEmitter {
         // a closed queue answers at once, as does a server that is down: do not spin
         await this.pause(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
         continue;
+      }
+      if (this.stopping) {
+        this.unreserve(want);
+        if (this.lease > 0) await this.release(jobs);
+        else await Promise.allSettled(jobs.map((job) => this.repost(job)));
+        return;
       }
       this.unreserve(want - jobs.length);
       this.budget += want - jobs.length;
@@ -321,7 +333,7 @@ export class Worker<T = unknown> extends EventEmitter {
   }
 
   /** Jobs left running at stop: their leases end now, so any worker may take them at once. */
-  private async release(jobs: Job<unknown>[]): Promise<void> {
+  private async release(jobs: Job<T>[] | Job<unknown>[]): Promise<void> {
     await Promise.allSettled(jobs.map((job) => this.client.extend(job.queue, job.id, job.attempt, 0)));
   }
 

@@ -93,11 +93,11 @@ t.test("SIGTERM mid-job: the job is ready again at once, the worker exits 0", as
       kind === "Worker"
         ? workerChild(t, q, { LEASE: "60" })
         : launch(t, process.execPath, ["dist/cli.js", "work", q, "--lease", "60", "--grace", "0.1", "--", "sh", "-c", "echo running; sleep 30"], { PRESQUE_URL: h.url });
-    await until(`${kind} started`, () => /started|running/.test(child.out()));
+    await until(`${kind} started`, () => /started \d|running/.test(child.out()));
     process.kill(child.proc.pid!, "SIGTERM");
     t.equal(await child.exited, 0, `${kind} exits 0`);
     const again = await c.fetch(q, { lease: 5 });
-    t.equal(again?.id, id, `${kind}: handed out again at once, though its lease was 60 s`);
+    t.equal(again?.id, id, `${kind}: handed out again at once, though its lease was 60 s`, { output: child.out() });
     await c.ack(q, id, again!.attempt);
   }
 });

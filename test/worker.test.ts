@@ -180,3 +180,24 @@ t.test("lease 0, stop(timeout) with a job still running: the job is posted back"
   await w.stop(100);
   t.same(await c.peek(q), [{ k: "stuck" }], "back in the queue");
 });
+
+t.test("jobs whose fetch answers after stop() began are handed back at once, not run", async (t) => {
+  const q = queueName();
+  const id = await c.push(q, {});
+  let runs = 0;
+  const w = new Worker({ url: h.url, queues: q, lease: 60, wait: 5, handleSignals: false, handler: () => void runs++ });
+  // stop() begins while the answer that holds the job is on its way (as when SIGTERM arrives then)
+  const fetchBatch = w.client.fetchBatch.bind(w.client);
+  let stopping: Promise<void> | undefined;
+  w.client.fetchBatch = (async (...args: Parameters<typeof fetchBatch>) => {
+    const jobs = await fetchBatch(...args);
+    stopping ??= w.stop(1000);
+    return jobs;
+  }) as typeof fetchBatch;
+  await w.start();
+  await until("stopping", () => stopping !== undefined);
+  await stopping;
+  t.equal(runs, 0, "not run");
+  const again = await c.fetch(q, { lease: 5 });
+  t.equal(again?.id, id, "ready again at once, though it was leased for 60 s");
+});
