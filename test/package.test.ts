@@ -68,14 +68,17 @@ t.test("npx presque serve --ephemeral serves, and stops on SIGTERM", async (t) =
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
-  const exited = new Promise((ok) => child.once("exit", ok));
+  // every process of the group (npx, sh, node, redis-server) holds stderr: closed when all are gone
+  const gone = new Promise((ok) => child.stderr.once("close", ok));
   let status: unknown;
   for (let i = 0; i < 200 && status === undefined; i++) {
     status = await fetch(`http://127.0.0.1:${port}/status/`).then((r) => r.json(), () => undefined);
     if (status === undefined) await new Promise((ok) => setTimeout(ok, 50));
   }
   t.same(status, { queues: [], size: 0 }, out);
+  const scratch = /"url":"redis:\/\/127\.0\.0\.1:(\d+)/.exec(out);
   process.kill(-child.pid!, "SIGTERM");
-  await exited;
+  await gone;
   t.match(out, /throwaway redis-server started/);
+  t.ok(scratch, "it said which redis-server it started");
 });
