@@ -15,7 +15,8 @@ Commands:
                                    run a program once per job (presque work --help)
   token new --roles <roles>        make an API token (presque token --help)
 
-Every client command takes --url <url> (PRESQUE_URL; default http://127.0.0.1:5000) and --help.
+Every client command takes --url <url> (PRESQUE_URL; default http://127.0.0.1:5000), --token <token>
+(PRESQUE_TOKEN) and --help.
 `;
 
 type Command = (argv: string[]) => Promise<void | number>;

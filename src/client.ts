@@ -40,6 +40,8 @@ export interface ClientOptions {
   url?: string;
   /** sent as X-presque-workerid, so that the server counts this worker's jobs */
   workerId?: string;
+  /** API token, sent as Authorization: Bearer; default PRESQUE_TOKEN */
+  token?: string;
   /** how many times an idempotent call is tried again after a 503 or a connection error (default 4) */
   retries?: number;
   /** first retry delay in ms, doubled each time (default 100) */
@@ -198,6 +200,7 @@ const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDO
 export class Client {
   readonly url: string;
   readonly workerId?: string;
+  private readonly token?: string;
   private readonly agent: Agent;
   private readonly retries: number;
   private readonly retryDelay: number;
@@ -210,6 +213,7 @@ export class Client {
     this.url = (opts.url ?? process.env.PRESQUE_URL ?? DEFAULT_URL).replace(/\/+$/, "");
     this.secure = this.url.startsWith("https:");
     this.workerId = opts.workerId;
+    this.token = opts.token ?? (process.env.PRESQUE_TOKEN || undefined);
     this.retries = opts.retries ?? 4;
     this.retryDelay = opts.retryDelay ?? 100;
     this.retryDelayCap = opts.retryDelayCap ?? 2000;
@@ -474,6 +478,7 @@ export class Client {
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
     const headers: Record<string, string> = { ...call.headers };
     if (this.workerId) headers["x-presque-workerid"] = this.workerId;
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     let payload: Buffer | undefined;
     if (call.body !== undefined) {
       payload = Buffer.from(JSON.stringify(call.body));

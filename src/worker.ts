@@ -138,12 +138,12 @@ export class Worker<T = unknown> extends EventEmitter {
     return new Promise((resolve) => (this.stopping ? this.stopping.then(resolve) : this.once("stopped", resolve)));
   }
 
-  /** Stops fetching, lets running jobs finish for up to timeoutMs, hands back the rest so that they
-   *  are retried at once, sends every pending acknowledgement, unregisters, and resolves. */
+  /** Stops fetching, lets running jobs finish for up to timeoutMs, fails the rest so that they are
+   *  retried after the queue's backoff, sends every pending acknowledgement, unregisters, resolves. */
   stop(timeoutMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       for (const wake of this.slotWaiters.splice(0)) wake();
-      // a fetch whose answer is on its way holds leased jobs: let it arrive (they are handed back
+      // a fetch whose answer is on its way holds leased jobs: let it arrive (they are failed back
       // at once) rather than cut it off and leave them leased; a long poll is cut off soon after
       const polled = Promise.allSettled(this.loops);
       await Promise.race([polled, new Promise((resolve) => setTimeout(resolve, Math.min(STOP_POLL_GRACE_MS, timeoutMs)))]);
@@ -196,7 +196,7 @@ export class Worker<T = unknown> extends EventEmitter {
       }
       if (this.stopping) {
         this.unreserve(want);
-        if (this.lease > 0) await this.release(jobs);
+        if (this.lease > 0) await this.release(jobs as Job<unknown>[]);
         else await Promise.allSettled(jobs.map((job) => this.repost(job)));
         return;
       }
@@ -332,9 +332,16 @@ export class Worker<T = unknown> extends EventEmitter {
     }
   }
 
-  /** Jobs left running at stop: their leases end now, so any worker may take them at once. */
-  private async release(jobs: Job<T>[] | Job<unknown>[]): Promise<void> {
-    await Promise.allSettled(jobs.map((job) => this.client.extend(job.queue, job.id, job.attempt, 0)));
+  /** Jobs left running at stop, or fetched after it began: failed now, so that any worker may take
+   *  them as soon as the queue's backoff allows (rather than when their leases run out). */
+  private async release(jobs: Job<unknown>[]): Promise<void> {
+    const byQueue = new Map<string, Pending[]>();
+    for (const job of jobs) {
+      const list = byQueue.get(job.queue) ?? [];
+      list.push({ id: job.id, attempt: job.attempt, deadline: Infinity, error: "worker stopped before the job finished" });
+      byQueue.set(job.queue, list);
+    }
+    await Promise.allSettled([...byQueue].map(([queue, entries]) => this.sendBatch("fail", queue, entries)));
   }
 
   private drain(timeoutMs: number): Promise<void> {

@@ -11,6 +11,7 @@ export interface Parsed {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
   url: string;
+  token?: string;
 }
 
 export function parse(argv: string[], usage: string, options: Options = {}): Parsed | null {
@@ -18,7 +19,7 @@ export function parse(argv: string[], usage: string, options: Options = {}): Par
   try {
     parsed = parseArgs({
       args: argv,
-      options: { url: { type: "string" }, help: { type: "boolean", short: "h" }, ...options },
+      options: { url: { type: "string" }, token: { type: "string" }, help: { type: "boolean", short: "h" }, ...options },
       allowPositionals: true,
       strict: true,
     });
@@ -30,12 +31,13 @@ export function parse(argv: string[], usage: string, options: Options = {}): Par
     return null;
   }
   const url = (parsed.values.url as string | undefined) ?? process.env.PRESQUE_URL ?? DEFAULT_URL;
-  return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, url };
+  const token = (parsed.values.token as string | undefined) ?? (process.env.PRESQUE_TOKEN || undefined);
+  return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, url, token };
 }
 
-export function client(url: string): Client {
+export function client(args: Parsed): Client {
   // a command line fails fast: one retry, not a minute of them
-  return new Client({ url, retries: 1 });
+  return new Client({ url: args.url, token: args.token, retries: 1 });
 }
 
 export function requireQueue(positionals: string[], usage: string): string {

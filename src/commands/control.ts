@@ -13,12 +13,13 @@ export function controlCommand(action: keyof typeof WHAT) {
 
 Options:
   --url <url>        presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
+  --token <token>    API token (PRESQUE_TOKEN), when presque asks for one
 `;
   return async (argv: string[]): Promise<void> => {
     const args = parse(argv, usage);
     if (!args) return;
     const queue = requireQueue(args.positionals, usage);
-    const presque = client(args.url);
+    const presque = client(args);
     try {
       if (action === "purge") await presque.purge(queue);
       else await presque[action](queue);

@@ -8,13 +8,14 @@ Options:
   --retry-all        make every dead job ready again
   --limit <n>        list at most n (default 100)
   --url <url>        presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
+  --token <token>    API token (PRESQUE_TOKEN), when presque asks for one
 `;
 
 export async function deadCommand(argv: string[]): Promise<void> {
   const args = parse(argv, USAGE, { "retry-all": { type: "boolean" }, limit: { type: "string" } });
   if (!args) return;
   const queue = requireQueue(args.positionals, USAGE);
-  const presque = client(args.url);
+  const presque = client(args);
   try {
     if (!args.values["retry-all"]) {
       const list = await presque.dead(queue, { limit: Math.min(1000, number(args.values.limit, "limit", 1, 100)) });

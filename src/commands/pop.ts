@@ -8,13 +8,14 @@ Options:
   --lease <s>        lease it instead of deleting it (then ack it with its attempt)
   --wait <s>         wait this long for a job when none is ready
   --url <url>        presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
+  --token <token>    API token (PRESQUE_TOKEN), when presque asks for one
 `;
 
 export async function popCommand(argv: string[]): Promise<number | void> {
   const args = parse(argv, USAGE, { lease: { type: "string" }, wait: { type: "string" } });
   if (!args) return;
   const queue = requireQueue(args.positionals, USAGE);
-  const presque = client(args.url);
+  const presque = client(args);
   try {
     const lease = args.values.lease === undefined ? 0 : number(args.values.lease, "lease", 0, 0);
     const job = await presque.fetch(queue, { lease, wait: number(args.values.wait, "wait", 0, 0) });

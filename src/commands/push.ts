@@ -15,6 +15,7 @@ Options:
   --in-flight <n>    requests at once when reading stdin (default 4); 1 keeps the lines' order
                      in the queue exactly (with more, each batch is in order, batches may not be)
   --url <url>        presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
+  --token <token>    API token (PRESQUE_TOKEN), when presque asks for one
 `;
 
 export async function pushCommand(argv: string[]): Promise<void> {
@@ -27,7 +28,7 @@ export async function pushCommand(argv: string[]): Promise<void> {
   };
   const batchSize = number(args.values.batch, "batch", 1, 1000);
   const inFlight = Math.floor(number(args.values["in-flight"], "in-flight", 1, 4));
-  const presque = client(args.url);
+  const presque = client(args);
   try {
     if (args.positionals.length > 1) {
       const job = jobOf(args.positionals.slice(1).join(" "), "the argument");

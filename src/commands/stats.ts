@@ -6,12 +6,13 @@ const USAGE = `Usage: presque stats [queue] [options]
 
 Options:
   --url <url>        presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
+  --token <token>    API token (PRESQUE_TOKEN), when presque asks for one
 `;
 
 export async function statsCommand(argv: string[]): Promise<void> {
   const args = parse(argv, USAGE);
   if (!args) return;
-  const presque = client(args.url);
+  const presque = client(args);
   try {
     const queue = args.positionals[0];
     const figures = queue ? await presque.queueStats(queue) : await presque.stats();

@@ -12,7 +12,7 @@ const USAGE = `Usage: presque work <queue>[,<queue>...] [options] -- <command> [
   PRESQUE_QUEUE in its environment. Exit 0 acknowledges the job; any other exit fails it (retried
   after backoff, then dead) with the last lines of the command's stderr as its error.
   SIGINT/SIGTERM: stops fetching, lets running commands finish for --grace seconds, then ends
-  them and hands their jobs back at once.
+  them and fails their jobs (retried after the queue's backoff, not when their leases run out).
 
 Options:
   -c, --concurrency <n>  commands run at once (default 1)
@@ -21,6 +21,7 @@ Options:
   --grace <s>            on SIGTERM, how long running commands may finish (default 10)
   --max-jobs <n>         stop after this many jobs
   --url <url>            presque's address (PRESQUE_URL; default http://127.0.0.1:5000)
+  --token <token>        API token (PRESQUE_TOKEN), when presque asks for one
 `;
 
 const KILL_AFTER_MS = 5000;
@@ -52,6 +53,7 @@ export async function workCommand(argv: string[]): Promise<number | void> {
   const log = progress(queues.join(","));
   const worker = new Worker({
     url: args.url,
+    client: { token: args.token },
     queues,
     concurrency,
     lease,
