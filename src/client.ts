@@ -152,7 +152,14 @@ export interface QueueSettings {
 
 export interface Stats {
   redis: { target: string; version: string; embedded: boolean };
+  /** one page of the queues (?offset, ?limit, ?sort=name|size, ?order=asc|desc) */
   queues: (QueueFigures & { status: number; lease: number })[];
+  /** how many queues there are in all */
+  total: number;
+  offset: number;
+  limit: number;
+  sort: "name" | "size";
+  order: "asc" | "desc";
   workers: number;
   /** the presque processes serving this Redis: build, data layout and script versions */
   processes: { id: string; version: string; layout: number; scripts: string[]; started_at: number }[];
@@ -363,9 +370,9 @@ export class Client {
     return this.json({ method: "GET", path: `/j/${q(queue)}`, idempotent: true });
   }
 
-  /** GET /status/ -> the queue names */
-  async queues(): Promise<string[]> {
-    return (await this.json<{ queues: string[] }>({ method: "GET", path: "/status/", idempotent: true })).queues;
+  /** GET /status/ -> one page of the queue names, in name order */
+  async queues(page: { offset?: number; limit?: number } = {}): Promise<string[]> {
+    return (await this.json<{ queues: string[] }>({ method: "GET", path: "/status/", query: { ...page }, idempotent: true })).queues;
   }
 
   /** GET /status/:queue?with_desc=1 -> the waiting jobs in delivery order */
@@ -374,9 +381,9 @@ export class Client {
     return answer.jobs;
   }
 
-  /** GET /stats/ */
-  stats(): Promise<Stats> {
-    return this.json({ method: "GET", path: "/stats/", idempotent: true });
+  /** GET /stats/: the server, and one page of queues with their figures */
+  stats(page: { offset?: number; limit?: number; sort?: "name" | "size"; order?: "asc" | "desc" } = {}): Promise<Stats> {
+    return this.json({ method: "GET", path: "/stats/", query: { ...page }, idempotent: true });
   }
 
   /** GET /control/:queue */

@@ -27,7 +27,8 @@ t.test("push, fetch, ack; job lookup; stats", async (t) => {
   t.equal(await c.job(q, id), null, "acked: gone");
   t.equal(await c.fetch(q), null, "no job: null");
   t.ok((await c.queues()).includes(q));
-  const stats = await c.stats();
+  const stats = await c.stats({ sort: "name", limit: 1000 });
+  t.match(stats, { sort: "name", limit: 1000, total: Number });
   t.ok(stats.queues.some((s) => s.queue_name === q));
   t.match(stats.processes[0], { id: String, version: String, layout: Number });
 });
