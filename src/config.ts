@@ -15,9 +15,13 @@ export interface Config {
     port?: number;
     db?: number;
     password?: string;
+    /** Redis Cluster: some nodes' URLs (the client finds the rest); excludes url/host/port */
+    cluster?: string[];
     prefix: string;
     command_timeout: number;
     push_timeout: number;
+    /** replicas that must confirm a push (WAIT) before it is answered 201; 0: no waiting */
+    wait_replicas: number;
     embedded: { dir: string; binary?: string };
   };
   batch: { max_push: number; max_fetch: number };
@@ -30,7 +34,7 @@ export interface Config {
 
 export const DEFAULTS: Config = {
   server: { host: "127.0.0.1", port: 5000, max_body: 1024 * 1024, max_wait: 60 },
-  redis: { prefix: "presque:", command_timeout: 5000, push_timeout: 15000, embedded: { dir: "./data" } },
+  redis: { prefix: "presque:", command_timeout: 5000, push_timeout: 15000, wait_replicas: 0, embedded: { dir: "./data" } },
   batch: { max_push: 1000, max_fetch: 1000 },
   jobs: { max_attempts: 5, backoff_base: 1, backoff_cap: 3600, max_lease: 43200 },
   log: { level: "info" },
@@ -60,6 +64,18 @@ const tokenList: Check = (v) => {
 const redisUrlCheck: Check = (v) =>
   str(v) ?? (/^rediss?:\/\//.test(v as string) ? null : "must be a redis:// or rediss:// URL");
 
+/** A Redis Cluster has one database, 0: a URL naming another would be silently ignored. */
+const clusterUrlCheck: Check = (v) =>
+  redisUrlCheck(v) ?? (/^rediss?:\/\/[^/]*(\/0?)?$/.test(v as string) ? null : "must name database 0 or none (a cluster has only 0)");
+const clusterCheck: Check = (v) => {
+  if (!Array.isArray(v) || v.length === 0) return "must be a non-empty list of redis:// URLs";
+  for (const url of v) {
+    const complaint = clusterUrlCheck(url);
+    if (complaint) return `${complaint}: ${String(url)}`;
+  }
+  return null;
+};
+
 type Schema = { [key: string]: Check | Schema };
 const SCHEMA: Schema = {
   server: { host: str, port: int(0, 65535), max_body: int(1, 512 * 1024 * 1024), max_wait: int(0, 3600) },
@@ -69,9 +85,11 @@ const SCHEMA: Schema = {
     port: int(1, 65535),
     db: int(0, 15),
     password: str,
+    cluster: clusterCheck,
     prefix,
     command_timeout: int(100, 600000),
     push_timeout: int(100, 600000),
+    wait_replicas: int(0, 16),
     embedded: { dir: str, binary: str },
   },
   batch: { max_push: int(1, 100000), max_fetch: int(1, 100000) },
@@ -134,6 +152,9 @@ Options (each overrides its environment variable, which overrides the config fil
   --host <addr>     address to listen on (PRESQUE_HOST; default 127.0.0.1)
   --redis <url>     use this Redis, e.g. redis://127.0.0.1:6379/0 (PRESQUE_REDIS_URL);
                     without one, presque starts its own redis-server, with its files in ./data
+  --redis-cluster <url,url,...>
+                    use this Redis Cluster, e.g. redis://10.0.0.1:6379,redis://10.0.0.2:6379
+                    (PRESQUE_REDIS_CLUSTER); some nodes suffice, the client finds the rest
   --config <file>   config file (PRESQUE_CONFIG; default ./config.yaml)
   --workers <n>     serve from n processes sharing the port (PRESQUE_WORKERS; default 1)
   --insecure        serve without tokens on a non-loopback address (PRESQUE_INSECURE=1)
@@ -157,6 +178,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         port: { type: "string" },
         host: { type: "string" },
         redis: { type: "string" },
+        "redis-cluster": { type: "string" },
         config: { type: "string" },
         workers: { type: "string" },
         insecure: { type: "boolean" },
@@ -186,7 +208,22 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const host = setting("host", "PRESQUE_HOST");
   if (host) config.server.host = checked(host, str, String);
   const redisUrl = setting("redis", "PRESQUE_REDIS_URL");
-  if (redisUrl) config.redis.url = checked(redisUrl, redisUrlCheck, String);
+  const redisCluster = setting("redis-cluster", "PRESQUE_REDIS_CLUSTER");
+  if (redisUrl && redisCluster) {
+    throw new ConfigError(`${redisUrl.source} and ${redisCluster.source} name two different Redis setups: give one`);
+  }
+  // a Redis named by a flag or the environment replaces the file's, whichever form either has
+  if (redisUrl) {
+    delete config.redis.cluster;
+    config.redis.url = checked(redisUrl, redisUrlCheck, String);
+  }
+  if (redisCluster) {
+    for (const key of ["url", "host", "port", "db"] as const) delete config.redis[key];
+    config.redis.cluster = checked(redisCluster, clusterCheck, (raw) => raw.split(",").map((u) => u.trim()).filter(Boolean));
+  }
+  if (config.redis.cluster && (config.redis.url || config.redis.host || config.redis.port || config.redis.db !== undefined)) {
+    throw new ConfigError(`${configFile}: redis.cluster cannot be combined with redis.url, host, port or db`);
+  }
   const workers = setting("workers", "PRESQUE_WORKERS");
   if (flags.insecure || env.PRESQUE_INSECURE === "1" || env.PRESQUE_INSECURE === "true") config.auth.insecure = true;
   if (env.PRESQUE_TOKENS_FILE) config.auth.tokens_file = resolve(env.PRESQUE_TOKENS_FILE);
@@ -215,5 +252,5 @@ function checked<T>({ raw, source }: Setting, check: Check, convert: (v: string)
 
 /** Embedded mode: no Redis was named anywhere, so presque runs its own. */
 export function usesEmbeddedRedis(config: Config): boolean {
-  return !config.redis.url && !config.redis.host && !config.redis.port;
+  return !config.redis.url && !config.redis.host && !config.redis.port && !config.redis.cluster;
 }

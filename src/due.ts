@@ -3,7 +3,7 @@
 // queues cost nothing however many there are. Entries are written by markDue after the queue's own
 // script (this key is global: it is kept beside the queue's script call, never inside it) and
 // settled by the sweeper with a compare-and-set (see lua/markDue.v1.lua for why none is lost).
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./topology.js";
 import type { Logger } from "pino";
 
 type Runner = (name: "markDue" | "settleDue", args: Array<string | number>) => Promise<unknown>;
@@ -12,7 +12,7 @@ export class DueIndex {
   private warnedAt = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly run: Runner,
     private readonly log: Logger,

@@ -83,8 +83,16 @@ const outOfMemory: Classified = {
 
 const unavailable: Classified = { status: 503, message: "redis unavailable", headers: { "retry-after": "1" }, bug: false };
 
-/** Redis replies that mean "not now" (loading its data, busy with a script, failing over). */
-const REDIS_BUSY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+/** Redis replies that mean "not now" (loading its data, busy with a script, failing over).
+ *  On a cluster: MOVED and ASK reach us only when the Cluster client gave up following them,
+ *  READONLY when a write reached a master that had just become a replica. A script refused
+ *  with any of these did not run at all, so a 503 (try again) is the truthful answer. */
+const REDIS_BUSY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
+
+/** What the ioredis Cluster client raises without a reply while the cluster is failing over or
+ *  out of reach: redirections exhausted, no node ready, slots not known yet, client closing. */
+const CLUSTER_UNAVAILABLE =
+  /^(Too many Cluster redirections|Cluster isn't ready|Cluster is ended|None of startup nodes is available|Failed to refresh slots cache|No subscriber for the cluster|Node is disconnected)/;
 
 /** Connection loss, a closed stream, a command timeout: what ioredis raises without a reply. */
 function isRedisUnavailable(err: unknown): boolean {
@@ -92,6 +100,8 @@ function isRedisUnavailable(err: unknown): boolean {
   if (isReplyError(err)) return false;
   return (
     err.name === "MaxRetriesPerRequestError" ||
+    err.name === "ClusterAllFailedError" ||
+    CLUSTER_UNAVAILABLE.test(err.message) ||
     /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/.test(err.message)
   );
 }

@@ -4,10 +4,10 @@
 // (it would misread the data); an older one is brought up by the numbered migrations below, each
 // idempotent (two new processes may run one at once) and each leaving data the version before it
 // can still read. A Redis with no layout recorded holds layout 1, or nothing at all.
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { globalKeys } from "./keys.js";
 import { copyQueueSet } from "./lists.js";
+import type { RedisClient } from "./topology.js";
 
 export const LAYOUT_VERSION = 3;
 
@@ -20,7 +20,7 @@ export interface Migration {
   /** the layout this migration brings the data to, from the one before */
   to: number;
   what: string;
-  run(redis: Redis, prefix: string): Promise<void>;
+  run(redis: RedisClient, prefix: string): Promise<void>;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -55,7 +55,7 @@ export class LayoutError extends Error {
 /** Checks the layout in Redis against `supported`, migrating older data up; returns the layout the
  *  data has afterwards. */
 export async function checkLayout(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   log: Logger,
   supported = LAYOUT_VERSION,

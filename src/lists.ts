@@ -5,8 +5,8 @@
 // The queues are listed twice: in a set (`queues`, which presque of layouts 1 and 2 still writes
 // alone during a rolling deploy) and in a sorted set ordered by name (`queuenames`, since layout 3),
 // which listings read a page at a time. relistQueues brings the second in line with the first.
-import type { Redis } from "ioredis";
 import { globalKeys, type QueueKeys } from "./keys.js";
+import { acrossQueues, scanEveryMaster, type RedisClient } from "./topology.js";
 
 /** Names read, or sizes asked, per round trip when a listing must go through every queue. */
 const CHUNK = 1000;
@@ -21,7 +21,7 @@ export class Lists {
   private ranking?: { at: number; queues: Promise<Array<{ name: string; size: number }>> };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly keysOf: (queue: string) => QueueKeys,
   ) {
@@ -83,13 +83,15 @@ export class Lists {
     for (let offset = 0; ; offset += CHUNK) {
       const names = await this.redis.zrange(this.global.queueNames, offset, offset + CHUNK - 1);
       if (names.length === 0) break;
-      const pipeline = this.redis.pipeline();
-      for (const name of names) {
-        const k = this.keysOf(name);
-        pipeline.llen(k.wait).zcard(k.prio);
-      }
-      const replies = (await pipeline.exec()) ?? [];
-      names.forEach((name, i) => ranked.push({ name, size: Number(replies[2 * i]?.[1] ?? 0) + Number(replies[2 * i + 1]?.[1] ?? 0) }));
+      // the queues' keys are in many slots: one pipeline on one Redis, per master on a cluster
+      const replies = await acrossQueues(
+        this.redis,
+        names.flatMap((name) => {
+          const k = this.keysOf(name);
+          return [["llen", k.wait] as [string, string], ["zcard", k.prio] as [string, string]];
+        }),
+      );
+      names.forEach((name, i) => ranked.push({ name, size: Number(replies[2 * i] ?? 0) + Number(replies[2 * i + 1] ?? 0) }));
       if (names.length < CHUNK) break;
     }
     return ranked.sort((a, b) => b.size - a.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -97,25 +99,21 @@ export class Lists {
 
   /** Lists again every queue holding jobs whose first push was not followed by its listing (the
    *  process died in between, or the SADD failed), and brings the sorted list in line with the set
-   *  that presque of layouts 1 and 2 writes alone. Run at start-up and every five minutes; SCAN,
-   *  SSCAN and ZSCAN do not block Redis, and each step is one chunk (at 100,000 queues, a few
+   *  that presque of layouts 1 and 2 writes alone. Run at start-up and every five minutes; SCAN
+   *  (of every master, on a cluster), SSCAN and ZSCAN do not block Redis, and each step is one chunk (at 100,000 queues, a few
    *  hundred round trips). */
   async relistQueues(): Promise<number> {
     const g = this.global;
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}{*}:jobs`;
     let relisted = 0;
-    let cursor = "0";
-    do {
-      const [next, found] = await this.redis.scan(cursor, "MATCH", pattern, "COUNT", CHUNK);
-      cursor = next;
+    // on a cluster every master holds some of the queues
+    await scanEveryMaster(this.redis, pattern, async (found) => {
       const names = found.map((key) => key.slice(this.prefix.length + 1, -"}:jobs".length));
-      if (names.length > 0) {
-        relisted += await this.redis.sadd(g.queues, ...names);
-        await this.redis.zadd(g.queueNames, ...names.flatMap((n) => [0, n]));
-      }
-    } while (cursor !== "0");
+      relisted += await this.redis.sadd(g.queues, ...names);
+      await this.redis.zadd(g.queueNames, ...names.flatMap((n) => [0, n]));
+    });
     // names an older process unlisted (a purge) from the set only
-    cursor = "0";
+    let cursor = "0";
     do {
       const [next, found] = await this.redis.zscan(g.queueNames, cursor, "COUNT", CHUNK);
       cursor = next;
@@ -190,7 +188,7 @@ export class Lists {
 
 /** Copies the set of queue names into the sorted one, a chunk at a time (layout 3's migration, and
  *  the catch-up after older presque listed queues in the set alone). Idempotent. */
-export async function copyQueueSet(redis: Redis, prefix: string): Promise<number> {
+export async function copyQueueSet(redis: RedisClient, prefix: string): Promise<number> {
   const g = globalKeys(prefix);
   let copied = 0;
   let cursor = "0";

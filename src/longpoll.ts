@@ -9,9 +9,9 @@
 // Idle waiters cost Redis nothing: one subscription per queue with waiters, in each process.
 // A notification for n jobs wakes n sleepers, oldest first; the pop script is atomic, so each
 // job still goes to exactly one of them.
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PopResult, Store } from "./store.js";
+import type { RedisClient } from "./topology.js";
 
 export interface TakeRequest {
   queue: string;
@@ -42,7 +42,7 @@ export class LongPoll {
 
   constructor(
     private readonly store: Store,
-    private readonly sub: Redis,
+    private readonly sub: RedisClient,
     private readonly log: Logger,
   ) {
     sub.on("message", (channel: string, message: string) => this.notified(channel, message));

@@ -5,9 +5,9 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { globalKeys } from "./keys.js";
+import type { RedisClient } from "./topology.js";
 
 export const PRESQUE_VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
@@ -25,7 +25,7 @@ export class ProcessRegistry {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly log: Logger,
     details: { layout: number; scripts: string[] },

@@ -1,9 +1,10 @@
 // The Redis connection, and the embedded redis-server presque runs when none is configured.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Config } from "./config.js";
 import { startRedisProcess } from "./redisserver.js";
+import type { RedisClient } from "./topology.js";
 
 export function connectionOptions(config: Config): RedisOptions {
   return {
@@ -29,9 +30,51 @@ export function createRedis(config: Config, overrides: RedisOptions = {}): Redis
   return new Redis({ host: r.host ?? "127.0.0.1", port: r.port ?? 6379, db: r.db, password: r.password, ...options });
 }
 
+/** A Redis Cluster client over `redis.cluster`. The single-node options above become each node
+ *  connection's redisOptions: that is where a Cluster applies commandTimeout (per attempt at a
+ *  node; it has no timeout of its own). Failing fast works differently: a Cluster without an
+ *  offline queue refuses a command while it is not ready, and a command to a node that is gone
+ *  is retried (MOVED, TRYAGAIN, CLUSTERDOWN, a closed connection) at most `maxRedirections`
+ *  times, 100 ms apart, before it fails with a 503 (see errors.ts). */
+export function createCluster(config: Config, overrides: Partial<ClusterOptions> = {}, node: RedisOptions = {}): Cluster {
+  const urls = config.redis.cluster ?? [];
+  // the startup nodes carry their own credentials; the nodes found later get the first URL's
+  const first = new URL(urls[0]);
+  const { lazyConnect, enableOfflineQueue, retryStrategy, ...nodeOptions } = connectionOptions(config);
+  return new Cluster(urls, {
+    lazyConnect,
+    enableOfflineQueue,
+    clusterRetryStrategy: retryStrategy,
+    // about 1.6 s of retries in all: enough to ride over a failover that is already decided,
+    // short enough to answer 503 while the cluster still looks for a new master
+    maxRedirections: 16,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: Math.min(2000, config.redis.command_timeout),
+    redisOptions: {
+      ...nodeOptions,
+      ...(first.password && { password: decodeURIComponent(first.password) }),
+      ...(first.username && { username: decodeURIComponent(first.username) }),
+      ...(first.protocol === "rediss:" && { tls: {} }),
+      ...node,
+    },
+    ...overrides,
+  });
+}
+
+/** The connection a config names: a Cluster client for `redis.cluster`, else one Redis. */
+export function createClient(config: Config, overrides: RedisOptions = {}, cluster: Partial<ClusterOptions> = {}): RedisClient {
+  return config.redis.cluster ? createCluster(config, cluster, overrides) : createRedis(config, overrides);
+}
+
 /** Where a host/port config points, for logs and /stats/ (never the password). */
-export function describeTarget(redis: Redis): string {
-  const { host, port, db } = redis.options;
+export function describeTarget(redis: RedisClient): string {
+  if ((redis as Cluster).isCluster) {
+    const nodes = (redis as Cluster).nodes("master").map((n) => `${n.options.host}:${n.options.port}`);
+    return `redis cluster, masters ${nodes.sort().join(",")}`;
+  }
+  const { host, port, db } = (redis as Redis).options;
   return `redis://${host}:${port}/${db ?? 0}`;
 }
 

@@ -15,7 +15,8 @@ export interface Context {
   /** who may call what; absent or disabled when no tokens are configured */
   guard?: Guard;
   /** what /stats/ shows of Redis and of the presque processes sharing it */
-  redisInfo: { target: string; version: string; embedded: boolean };
+  /** nodes: on a cluster, every node the client knows now (for /stats/) */
+  redisInfo: { target: string; version: string; embedded: boolean; nodes?: () => unknown[] | undefined };
   processes: () => Promise<unknown[]>;
 }
 

@@ -11,8 +11,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
 import { GLOBAL_SCRIPT_KEY_NAMES, QUEUE_KEY_NAMES, type QueueKeys } from "./keys.js";
+import { loadScriptsEverywhere, type RedisClient } from "./topology.js";
 
 export const LUA_DIR = fileURLToPath(new URL("../lua/", import.meta.url));
 const SCRIPT_FILE = /^([a-z][A-Za-z0-9]*)\.v([1-9][0-9]*)\.lua$/;
@@ -101,7 +101,7 @@ export type Versions = Readonly<Record<string, number>>;
 /** Defines every script on the connection and loads it into Redis, so that a script that does
  *  not compile stops start-up instead of failing its first request; refuses to start when a
  *  version the code calls is missing. Returns the scripts by name, at the versions called. */
-export async function loadScripts(redis: Redis, versions: Versions, dir = LUA_DIR): Promise<Map<string, Script>> {
+export async function loadScripts(redis: RedisClient, versions: Versions, dir = LUA_DIR): Promise<Map<string, Script>> {
   const all = readScripts(dir);
   const called = new Map<string, Script>();
   for (const [name, version] of Object.entries(versions)) {
@@ -109,10 +109,9 @@ export async function loadScripts(redis: Redis, versions: Versions, dir = LUA_DI
     if (!script) throw new ScriptError(`lua/${name}.v${version}.lua is missing: this build calls ${name} v${version}`);
     called.set(name, script);
   }
-  for (const s of all) {
-    redis.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
-    await redis.script("LOAD", s.lua);
-  }
+  for (const s of all) redis.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
+  // on every node of a cluster, replicas too: a broken script stops start-up
+  await loadScriptsEverywhere(redis, all);
   return called;
 }
 
@@ -121,7 +120,7 @@ type ScriptCaller = (...args: Arg[]) => Promise<unknown>;
 
 /** Calls a loaded script with its keys already in order; `buffers` keeps binary replies (job
  *  payloads) as Buffers. */
-export function callScript<T>(redis: Redis, command: string, keys: string[], args: Arg[], buffers = false): Promise<T> {
+export function callScript<T>(redis: RedisClient, command: string, keys: string[], args: Arg[], buffers = false): Promise<T> {
   const fn = (redis as unknown as Record<string, ScriptCaller>)[buffers ? `${command}Buffer` : command];
   return fn.call(redis, ...keys, ...args) as Promise<T>;
 }

@@ -1,7 +1,6 @@
 // Wires config, Redis, scripts and routes into a listening HTTP server, and takes it down again.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { Guard } from "./auth/guard.js";
@@ -12,10 +11,11 @@ import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "./layout.js";
 import { LongPoll } from "./longpoll.js";
 import { ProcessRegistry } from "./processes.js";
-import { createRedis, describeTarget } from "./redis.js";
+import { createClient, describeTarget } from "./redis.js";
 import type { Context } from "./router.js";
 import { Store, type ScriptBuild } from "./store.js";
 import { Sweeper } from "./sweeper.js";
+import { commandTimeoutOf, describeNodes, reloadScriptsOnNewNodes, type RedisClient } from "./topology.js";
 
 export interface RunningServer {
   server: Server;
@@ -36,13 +36,15 @@ export interface StartOptions {
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const exposed = exposureComplaint(config.server.host, config.auth);
   if (exposed) throw new Error(exposed);
-  const redis = createRedis(config);
+  // one Redis or a Redis Cluster client each (topology.ts keeps what differs between them)
+  const redis = createClient(config);
   // before connecting: a broken tokens file stops start-up with nothing to close
   const guard = new Guard(config.auth, new RateLimiter(redis, config.redis.prefix), log);
   if (guard.enabled) log.info({ tokens_file: config.auth.tokens_file }, "requests need a bearer token");
-  const sub = createRedis(config, { connectionName: "presque-notify" });
+  // long-poll wake-ups come by sharded pub/sub: on a cluster, one subscriber connection per master
+  const sub = createClient(config, { connectionName: "presque-notify" }, { shardedSubscribers: true });
   // no command timeout: a push's late reply is waited for (Store.runPush)
-  const writer = createRedis(config, { connectionName: "presque-push", commandTimeout: undefined });
+  const writer = createClient(config, { connectionName: "presque-push", commandTimeout: undefined });
   let warnedAt = 0;
   const onRedisError = (err: Error) => {
     // ioredis reports every failed reconnection; one line every few seconds is enough
@@ -62,17 +64,22 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   let sweeper: Sweeper | undefined;
   let longPoll: LongPoll | undefined;
   let server: Server | undefined;
+  let stopReloading = () => {};
   try {
     const layout = await checkLayout(redis, config.redis.prefix, log);
     const storeOptions = {
       prefix: config.redis.prefix,
       defaults: { ...config.jobs, ...config.queues },
-      commandTimeoutMs: config.redis.command_timeout,
+      commandTimeoutMs: commandTimeoutOf(config),
       writer,
       pushTimeoutMs: config.redis.push_timeout,
+      waitReplicas: config.redis.wait_replicas,
       log,
     };
     const store = await Store.open(redis, storeOptions, opts.scripts);
+    // a promoted replica or a new node gets the scripts too; a failure costs one EVAL per connection
+    // and is logged at debug only, since during a failover the client retries the dead master often
+    stopReloading = reloadScriptsOnNewNodes(redis, [...store.scripts.values()], (err, node) => log.debug({ err, node }, "loading scripts failed"));
     log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
     await store.syncClock();
     registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
@@ -82,7 +89,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
-    const context: Context = { config, store, longPoll, guard, log, redisInfo: { target, version, embedded: !!opts.embedded }, processes };
+    const context: Context = { config, store, longPoll, guard, log, redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) }, processes };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
@@ -90,10 +97,11 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
     const close = closer(server, longPoll, sweeper, registry, connections);
-    return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), close()) };
+    return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
     sweeper?.stop();
+    stopReloading();
     longPoll?.close();
     await registry?.stop().catch(() => {});
     server?.close();
@@ -126,7 +134,7 @@ async function listen(config: Config, handle: ReturnType<typeof createApp>): Pro
 
 /** Stops accepting connections, lets requests in flight finish (long polls answer at once), and
  *  closes Redis; the same promise for every caller. */
-function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, connections: Redis[]) {
+function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, connections: RedisClient[]) {
   let closing: Promise<void> | undefined;
   return () =>
     (closing ??= (async () => {

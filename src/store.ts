@@ -2,7 +2,6 @@
 // these and nothing else. The lists that span queues (src/lists.ts) are kept beside the script
 // calls. Single-job pushes and pops go through a Coalescer. What comes back is decoded here, so
 // that callers see real names, never the scripts' reply layout or the compact stored attributes.
-import type { Redis } from "ioredis";
 import { Coalescer, MAX_GROUP_BYTES } from "./coalesce.js";
 import type { Logger } from "pino";
 import { DueIndex } from "./due.js";
@@ -10,6 +9,7 @@ import { UnconfirmedPush } from "./errors.js";
 import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
 import { Lists } from "./lists.js";
 import { callScript, loadScripts, type Script } from "./scripts.js";
+import { Clocks, scriptThenWait, type RedisClient } from "./topology.js";
 
 /** The version of each script this build calls. A behaviour change is a new lua/<name>.v<N>.lua
  *  and a new number here, in the same commit. */
@@ -69,8 +69,11 @@ export interface StoreOptions {
   commandTimeoutMs: number;
   /** A connection with no command timeout, for pushes: a push's late reply must be waited for
    *  (up to pushTimeoutMs), since a push that timed out may still have been stored. */
-  writer?: Redis;
+  writer?: RedisClient;
   pushTimeoutMs?: number;
+  /** replicas that must confirm a push before it is answered (redis.wait_replicas: WAIT); 0 or
+   *  absent for none */
+  waitReplicas?: number;
   log: Logger;
 }
 
@@ -156,18 +159,19 @@ export class Store {
   private readonly queueCache = new Map<string, QueueEntry>();
   private readonly global: ReturnType<typeof globalKeys>;
 
-  /** Redis's clock minus ours, in ms (see popDeadline). */
-  private clockOffsetMs = 0;
+  /** each master's clock minus ours (see popDeadline) */
+  private readonly clocks: Clocks;
 
   /** Whether a cancelled ready job may leave a tombstone in its list (lua/includes/common.lua,
    *  removeOne): only once every live presque process reads them (src/processes.ts). */
   tombstones = false;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     private readonly options: StoreOptions,
-    private readonly scripts: ReadonlyMap<string, Script>,
+    readonly scripts: ReadonlyMap<string, Script>,
   ) {
+    this.clocks = new Clocks(redis);
     this.prefix = options.prefix;
     this.defaults = options.defaults;
     this.global = globalKeys(options.prefix);
@@ -177,15 +181,16 @@ export class Store {
 
   /** Loads this build's scripts into Redis and returns a Store that calls them. (A test stands in
    *  for another build with other versions and another lua/.) */
-  static async open(redis: Redis, options: StoreOptions, build: ScriptBuild = {}): Promise<Store> {
+  static async open(redis: RedisClient, options: StoreOptions, build: ScriptBuild = {}): Promise<Store> {
     const scripts = await loadScripts(redis, build.versions ?? SCRIPT_VERSIONS, build.luaDir);
     if (options.writer) for (const s of scripts.values()) options.writer.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
     return new Store(redis, options, scripts);
   }
 
-  /** Now, by Redis's clock, as far as this process can tell (ms). */
-  redisNow(): number {
-    return Date.now() + this.clockOffsetMs;
+  /** Now, by the clock of the Redis that holds `key` (by default the due index), as far as this
+   *  process can tell (ms). On a cluster each master has its own clock. */
+  redisNow(key: string = this.global.due): number {
+    return Date.now() + this.clocks.offsetFor(key);
   }
 
   /** The scripts this build calls, as "name.vN", for logs and the process registry. */
@@ -193,19 +198,17 @@ export class Store {
     return [...this.scripts.values()].map((s) => `${s.name}.v${s.version}`);
   }
 
-  /** Measures how far Redis's clock is from this process's, so that deadlines sent to scripts
-   *  are in Redis's time. Run at start-up and now and then. */
-  async syncClock(): Promise<void> {
-    const before = Date.now();
-    const [seconds, micros] = await this.redis.time();
-    const after = Date.now();
-    this.clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (before + after) / 2;
+  /** Measures how far each master's clock is from this process's, so that deadlines sent to
+   *  scripts are in the time of the Redis that runs them. Run at start-up and now and then. */
+  syncClock(): Promise<void> {
+    return this.clocks.sync();
   }
 
   /** A pop delayed past the command timeout (Redis stalled, the request already failed with 503)
-   *  must not delete a job nobody will receive: the script gets a deadline, in Redis's time. */
-  private popDeadline(): number {
-    return Math.floor(this.redisNow() + this.options.commandTimeoutMs);
+   *  must not delete a job nobody will receive: the script gets a deadline, in the clock of the
+   *  master serving the queue. (The timeout comes from the config: a Cluster client has none.) */
+  private popDeadline(queue: string): number {
+    return Math.floor(this.redisNow(this.keys(queue).meta) + this.options.commandTimeoutMs);
   }
 
   private entry(queue: string): QueueEntry {
@@ -239,10 +242,10 @@ export class Store {
    *  or when the connection went down after sending it, nobody can tell whether it ran. */
   private runPush<T>(name: "pushJobs" | "retryJob", queue: string, args: Arg[]): Promise<T> {
     const { writer, pushTimeoutMs } = this.options;
-    if (!writer) return this.run<T>(name, queue, args);
+    if (!writer && !this.options.waitReplicas) return this.run<T>(name, queue, args);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new UnconfirmedPush()), pushTimeoutMs ?? 15_000);
-      this.run<T>(name, queue, args, false, writer).then(
+      this.replicated<T>(name, queue, args, writer ?? this.redis).then(
         (reply) => {
           clearTimeout(timer);
           resolve(reply);
@@ -253,6 +256,17 @@ export class Store {
         },
       );
     });
+  }
+
+  /** run() for a push script with redis.wait_replicas: followed by WAIT on the connection that ran
+   *  it (topology.ts, scriptThenWait), and fewer confirmations than asked answer 503
+   *  (ReplicasDidNotConfirm). WAIT gets half the command timeout. */
+  private replicated<T>(name: "pushJobs" | "retryJob", queue: string, args: Arg[], redis: RedisClient): Promise<T> {
+    const replicas = this.options.waitReplicas ?? 0;
+    if (replicas === 0) return this.run<T>(name, queue, args, false, redis);
+    const script = this.scripts.get(name)!;
+    const keys = script.keys.map((key) => this.keys(queue)[key as keyof QueueKeys]);
+    return scriptThenWait<T>(redis, script.command, keys, args, replicas, Math.max(50, Math.floor(this.options.commandTimeoutMs / 2)));
   }
 
   /** Calls a script of this build on its one global key. */
@@ -340,7 +354,7 @@ export class Store {
     const reply = await this.run<Buffer[]>(
       "popJobs",
       queue,
-      [now, count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline()],
+      [now, count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline(queue)],
       true,
     );
     const jobs: PoppedJob[] = [];

@@ -119,6 +119,7 @@ redis:
   prefix: "jq:"
   command_timeout: 250
   push_timeout: 900
+  wait_replicas: 2
   embedded:
     dir: /tmp/somewhere
 batch:
@@ -152,6 +153,7 @@ queues:
       prefix: "jq:",
       command_timeout: 250,
       push_timeout: 900,
+      wait_replicas: 2,
       embedded: { dir: "/tmp/somewhere" },
     },
     batch: { max_push: 10, max_fetch: 20 },
@@ -209,6 +211,41 @@ t.test("usesEmbeddedRedis", async (t) => {
   t.notOk(usesEmbeddedRedis({ ...base, redis: { ...base.redis, port: 6390 } }));
   t.notOk(usesEmbeddedRedis(loadConfig(["--redis", "redis://127.0.0.1:6390/0"], { PRESQUE_CONFIG: configFile(t, "") }).config));
   t.notOk(usesEmbeddedRedis(loadConfig([], { PRESQUE_CONFIG: configFile(t, ""), PRESQUE_REDIS_URL: "redis://127.0.0.1:6390/0" }).config));
+});
+
+t.test("redis.cluster, --redis-cluster and PRESQUE_REDIS_CLUSTER", async (t) => {
+  const file = configFile(t, "redis:\n  cluster: [redis://10.0.0.1:7000, redis://10.0.0.2:7000/0]\n  wait_replicas: 1\n", "c.yaml");
+  const fromFile = loadConfig(["--config", file], {}).config;
+  t.same(fromFile.redis.cluster, ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000/0"]);
+  t.equal(fromFile.redis.wait_replicas, 1);
+  t.notOk(usesEmbeddedRedis(fromFile), "a cluster is not embedded");
+
+  const none = { PRESQUE_CONFIG: configFile(t, "redis:\n  url: redis://10.0.0.9:6379/2\n", "u.yaml") };
+  const fromEnv = loadConfig([], { ...none, PRESQUE_REDIS_CLUSTER: "redis://a:1, redis://b:2" }).config.redis;
+  t.same(fromEnv.cluster, ["redis://a:1", "redis://b:2"], "split on commas, spaces dropped");
+  t.equal(fromEnv.url, undefined, "the environment's cluster replaces the file's single Redis");
+  const fromFlag = loadConfig(["--redis-cluster", "redis://c:3"], { ...none, PRESQUE_REDIS_CLUSTER: "redis://a:1" }).config.redis;
+  t.same(fromFlag.cluster, ["redis://c:3"], "flag over environment");
+  const single = loadConfig(["--redis", "redis://d:4/0"], { PRESQUE_CONFIG: file }).config.redis;
+  t.equal(single.url, "redis://d:4/0");
+  t.equal(single.cluster, undefined, "a flag's single Redis replaces the file's cluster");
+
+  t.match(configError(t, () => loadConfig(["--redis", "redis://d:4", "--redis-cluster", "redis://c:3"], none)), /two different Redis setups/);
+  t.match(configError(t, () => loadConfig(["--redis-cluster", "c:3"], none)), /--redis-cluster must be a redis:\/\//);
+  t.match(configError(t, () => loadConfig([], { ...none, PRESQUE_REDIS_CLUSTER: "redis://c:3/1" })), /PRESQUE_REDIS_CLUSTER must name database 0/);
+  t.match(configError(t, () => loadConfig(["--redis-cluster", ","], none)), /--redis-cluster must be a non-empty list/);
+  const both = configFile(t, "redis:\n  cluster: [redis://a:1]\n  url: redis://b:2\n", "both.yaml");
+  t.match(configError(t, () => loadConfig(["--config", both], {})), /redis\.cluster cannot be combined/);
+  for (const [text, message] of [
+    ["redis:\n  cluster: redis://a:1\n", /redis\.cluster must be a non-empty list/],
+    ["redis:\n  cluster: []\n", /redis\.cluster must be a non-empty list/],
+    ["redis:\n  cluster: [http://a:1]\n", /redis\.cluster must be a redis:\/\/ .*: http:\/\/a:1/],
+    ["redis:\n  wait_replicas: -1\n", /redis\.wait_replicas must be an integer from 0/],
+  ] as const) {
+    t.match(configError(t, () => readConfigFile(configFile(t, text, "bad.yaml"))), message);
+  }
+  t.match(USAGE, "--redis-cluster");
+  t.match(USAGE, "PRESQUE_REDIS_CLUSTER");
 });
 
 t.test("file errors name the key and the file", async (t) => {

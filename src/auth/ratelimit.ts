@@ -2,7 +2,7 @@
 // bucket is global to a token, not to a queue: it is checked beside the route's script call,
 // never inside a queue script, by its own script (lua/global/rateLimit.v1.lua) on one key.
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../topology.js";
 import { LUA_DIR } from "../scripts.js";
 import type { Token } from "./tokens.js";
 
@@ -13,7 +13,7 @@ export class RateLimiter {
   private defined = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

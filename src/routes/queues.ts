@@ -134,5 +134,9 @@ export async function stats(ctx: Context, q: StatsQuery) {
   };
   const [[names, total], workers, processes] = await Promise.all([page(), store.lists.workerCount(), ctx.processes()]);
   const queues = await Promise.all(names.map(async (name) => statsEntry(name, await store.state(name))));
-  return { redis: ctx.redisInfo, queues, total, offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, workers, processes };
+  // on a cluster: every node the client knows now, with its role (absent on one Redis)
+  const { nodes, ...redis } = ctx.redisInfo;
+  const clusterNodes = nodes?.();
+  const shown = clusterNodes ? { ...redis, nodes: clusterNodes } : redis;
+  return { redis: shown, queues, total, offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, workers, processes };
 }
