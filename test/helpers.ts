@@ -2,13 +2,15 @@
 // binary), a presque server in this process on a free port, and a small HTTP client.
 import { randomUUID } from "node:crypto";
 import { createServer, request } from "node:http";
-import { Redis } from "ioredis";
+import calculateSlot from "cluster-key-slot";
+import { Cluster, Redis } from "ioredis";
 import { RedisMemoryServer } from "redis-memory-server";
-import type { Test } from "tap";
+import tap, { type Test } from "tap";
 import { DEFAULTS, type Config } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { findOnPath } from "../src/redis.js";
 import { startServer, type RunningServer, type StartOptions } from "../src/server.js";
+import { startCluster, type TestCluster } from "./support/cluster.js";
 
 export const REDIS_BINARY = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server") || "/usr/bin/redis-server";
 
@@ -31,7 +33,40 @@ export function testConfig(url: string, overrides: DeepPartial<Config> = {}): Co
   return config;
 }
 
+/** The second pass of the suite (PRESQUE_TEST_CLUSTER=1, set by .ci/run): every harness in a
+ *  test file talks to one real 3-master, 3-replica Redis Cluster instead of its own Redis. */
+export const ON_CLUSTER = process.env.PRESQUE_TEST_CLUSTER === "1";
+
+let sharedCluster: Promise<TestCluster> | undefined;
+
+/** One cluster per test file (a process), started on first use and stopped when the file ends. */
+export function testCluster(): Promise<TestCluster> {
+  if (!sharedCluster) {
+    sharedCluster = startCluster();
+    const started = sharedCluster;
+    tap.teardown(async () => (await started.catch(() => undefined))?.stop());
+  }
+  return sharedCluster;
+}
+
+/** A Cluster client for looking at what the scripts wrote, typed as a Redis so the tests read the
+ *  same on both passes. KEYS has no key to route by, so it goes to the master of the pattern's
+ *  hash tag (every key a test lists is one queue's). */
+function inspectingCluster(urls: string[]): Redis {
+  const cluster = new Cluster(urls);
+  const keys = async (pattern: string) => {
+    const tag = /\{([^}]+)\}/.exec(pattern)?.[1];
+    if (tag === undefined) throw new Error(`KEYS ${pattern} on a cluster needs a hash tag`);
+    const owner = cluster.slots[calculateSlot(tag)][0];
+    const node = cluster.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === owner);
+    if (!node) throw new Error(`no connection to ${owner}`);
+    return node.keys(pattern);
+  };
+  return new Proxy(cluster, { get: (target, name, receiver) => (name === "keys" ? keys : Reflect.get(target, name, receiver)) }) as unknown as Redis;
+}
+
 export interface Harness {
+  /** the harness's own redis-server; absent on the cluster pass (ON_CLUSTER) */
   redisServer: RedisMemoryServer;
   presque: RunningServer;
   /** a plain connection to the same Redis, to look at what the scripts wrote */
@@ -43,6 +78,7 @@ export interface Harness {
 
 /** One Redis and one presque for a whole test file, torn down with it. */
 export async function harness(t: Test, overrides: DeepPartial<Config> = {}, opts: StartOptions = {}): Promise<Harness> {
+  if (ON_CLUSTER) return clusterHarness(t, overrides, opts);
   const redisServer = await startRedis();
   const config = testConfig(await redisUrl(redisServer), overrides);
   const presque = await startServer(config, createLogger(config.log.level), opts);
@@ -53,6 +89,20 @@ export async function harness(t: Test, overrides: DeepPartial<Config> = {}, opts
     await redisServer.stop();
   });
   return { redisServer, presque, redis, url: presque.url, config, http: client(presque.url) };
+}
+
+async function clusterHarness(t: Test, overrides: DeepPartial<Config>, opts: StartOptions): Promise<Harness> {
+  const cluster = await testCluster();
+  const config = testConfig("", overrides);
+  delete config.redis.url;
+  config.redis.cluster = cluster.urls;
+  const presque = await startServer(config, createLogger(config.log.level), opts);
+  const redis = inspectingCluster(cluster.urls);
+  t.teardown(async () => {
+    await presque.close();
+    redis.disconnect();
+  });
+  return { redisServer: undefined as never, presque, redis, url: presque.url, config, http: client(presque.url) };
 }
 
 export const queueName = (what = "q") => `test-${what}-${randomUUID().slice(0, 8)}`;

@@ -1,6 +1,6 @@
 // /j, /status, /control, /stats and the dashboard page.
 import t from "tap";
-import { harness, queueName, rawRequest as rawRequestTo } from "./helpers.js";
+import { harness, ON_CLUSTER, queueName, rawRequest as rawRequestTo } from "./helpers.js";
 
 // the limits of issue 12, at their defaults (config `queues`)
 const LIMITS = { max_length: 0, max_payload: 0, idempotency_window: 86400 };
@@ -329,8 +329,16 @@ t.test("GET /stats/: Redis, queues with figures, workers", async (t) => {
   for (const path of ["/stats/", "/stats"]) {
     const r = await h.http("GET", path);
     t.equal(r.status, 200, path);
-    const redisPort = await h.redisServer.getPort();
-    t.equal(r.json.redis.target, `redis://127.0.0.1:${redisPort}/0`);
+    if (ON_CLUSTER) {
+      // the cluster pass: the target names the masters, and every node is listed with its role
+      t.match(r.json.redis.target, /^redis cluster, masters 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/);
+      t.equal(r.json.redis.nodes.filter((n: { role: string }) => n.role === "master").length, 3, "three masters");
+      t.equal(r.json.redis.nodes.length, 6, "and their three replicas");
+    } else {
+      const redisPort = await h.redisServer.getPort();
+      t.equal(r.json.redis.target, `redis://127.0.0.1:${redisPort}/0`);
+      t.equal(r.json.redis.nodes, undefined, "no node list for one Redis");
+    }
     const version = /redis_version:(\S+)/.exec(await h.redis.info("server"))![1];
     t.equal(r.json.redis.version, version);
     t.equal(r.json.redis.embedded, false);

@@ -4,11 +4,11 @@
 // node timeout is short so that a failover takes about a second instead of fifteen.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { findOnPath } from "../../src/redis.js";
-import { freePort } from "../helpers.js";
 
 const REDIS_SERVER = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server") || "/usr/bin/redis-server";
 const REDIS_CLI = findOnPath("redis-cli") || "/usr/bin/redis-cli";
@@ -40,6 +40,14 @@ process.once("exit", () => {
   for (const p of everyProcess) p.kill("SIGKILL");
 });
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
@@ -58,6 +66,9 @@ function startNode(dir: string, port: number, busPort: number): ClusterNode {
       "--cluster-node-timeout", String(NODE_TIMEOUT_MS),
       // a replica may take over however long it was cut off: the tests kill masters on purpose
       "--cluster-replica-validity-factor", "0",
+      // CLUSTER SLOTS leaves out a replica that has reported no replication offset yet, and an
+      // idle master sends the pings that move it only every 10 s by default
+      "--repl-ping-replica-period", "1",
       "--dir", dir,
       "--save", "",
       "--appendonly", "no",
@@ -165,14 +176,17 @@ export async function startCluster(): Promise<TestCluster> {
     );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     await until("cluster_state:ok on every node", async () => (await Promise.all(nodes.map((n) => clusterOk(n.port)))).every(Boolean), 20_000);
-    // every replica has its master's data stream going, so that a kill right away can fail over
+    // every replica has its master's data stream going, so that a kill right away can fail over,
+    // and every node lists it in CLUSTER SLOTS, so that clients know the replicas
     await until(
-      "every replica in sync",
+      "every replica in sync and listed",
       async () => {
         const roles = await Promise.all(nodes.map((n) => onNode(n.port, (r) => r.info("replication"))));
-        return roles.filter((info) => /role:slave/.test(info) && /master_link_status:up/.test(info)).length === 3;
+        if (roles.filter((info) => /role:slave/.test(info) && /master_link_status:up/.test(info)).length !== 3) return false;
+        const slots = await Promise.all(nodes.map((n) => onNode(n.port, (r) => r.cluster("SLOTS") as Promise<unknown[][]>)));
+        return slots.every((ranges) => ranges.length === 3 && ranges.every((range) => range.length === 4));
       },
-      20_000,
+      30_000,
     );
   } catch (err) {
     await stop();
