@@ -6,9 +6,14 @@
 // (a push, a delayed job coming due, an expired lease), or its time is up. Messages: "<n>" n jobs
 // became ready; "due:<ms>" a job will be ready at that time (the queue is swept then, so that it
 // is promoted on time even if nobody pops); "stopped" the queue was stopped (every waiter answers).
-// Idle waiters cost Redis nothing: one subscription per queue with waiters, in each process.
+// Idle waiters cost Redis next to nothing: one sharded subscription (SSUBSCRIBE: on a cluster a
+// push reaches only its queue's shard) per queue with waiters, in each process.
 // A notification for n jobs wakes n sleepers, oldest first; the pop script is atomic, so each
 // job still goes to exactly one of them.
+// Pub/sub drops messages while a subscription is re-made (a failover, a reconnection), and
+// processes of an older build announce with PUBLISH (earlier script versions), which sharded
+// subscribers do not hear: so each queue with sleepers also wakes its oldest sleeper every
+// RECHECK_MS to pop again. A lost message delays a waiter by that much at most; never strands it.
 import type { Logger } from "pino";
 import type { PopResult, Store } from "./store.js";
 import type { RedisClient } from "./topology.js";
@@ -30,7 +35,12 @@ interface Channel {
   generation: number;
   sleepers: Array<() => void>;
   subscribed: Promise<unknown>;
+  recheck: NodeJS.Timeout;
 }
+
+/** How often a queue's oldest sleeper pops again without a message: one pop per queue with
+ *  sleepers per process, whatever the number of waiters. */
+export const RECHECK_MS = 1000;
 
 const NOTHING: PopResult = { jobs: [], lease: 0, nextWakeMs: null };
 
@@ -45,7 +55,7 @@ export class LongPoll {
     private readonly sub: RedisClient,
     private readonly log: Logger,
   ) {
-    sub.on("message", (channel: string, message: string) => this.notified(channel, message));
+    sub.on("smessage", (channel: string, message: string) => this.notified(channel, message));
   }
 
   /** requests waiting right now */
@@ -67,7 +77,10 @@ export class LongPoll {
     this.closing = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    for (const channel of this.channels.values()) for (const wake of [...channel.sleepers]) wake();
+    for (const channel of this.channels.values()) {
+      clearInterval(channel.recheck);
+      for (const wake of [...channel.sleepers]) wake();
+    }
   }
 
   private pop(want: TakeRequest): Promise<PopResult> {
@@ -99,7 +112,9 @@ export class LongPoll {
     const name = this.store.keys(queue).notify;
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = { name, queue, members: 0, generation: 0, sleepers: [], subscribed: this.sub.subscribe(name) };
+      const recheck = setInterval(() => this.recheck(name), RECHECK_MS);
+      recheck.unref();
+      channel = { name, queue, members: 0, generation: 0, sleepers: [], subscribed: this.sub.ssubscribe(name), recheck };
       this.channels.set(name, channel);
     }
     channel.members++;
@@ -115,7 +130,8 @@ export class LongPoll {
   private leave(channel: Channel): void {
     if (--channel.members > 0) return;
     this.channels.delete(channel.name);
-    this.sub.unsubscribe(channel.name).catch(() => {
+    clearInterval(channel.recheck);
+    this.sub.sunsubscribe(channel.name).catch(() => {
       // the connection is gone: so is the subscription
     });
   }
@@ -135,6 +151,12 @@ export class LongPoll {
       signal?.addEventListener("abort", wake, { once: true });
       channel.sleepers.push(wake);
     });
+  }
+
+  /** Wakes a queue's oldest sleeper without a message (see RECHECK_MS): it pops, and sleeps again
+   *  at the back of the line when there was nothing. Not a notification: the generation stays. */
+  private recheck(name: string): void {
+    this.channels.get(name)?.sleepers[0]?.();
   }
 
   private notified(name: string, message: string): void {

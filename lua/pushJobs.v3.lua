@@ -1,4 +1,5 @@
---[[ pushJobs v2: store one or more jobs, in order, ready at once or delayed until a due time.
+--[[ pushJobs v3: store one or more jobs, in order, ready at once or delayed until a due time.
+     v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      New in v2: the queue's max_length and max_payload, checked for all of a batch before any of it
      is written; and idempotent pushes. A push with an idempotency key stores its ids under the
      key, with a fingerprint of the request, for the queue's idempotency window; a repeat of the
@@ -78,6 +79,6 @@ if idemKey ~= '' then
   rcall('PEXPIREAT', k.idemx, last[2])
 end
 
-notify(ARGV[6], ready)
-if ready == 0 then notifyDue(ARGV[6], due) end
+notifyShard(ARGV[6], ready)
+if ready == 0 then notifyShardDue(ARGV[6], due) end
 return reply

@@ -1,5 +1,6 @@
 #!lua flags=allow-oom
---[[ failJobs v2: (v2: runs while Redis is full, to drain it.)
+--[[ failJobs v3: (v2: runs while Redis is full, to drain it.)
+     v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      POST /qb/:queue/fail: many failure reports in one call, each by the rules of
      failJob; one refused job leaves the others alone.
   KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
@@ -27,5 +28,5 @@ for i = 7, #ARGV, 3 do
 end
 count(k, 'failed', worker, failed)
 -- one announcement for the earliest retry: a process with waiters sweeps then and finds the rest
-if earliest then notifyDue(ARGV[6], earliest) end
+if earliest then notifyShardDue(ARGV[6], earliest) end
 return reply

@@ -1,5 +1,6 @@
 #!lua flags=allow-oom
---[[ popJobs v2: hand out up to `count` ready jobs, oldest and highest priority first.
+--[[ popJobs v3: hand out up to `count` ready jobs, oldest and highest priority first.
+     v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      Refuses while the queue is stopped. Due delayed jobs and expired leases are promoted first.
      Without a lease the jobs are deleted as they go (presque's GET), counted as processed and
      their uniq keys freed; with a lease they move to the leased set until acked or expired, and
@@ -81,8 +82,8 @@ end
 if lease == 0 then
   count(k, 'processed', worker, #ids)
 else
-  notifyDue(ARGV[6], now + lease * 1000)
+  notifyShardDue(ARGV[6], now + lease * 1000)
 end
 -- jobs promoted here beyond those taken are ready for other waiters
-if made > 0 and readyCount(k) > 0 then notify(ARGV[6], made) end
+if made > 0 and readyCount(k) > 0 then notifyShard(ARGV[6], made) end
 return reply

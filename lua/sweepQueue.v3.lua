@@ -1,5 +1,6 @@
 #!lua flags=allow-oom
---[[ sweepQueue v2: (v2: runs while Redis is full, to drain it.)
+--[[ sweepQueue v3: (v2: runs while Redis is full, to drain it.)
+     v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      run by the server every second or so, so that due delayed jobs and expired
      leases are promoted (and their waiters woken) even when nobody pops.
   KEYS meta wait prio delayed leased attrs dead
@@ -7,5 +8,5 @@
   Returns {how many jobs became ready, next wake (ms: the earliest delayed job or lease deadline; '' = none)} ]]
 --- @include "common"
 local made = promote(k, tonumber(ARGV[1]), rcall('HGET', k.meta, 'max_attempts'), ARGV[2])
-notify(ARGV[3], made)
+notifyShard(ARGV[3], made)
 return { made, nextWake(k) }

@@ -1,4 +1,5 @@
---[[ retryDead v1: POST /dead/:queue/:id/retry: a dead job gets a fresh set of attempts and is
+--[[ retryDead v2: POST /dead/:queue/:id/retry: a dead job gets a fresh set of attempts and is
+     v2: announces on the notify channel by sharded pub/sub (SPUBLISH), where v1 used PUBLISH.
      ready again at once. Its last error stays for the record.
   KEYS dead attrs wait prio
   ARGV[1] id  ARGV[2] notify channel
@@ -10,5 +11,5 @@ local a = getAttrs(k.attrs, id) or {}
 a.attempts = nil
 setAttrs(k.attrs, id, a)
 enqueue(k, id, a.priority, false)
-notify(ARGV[2], 1)
+notifyShard(ARGV[2], 1)
 return 1

@@ -1,4 +1,5 @@
---[[ retryJob v1: presque's PUT /q: a worker failed a job it fetched and posts it back.
+--[[ retryJob v2: presque's PUT /q: a worker failed a job it fetched and posts it back.
+     v2: announces on the notify channel by sharded pub/sub (SPUBLISH), where v1 used PUBLISH.
      The job is stored again as a new job, and a failure is counted for the queue and the worker.
   KEYS seq wait prio delayed jobs attrs uniq meta wstats
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] worker id ('' = none)
@@ -10,6 +11,6 @@ local now, due, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 local id, ready = addJob(k, ARGV[6], now, due, jobAttrs(ARGV[3], '', ''))
 rcall('HINCRBY', k.meta, 'failed', 1)
 if worker ~= '' then rcall('HINCRBY', k.wstats, 'f:' .. worker, 1) end
-notify(ARGV[5], ready)
-if ready == 0 then notifyDue(ARGV[5], due) end
+notifyShard(ARGV[5], ready)
+if ready == 0 then notifyShardDue(ARGV[5], due) end
 return { rcall('HSETNX', k.meta, 'listed', 1), id }

@@ -1,5 +1,6 @@
 #!lua flags=allow-oom
---[[ failJob v2: (v2: runs while Redis is full, to drain it.)
+--[[ failJob v3: (v2: runs while Redis is full, to drain it.)
+     v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      PUT /q/:queue/:id: the worker holding the lease reports a failure. The job is
      retried after an exponential backoff (base * 2^(attempt-1), capped), or goes to the dead set
      once its attempts are used up.
@@ -14,5 +15,5 @@ local settings = rcall('HMGET', k.meta, 'max_attempts', 'backoff_base', 'backoff
 local outcome = failOne(k, ARGV[1], tonumber(ARGV[2]), now, ARGV[5], settings, { ARGV[6], ARGV[7], ARGV[8] })
 if outcome.err then return outcome end
 count(k, 'failed', ARGV[3], 1)
-if outcome[1] == 'delayed' then notifyDue(ARGV[9], outcome[2]) end
+if outcome[1] == 'delayed' then notifyShardDue(ARGV[9], outcome[2]) end
 return outcome
