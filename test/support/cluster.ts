@@ -28,6 +28,10 @@ export interface TestCluster {
   nodes: ClusterNode[];
   /** the ports of the nodes that are masters right now */
   masters(): Promise<number[]>;
+  /** the masters that have a live replica (one a failover can promote) */
+  mastersWithReplicas(): Promise<number[]>;
+  /** who serves which slot right now: slot -> master port */
+  slotOwners(): Promise<(slot: number) => number>;
   /** SIGKILLs the master that owns `slot` and waits until one of its replicas serves the slot
    *  and the cluster says ok on every surviving node; returns the new master's port */
   killMasterOf(slot: number): Promise<{ killed: number; promoted: number }>;
@@ -209,6 +213,17 @@ export async function startCluster(): Promise<TestCluster> {
     nodes,
     masters: async () =>
       (await topology()).filter((n) => n.flags.includes("master") && !n.flags.includes("fail") && n.slots.length > 0).map((n) => n.port),
+    mastersWithReplicas: async () => {
+      const now = await topology();
+      const live = (n: NodeLine) => !n.flags.includes("fail") && alive.has(n.port);
+      return now
+        .filter((m) => m.flags.includes("master") && live(m) && now.some((r) => r.masterId === m.id && live(r)))
+        .map((m) => m.port);
+    },
+    slotOwners: async () => {
+      const servers = (await topology()).filter((n) => n.flags.includes("master") && !n.flags.includes("fail"));
+      return (slot) => servers.find((n) => n.slots.some(([a, b]) => slot >= a && slot <= b))?.port ?? -1;
+    },
     killMasterOf: async (slot) => {
       const before = await topology();
       const owner = before.find((n) => n.flags.includes("master") && n.slots.some(([a, b]) => slot >= a && slot <= b));
