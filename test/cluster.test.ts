@@ -71,10 +71,11 @@ t.test("long polls on a cluster: a sharded subscription on the queue's shard, an
   t.equal(subscribers, 1, "one sharded subscriber, on the master of the queue's slot");
 
   // a push that announces nothing (an empty channel), as if its message had been lost
+  const push = presque.context.store.scripts.get("pushJobs")!;
   const [, id] = await callScript<[number, string]>(
     redis,
-    "pushJobs",
-    [keys.seq, keys.wait, keys.prio, keys.delayed, keys.jobs, keys.attrs, keys.uniq, keys.meta],
+    push.command,
+    push.keys.map((name) => keys[name]),
     [Date.now(), 0, 0, "", "", "", JSON.stringify({ silent: true })],
   );
   const got = await waiting;
