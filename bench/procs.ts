@@ -114,6 +114,8 @@ export interface PresqueOptions {
   /** pass --cpu-prof to presque's node, writing the profile here at shutdown */
   profileDir?: string;
   workers?: number;
+  /** a Redis Cluster's node URLs: --redis-cluster instead of --redis (redisUrl is then ignored) */
+  cluster?: string[];
 }
 
 /** presque as `npm start` runs it: src/ built into dist/, then `node dist/cli.js --port P --redis URL
@@ -131,7 +133,8 @@ export async function startPresque(redisUrl: string, opts: PresqueOptions = {}):
     execFileSync(process.execPath, [builder], { cwd: tree, stdio: "inherit" });
     entry = join(tree, "dist", "cli.js");
   }
-  const args = [entry, "--port", String(port), "--redis", redisUrl, "--config", config];
+  const redisFlags = opts.cluster ? ["--redis-cluster", opts.cluster.join(",")] : ["--redis", redisUrl];
+  const args = [entry, "--port", String(port), ...redisFlags, "--config", config];
   if (opts.workers && opts.workers > 1) args.push("--workers", String(opts.workers));
   const nodeFlags = opts.profileDir ? ["--cpu-prof", "--cpu-prof-dir", opts.profileDir] : [];
   const proc = spawnNode("presque", args, nodeFlags, opts.dir);
