@@ -66,8 +66,10 @@ export class Clocks {
 
   constructor(private readonly redis: RedisClient) {}
 
+  /** Measures every master that answers; one that does not (a failover) keeps its last offset.
+   *  Fails only when none answers. */
   async sync(): Promise<void> {
-    const measured = await Promise.all(
+    const results = await Promise.allSettled(
       masters(this.redis).map(async (node) => {
         const before = Date.now();
         const [seconds, micros] = await node.time();
@@ -75,9 +77,13 @@ export class Clocks {
         return [nodeKey(node), Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (before + after) / 2] as const;
       }),
     );
-    this.offsets.clear();
+    const measured = results.filter((r) => r.status === "fulfilled").map((r) => r.value);
+    if (measured.length === 0) {
+      const failed = results.find((r) => r.status === "rejected");
+      throw failed ? failed.reason : new Error("no Redis master to read the clock of");
+    }
     for (const [key, offset] of measured) this.offsets.set(key, offset);
-    this.lowest = measured.length ? Math.min(...measured.map(([, offset]) => offset)) : 0;
+    this.lowest = Math.min(...this.offsets.values());
   }
 
   /** The offset of the master that serves `key` (any key of a queue: they share its slot). */
@@ -89,13 +95,17 @@ export class Clocks {
   }
 }
 
-/** Loads every script on every node (replicas too, so that a promoted replica has them), which
- *  also compile-checks them before presque serves anything. ioredis would load a script on a
- *  connection that lacks it by itself (EVAL first, EVALSHA after, EVAL again on NOSCRIPT): this
- *  makes a broken script stop start-up instead of failing requests. */
+/** Loads every script on every master, which also compile-checks them before presque serves
+ *  anything, and on every replica, so that a promoted replica has them. ioredis would load a
+ *  script on a connection that lacks it by itself (EVAL first, EVALSHA after, EVAL again on
+ *  NOSCRIPT): this makes a broken script stop start-up instead of failing requests. A replica that
+ *  is down does not stop start-up: it gets the scripts by that fallback, or when it comes back. */
 export async function loadScriptsEverywhere(redis: RedisClient, scripts: Script[]): Promise<void> {
-  const nodes = isCluster(redis) ? redis.nodes("all") : [redis];
-  await Promise.all(nodes.map((node) => loadOn(node, scripts)));
+  if (!isCluster(redis)) return loadOn(redis, scripts);
+  await Promise.all([
+    ...redis.nodes("master").map((node) => loadOn(node, scripts)),
+    ...redis.nodes("slave").map((node) => loadOn(node, scripts).catch(() => {})),
+  ]);
 }
 
 async function loadOn(node: Redis, scripts: Script[]): Promise<void> {
