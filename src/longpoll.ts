@@ -15,6 +15,7 @@
 // subscribers do not hear: so each queue with sleepers also wakes its oldest sleeper every
 // RECHECK_MS to pop again. A lost message delays a waiter by that much at most; never strands it.
 import type { Logger } from "pino";
+import { classify } from "./errors.js";
 import type { PopResult, Store } from "./store.js";
 import type { RedisClient } from "./topology.js";
 
@@ -93,10 +94,19 @@ export class LongPoll {
     // subscribe before the first pop, so that no push between the pop and the sleep goes unheard
     const channel = await this.join(want.queue);
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
         const generation = channel.generation;
         if (signal?.aborted) return NOTHING;
-        const result = await this.pop(want);
+        let result: PopResult;
+        try {
+          result = await this.pop(want);
+        } catch (err) {
+          // a re-check's pop while Redis is away (see RECHECK_MS): the waiter sleeps on, as it did
+          // before re-checks, and answers 503 only if Redis is still away at its deadline
+          if (first || Date.now() >= deadline || this.closing || classify(err).status !== 503) throw err;
+          await this.sleep(channel, deadline, signal);
+          continue;
+        }
         if (result.jobs.length > 0 || Date.now() >= deadline || signal?.aborted || this.closing) return result;
         if (channel.generation !== generation) continue;
         if (result.nextWakeMs !== null && result.nextWakeMs < deadline) this.sweepAt(want.queue, result.nextWakeMs);

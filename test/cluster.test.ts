@@ -79,7 +79,7 @@ t.test("long polls on a cluster: a sharded subscription on the queue's shard, an
   const [, id] = await callScript<[number, string]>(
     redis,
     push.command,
-    push.keys.map((name) => keys[name]),
+    push.keys.map((name) => keys[name as keyof typeof keys]),
     [Date.now(), 0, 0, "", "", "", JSON.stringify({ silent: true })],
   );
   const got = await waiting;
