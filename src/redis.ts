@@ -52,6 +52,9 @@ export function createCluster(config: Config, overrides: Partial<ClusterOptions>
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: Math.min(2000, config.redis.command_timeout),
+    // ioredis refreshes its slot map on MOVED, but not by itself unless asked: a client whose
+    // commands never follow a MOVED (the push connection's pipelines) would keep a stale map
+    slotsRefreshInterval: 5000,
     redisOptions: {
       ...nodeOptions,
       ...(first.password && { password: decodeURIComponent(first.password) }),

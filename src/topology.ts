@@ -142,9 +142,17 @@ export class ReplicasDidNotConfirm extends HttpError {
 
 type Arg = string | number | Buffer;
 
+/** A script refused with one of these did not run: a cluster client may refresh its slots and
+ *  send it again. */
+const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
+
 /** Runs a script and then WAIT on the very connection that ran it (one pipeline: on a cluster,
  *  both go to the slot's master), so that a 201 means `replicas` replicas have the write.
- *  WAIT gives up after `timeoutMs`: fewer confirmations than asked are a 503. */
+ *  WAIT gives up after `timeoutMs`: fewer confirmations than asked are a 503.
+ *  ioredis retries a cluster pipeline only when every command failed alike, and WAIT, having no
+ *  key, succeeds on whichever node it reached: so a script redirected after a failover is
+ *  retried here, after a slots refresh (a few times, 100 ms apart), or it would fail for as
+ *  long as this client's slot map stays stale. */
 export async function scriptThenWait<T>(
   redis: RedisClient,
   name: string,
@@ -153,17 +161,24 @@ export async function scriptThenWait<T>(
   replicas: number,
   timeoutMs: number,
 ): Promise<T> {
-  const pipeline = redis.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & {
-    wait(n: number, ms: number): unknown;
-    exec(): Promise<Array<[Error | null, unknown]> | null>;
-  };
-  pipeline[name](...keys, ...args);
-  pipeline.wait(replicas, timeoutMs);
-  const results = await pipeline.exec();
-  if (!results) throw new Error("pipeline discarded");
-  const [[scriptError, reply], [waitError, confirmed]] = results;
-  if (scriptError) throw scriptError;
-  if (waitError) throw waitError;
-  if (Number(confirmed) < replicas) throw new ReplicasDidNotConfirm(replicas, Number(confirmed));
-  return reply as T;
+  for (let attempt = 1; ; attempt++) {
+    const pipeline = redis.pipeline() as unknown as Record<string, (...a: Arg[]) => unknown> & {
+      wait(n: number, ms: number): unknown;
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    pipeline[name](...keys, ...args);
+    pipeline.wait(replicas, timeoutMs);
+    const results = await pipeline.exec();
+    if (!results) throw new Error("pipeline discarded");
+    const [[scriptError, reply], [waitError, confirmed]] = results;
+    if (scriptError && isCluster(redis) && REDIRECTED.test(scriptError.message) && attempt < 5) {
+      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
+    if (scriptError) throw scriptError;
+    if (waitError) throw waitError;
+    if (Number(confirmed) < replicas) throw new ReplicasDidNotConfirm(replicas, Number(confirmed));
+    return reply as T;
+  }
 }
