@@ -10,9 +10,8 @@ import calculateSlot from "cluster-key-slot";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
 import { createLogger } from "../src/log.js";
-import { callScript } from "../src/scripts.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { masters, nodeKey } from "../src/topology.js";
+import { masters, nodeKey, type RedisClient } from "../src/topology.js";
 import { queueName, redisUrl, startRedis, testConfig, type DeepPartial } from "./helpers.js";
 import type { Config } from "../src/config.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
@@ -64,7 +63,8 @@ t.test("long polls on a cluster: a sharded subscription on the queue's shard, an
   const presque = await presqueOn(t, c);
   const q = queueName("sharded");
   const keys = presque.context.store.keys(q);
-  const waiting = call(presque.url, "GET", `/q/${q}?wait=8`);
+  // a long wait: a waiter that misses the message gets its job only at the end (its last pop)
+  const waiting = call(presque.url, "GET", `/q/${q}?wait=30`);
   const redis = presque.context.store.redis;
   const owner = (await c.slotOwners())(calculateSlot(q));
   const shard = masters(redis).find((n) => nodeKey(n) === `127.0.0.1:${owner}`)!;
@@ -74,16 +74,22 @@ t.test("long polls on a cluster: a sharded subscription on the queue's shard, an
   }
   t.equal(subscribers, 1, "one sharded subscriber, on the master of the queue's slot");
 
-  // a push that announces nothing (an empty channel), as if its message had been lost
-  const push = presque.context.store.scripts.get("pushJobs")!;
-  const [, id] = await callScript<[number, string]>(
-    redis,
-    push.command,
-    push.keys.map((name) => keys[name as keyof typeof keys]),
-    [Date.now(), 0, 0, "", "", "", JSON.stringify({ silent: true })],
-  );
+  // (the subscription shows on the server before the waiter's first pop: let that pop find nothing)
+  await sleep(300);
+  // a push whose message is lost: the long-poll subscriber's listeners are off while it is made
+  const sub = (presque.context.longPoll as unknown as { sub: RedisClient }).sub;
+  const listeners = sub.listeners("smessage") as Array<(...args: unknown[]) => void>;
+  for (const l of listeners) sub.off("smessage", l);
+  const pushedAt = Date.now();
+  const pushed = await call(presque.url, "POST", `/q/${q}`, { silent: true });
+  await sleep(300); // its message has come and gone
+  for (const l of listeners) sub.on("smessage", l);
+  const id = JSON.parse(pushed.text).id;
   const got = await waiting;
-  t.equal(got.status, 200, "the waiter found the job without a message (the re-check), long before its 8 s were up");
+  const tookMs = Date.now() - pushedAt;
+  t.equal(got.status, 200);
+  // a generous bound where the bound is the point: the re-check runs every second
+  t.ok(tookMs < 15_000, `the waiter found the job without a message (the re-check) in ${tookMs} ms, long before its 30 s were up`);
   t.equal(got.headers.get("x-presque-jobid"), id);
 
   // and a normal push wakes a waiter by its message
