@@ -1,7 +1,7 @@
 // The shapes of the API's JSON answers, in one place: the Store speaks in its own terms (src/store.ts),
 // and these turn them into the names presque's clients read.
 import { scriptErrorStatus } from "./errors.js";
-import type { BatchOutcome, JobView, QueueState } from "./store.js";
+import type { BatchOutcome, FailedState, JobView, QueueState } from "./store.js";
 
 /** GET /q/:queue/:id and the entries of GET /dead/:queue. */
 export function jobBody(queue: string, job: JobView) {
@@ -45,13 +45,14 @@ export function controlBody(queue: string, s: QueueState) {
   return { queue, status: s.open ? 1 : 0, ...s.settings };
 }
 
-/** PUT /q/:queue/:id: where the failed job went. */
-export function failedBody(id: string, state: "delayed" | "dead", atMs: number) {
+/** PUT /q/:queue/:id: where the failed job went (ready: handed back with retry_in 0). */
+export function failedBody(id: string, state: FailedState, atMs: number) {
+  if (state === "ready") return { id, state };
   return { id, state, ...(state === "delayed" ? { due_at: atMs / 1000 } : { died_at: atMs / 1000 }) };
 }
 
 /** One entry of POST /qb/:queue/ack or /fail: the job's own status, as its single route answers. */
-export function batchResult(outcome: BatchOutcome<"acked" | "cancelled" | "delayed" | "dead">) {
+export function batchResult(outcome: BatchOutcome<"acked" | "cancelled" | FailedState>) {
   if ("code" in outcome) return { id: outcome.id, status: scriptErrorStatus(outcome.code) ?? 500, error: outcome.message };
   if (outcome.state === "acked" || outcome.state === "cancelled") return { id: outcome.id, status: 204, state: outcome.state };
   return { status: 200, ...failedBody(outcome.id, outcome.state, outcome.atMs!) };

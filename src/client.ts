@@ -90,13 +90,15 @@ export interface JobRef {
 
 export interface FailRef extends JobRef {
   error?: string;
+  /** seconds until the job is tried again, instead of the queue's backoff; 0 hands it back at once */
+  retryIn?: number;
 }
 
 /** One entry of a batch ack/fail answer, in request order. */
 export interface BatchOutcome {
   id: string;
   status: number;
-  state?: "acked" | "cancelled" | "delayed" | "dead";
+  state?: "acked" | "cancelled" | "delayed" | "ready" | "dead";
   due_at?: number;
   died_at?: number;
   error?: string;
@@ -104,7 +106,8 @@ export interface BatchOutcome {
 
 export interface FailOutcome {
   id: string;
-  state: "delayed" | "dead";
+  /** ready: handed back at once (retryIn 0) */
+  state: "delayed" | "ready" | "dead";
   due_at?: number;
   died_at?: number;
 }
@@ -320,13 +323,14 @@ export class Client {
     return answer.results;
   }
 
-  /** PUT /q/:queue/:id: the job failed; it is retried after backoff or goes to the dead list. */
-  async fail(queue: string, id: string, attempt?: number, error?: string): Promise<FailOutcome> {
+  /** PUT /q/:queue/:id: the job failed; it is retried after backoff (or retryIn seconds; 0 hands it
+   *  back at once) or goes to the dead list. */
+  async fail(queue: string, id: string, attempt?: number, error?: string, retryIn?: number): Promise<FailOutcome> {
     return this.json<FailOutcome>({
       method: "PUT",
       path: `/q/${q(queue)}/${q(id)}`,
       headers: attemptHeader(attempt),
-      body: error === undefined ? {} : { error },
+      body: { ...(error !== undefined && { error }), ...(retryIn !== undefined && { retry_in: retryIn }) },
       idempotent: attempt !== undefined,
     });
   }
@@ -334,7 +338,12 @@ export class Client {
   /** POST /qb/:queue/fail: one outcome per job, in order. */
   async failBatch(queue: string, jobs: FailRef[]): Promise<BatchOutcome[]> {
     const body = {
-      jobs: jobs.map((j) => ({ id: j.id, ...(j.attempt && { attempt: j.attempt }), ...(j.error !== undefined && { error: j.error }) })),
+      jobs: jobs.map((j) => ({
+        id: j.id,
+        ...(j.attempt && { attempt: j.attempt }),
+        ...(j.error !== undefined && { error: j.error }),
+        ...(j.retryIn !== undefined && { retry_in: j.retryIn }),
+      })),
     };
     const answer = await this.json<{ results: BatchOutcome[] }>({ method: "POST", path: `/qb/${q(queue)}/fail`, body, idempotent: true });
     return answer.results;

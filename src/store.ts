@@ -17,13 +17,13 @@ export const SCRIPT_VERSIONS = {
   ackJobs: 2,
   configureQueue: 3,
   extendLease: 2,
-  failJob: 3,
-  failJobs: 3,
+  failJob: 4,
+  failJobs: 4,
   getJob: 1,
   listDead: 1,
   markDue: 1,
   peekJobs: 2,
-  popJobs: 3,
+  popJobs: 4,
   purgeDead: 2,
   purgeQueue: 2,
   pushJobs: 3,
@@ -90,12 +90,22 @@ export interface PoppedJob {
   attempt: number;
 }
 
+/** The most payload one pop's reply carries (at least one job): a reply is built inside Redis,
+ *  which serves nobody else meanwhile. The same bound as a push group's (coalesce.ts). */
+const MAX_REPLY_BYTES = MAX_GROUP_BYTES;
+
+/** Where a failed job went: retried later, handed back at once (retry_in 0), or dead. */
+export type FailedState = "delayed" | "ready" | "dead";
+const FAILED_STATES: FailedState[] = ["delayed", "ready", "dead"];
+
 export interface PopResult {
   jobs: PoppedJob[];
   /** lease length in seconds, 0 when the jobs were deleted as they went */
   lease: number;
   /** when no job came: the earliest time (ms) a delayed job or an expired lease may make one ready */
   nextWakeMs: number | null;
+  /** the reply stopped at MAX_REPLY_BYTES with more jobs ready */
+  more?: boolean;
 }
 
 export interface QueueSettings {
@@ -283,8 +293,15 @@ export class Store {
 
   private readonly pops = new Coalescer<{ queue: string; worker: string; lease?: number }, PopResult>(async (_key, items) => {
     const { queue, worker, lease } = items[0];
-    const { jobs, ...rest } = await this.pop(queue, items.length, worker, lease);
-    return items.map((_, i) => ({ ...rest, jobs: i < jobs.length ? [jobs[i]] : [] }));
+    // a group of large jobs comes in more than one reply (popJobs stops at MAX_REPLY_BYTES)
+    let result = await this.pop(queue, items.length, worker, lease);
+    const jobs = result.jobs;
+    while (result.more && jobs.length < items.length) {
+      result = await this.pop(queue, items.length - jobs.length, worker, lease);
+      jobs.push(...result.jobs);
+    }
+    const { lease: leased, nextWakeMs } = result;
+    return items.map((_, i) => ({ lease: leased, nextWakeMs, jobs: i < jobs.length ? [jobs[i]] : [] }));
   }, 1000);
 
   /** One job, stored together with the other single jobs for the same queue and options that
@@ -354,7 +371,7 @@ export class Store {
     const reply = await this.run<Buffer[]>(
       "popJobs",
       queue,
-      [now, count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline(queue)],
+      [now, count, worker, lease ?? "", this.defaults.max_attempts, this.keys(queue).notify, this.popDeadline(queue), MAX_REPLY_BYTES],
       true,
     );
     const jobs: PoppedJob[] = [];
@@ -365,7 +382,8 @@ export class Store {
     // The queue's default (reply[1]) is a whole number of seconds; a requested lease may not be.
     const leased = lease ?? Number(reply[1]);
     if (leased > 0 && jobs.length > 0) await this.due.mark(queue, now + leased * 1000);
-    return { jobs, lease: leased, nextWakeMs: wakeMs(reply[0].toString()) };
+    const wake = reply[0].toString();
+    return { jobs, lease: leased, nextWakeMs: wake === "more" ? null : wakeMs(wake), more: wake === "more" };
   }
 
   /** Acknowledges a leased job, or cancels a waiting one. */
@@ -382,7 +400,8 @@ export class Store {
     });
   }
 
-  async fail(queue: string, id: string, attempt: number | undefined, worker: string, error: string) {
+  /** A leased job failed: retried after the backoff, or `retryIn` seconds (0: at once), or dead. */
+  async fail(queue: string, id: string, attempt: number | undefined, worker: string, error: string, retryIn?: number) {
     const [state, at] = await this.run<[string, number]>("failJob", queue, [
       id,
       attempt ?? "",
@@ -393,13 +412,14 @@ export class Store {
       this.defaults.backoff_base,
       this.defaults.backoff_cap,
       this.keys(queue).notify,
+      retryIn ?? "",
     ]);
     if (state === "delayed") await this.due.mark(queue, Number(at));
-    return { state: state as "delayed" | "dead", atMs: Number(at) };
+    return { state: state as FailedState, atMs: Number(at) };
   }
 
   /** failJob for many jobs at once; one refusal does not stop the others. */
-  async failMany(queue: string, jobs: Array<{ id: string; attempt?: number; error: string }>, worker: string) {
+  async failMany(queue: string, jobs: Array<{ id: string; attempt?: number; error: string; retryIn?: number }>, worker: string) {
     const d = this.defaults;
     const reply = await this.run<Array<string | number>>("failJobs", queue, [
       worker,
@@ -408,11 +428,11 @@ export class Store {
       d.backoff_base,
       d.backoff_cap,
       this.keys(queue).notify,
-      ...jobs.flatMap((j) => [j.id, j.attempt ?? "", j.error]),
+      ...jobs.flatMap((j) => [j.id, j.attempt ?? "", j.error, j.retryIn ?? ""]),
     ]);
-    const outcomes = jobs.map((j, i): BatchOutcome<"delayed" | "dead"> => {
+    const outcomes = jobs.map((j, i): BatchOutcome<FailedState> => {
       const [outcome, at] = [String(reply[2 * i]), reply[2 * i + 1]];
-      return outcome === "delayed" || outcome === "dead" ? { id: j.id, state: outcome, atMs: Number(at) } : refusal(j.id, outcome);
+      return FAILED_STATES.includes(outcome as FailedState) ? { id: j.id, state: outcome as FailedState, atMs: Number(at) } : refusal(j.id, outcome);
     });
     const retries = outcomes.flatMap((o) => ("state" in o && o.state === "delayed" ? [o.atMs!] : []));
     if (retries.length > 0) await this.due.mark(queue, Math.min(...retries));

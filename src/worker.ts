@@ -62,6 +62,8 @@ interface Pending {
   id: string;
   attempt: number;
   error?: string;
+  /** 0: handed back at once (a job the worker did not finish because it stopped) */
+  retryIn?: number;
   deadline: number;
 }
 
@@ -138,8 +140,8 @@ export class Worker<T = unknown> extends EventEmitter {
     return new Promise((resolve) => (this.stopping ? this.stopping.then(resolve) : this.once("stopped", resolve)));
   }
 
-  /** Stops fetching, lets running jobs finish for up to timeoutMs, fails the rest so that they are
-   *  retried after the queue's backoff, sends every pending acknowledgement, unregisters, resolves. */
+  /** Stops fetching, lets running jobs finish for up to timeoutMs, hands the rest back so that they
+   *  are ready again at once, sends every pending acknowledgement, unregisters, resolves. */
   stop(timeoutMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       for (const wake of this.slotWaiters.splice(0)) wake();
@@ -332,13 +334,13 @@ export class Worker<T = unknown> extends EventEmitter {
     }
   }
 
-  /** Jobs left running at stop, or fetched after it began: failed now, so that any worker may take
-   *  them as soon as the queue's backoff allows (rather than when their leases run out). */
+  /** Jobs left running at stop, or fetched after it began: failed now with retry_in 0, so that any
+   *  worker may take them at once (rather than when their leases run out). The attempt counts. */
   private async release(jobs: Job<unknown>[]): Promise<void> {
     const byQueue = new Map<string, Pending[]>();
     for (const job of jobs) {
       const list = byQueue.get(job.queue) ?? [];
-      list.push({ id: job.id, attempt: job.attempt, deadline: Infinity, error: "worker stopped before the job finished" });
+      list.push({ id: job.id, attempt: job.attempt, deadline: Infinity, error: "worker stopped before the job finished", retryIn: 0 });
       byQueue.set(job.queue, list);
     }
     await Promise.allSettled([...byQueue].map(([queue, entries]) => this.sendBatch("fail", queue, entries)));
@@ -424,7 +426,7 @@ export class Worker<T = unknown> extends EventEmitter {
       entries.map(async (e): Promise<BatchOutcome> => {
         try {
           if (kind === "ack") await this.client.ack(queue, e.id, e.attempt);
-          else await this.client.fail(queue, e.id, e.attempt, e.error);
+          else await this.client.fail(queue, e.id, e.attempt, e.error, e.retryIn);
           return { id: e.id, status: 200 };
         } catch (err) {
           if (err instanceof PresqueError) return { id: e.id, status: err.status, error: err.message };

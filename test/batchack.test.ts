@@ -109,3 +109,30 @@ t.test("bad batch bodies: 400 for the whole request, nothing changed", async (t)
   }
   t.match(await figures(q), { job_leased: 1, job_processed: 0, job_failed: 0 });
 });
+
+t.test("retry_in: a worker's own retry time; 0 hands the job back, first in line, at once", async (t) => {
+  const q = queueName();
+  await h.http("POST", `/q/${q}`, { body: { behind: true } });
+  const [a, b] = await leased(q, 2);
+  const res = await h.http("POST", `/qb/${q}/fail`, {
+    body: { jobs: [{ ...a, error: "stopping", retry_in: 0 }, { ...b, retry_in: 2.5 }] },
+  });
+  const [now, later] = res.json.results;
+  t.same(now, { id: a.id, status: 200, state: "ready" }, "ready again at once, whatever the backoff (10 s here)");
+  t.match(later, { id: b.id, status: 200, state: "delayed" });
+  t.ok(later.due_at * 1000 - Date.now() < 2600, "due in 2.5 s, not after the backoff");
+  const again = await h.http("GET", `/q/${q}?lease=30`);
+  t.equal(again.headers.get("x-presque-jobid"), a.id, "ahead of the job that was waiting");
+  t.equal(again.headers.get("x-presque-attempt"), "2", "the attempt counted");
+
+  const single = await h.http("PUT", `/q/${q}/${a.id}`, { headers: { "x-presque-attempt": "2" }, body: { retry_in: 0 } });
+  t.equal(single.status, 200);
+  t.match(single.json, { id: a.id, state: "dead", died_at: Number }, "its last attempt: dead, retry_in or not");
+  for (const retry_in of [-1, "soon", 86400 * 31]) {
+    const bad = await h.http("POST", `/qb/${q}/fail`, { body: { jobs: [{ id: b.id, retry_in }] } });
+    t.equal(bad.status, 400, `retry_in ${JSON.stringify(retry_in)}`);
+    t.match(bad.json.error, /^jobs\[0\]\.retry_in must be a number of seconds/);
+  }
+  const badSingle = await h.http("PUT", `/q/${q}/${b.id}`, { body: { retry_in: "x" } });
+  t.match(badSingle.json.error, /^retry_in must be a number of seconds/);
+});

@@ -124,3 +124,17 @@ t.test("a full Redis can be drained: fetch, ack, fail, cancel and purge work whi
   t.equal((await h.http("DELETE", `/dead/${q}`)).status, 200, "a dead-letter purge");
   t.equal((await h.http("DELETE", `/q/${q}`)).status, 204, "a purge");
 });
+
+t.test("a fetch of large jobs stops at about 4 MB a reply; grouped single fetches still all get one", async (t) => {
+  const h = await harness(t);
+  const q = queueName("big");
+  const big = (n: number) => ({ n, pad: "x".repeat(900_000) });
+  for (let n = 0; n < 12; n++) await h.http("POST", `/q/${q}`, { body: big(n) });
+  const batch = await h.http("GET", `/qb/${q}?batch_size=12`);
+  t.equal(batch.json.length, 4, "four 900 KB jobs: a fifth would pass 4 MB");
+  t.same(batch.json.map((j: { n: number }) => j.n), [0, 1, 2, 3], "in order");
+  const singles = await Promise.all(Array.from({ length: 8 }, () => h.http("GET", `/q/${q}`)));
+  t.same(singles.map((r) => r.status), Array(8).fill(200), "eight fetches arriving together: eight jobs, over two replies");
+  t.same(singles.map((r) => r.json.n).sort((x, y) => x - y), [4, 5, 6, 7, 8, 9, 10, 11]);
+  t.match((await h.http("GET", `/j/${q}`)).json, { job_count: 0, job_processed: 12 });
+});

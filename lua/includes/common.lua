@@ -197,9 +197,10 @@ end
 -- The failure of a leased job, reported by its holder (failJob, failJobs): it is retried after
 -- an exponential backoff (base * 2^(attempt-1), capped), or goes to the dead set once its attempts
 -- are used up. `settings` is the queue's {max_attempts, backoff_base, backoff_cap} (nil = default)
--- and `defaults` the server's. Returns {'delayed', due (ms)} | {'dead', now (ms)} | an error reply;
--- the caller counts the failure and announces the due time.
-local function failOne(k, id, attempt, now, message, settings, defaults)
+-- and `defaults` the server's; `retryIn` (seconds, nil = the backoff) is the worker's own choice,
+-- 0 for ready again at once. Returns {'delayed', due (ms)} | {'ready', now} | {'dead', now (ms)}
+-- | an error reply; the caller counts the failure and announces what became ready or due.
+local function failOne(k, id, attempt, now, message, settings, defaults, retryIn)
   if rcall('HEXISTS', k.jobs, id) == 0 then return redis.error_reply('NOTFOUND no such job') end
   local a = getAttrs(k.attrs, id)
   local refused = checkAttempt(a, attempt)
@@ -212,9 +213,16 @@ local function failOne(k, id, attempt, now, message, settings, defaults)
     rcall('ZADD', k.dead, now, id)
     return { 'dead', now }
   end
+  if retryIn == 0 then
+    -- the worker hands the job back untried (it is stopping): first in line again, as an
+    -- expired lease is
+    enqueue(k, id, a.priority, true)
+    return { 'ready', now }
+  end
   local base = tonumber(settings[2] or defaults[2])
   local cap = tonumber(settings[3] or defaults[3])
   local due = now + math.floor(math.min(cap, base * 2 ^ (a.attempts - 1)) * 1000)
+  if retryIn then due = now + math.floor(retryIn * 1000) end
   rcall('ZADD', k.delayed, due, id)
   return { 'delayed', due }
 end

@@ -12,7 +12,7 @@ const USAGE = `Usage: presque work <queue>[,<queue>...] [options] -- <command> [
   PRESQUE_QUEUE in its environment. Exit 0 acknowledges the job; any other exit fails it (retried
   after backoff, then dead) with the last lines of the command's stderr as its error.
   SIGINT/SIGTERM: stops fetching, lets running commands finish for --grace seconds, then ends
-  them and fails their jobs (retried after the queue's backoff, not when their leases run out).
+  them and hands their jobs back, ready again at once (not when their leases run out).
 
 Options:
   -c, --concurrency <n>  commands run at once (default 1)

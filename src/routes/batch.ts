@@ -5,7 +5,7 @@ import { closeSignal, isObject, parseJson, readBody, requireJsonType, sendJson, 
 import { intParam, JOB_ID, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
-import { errorText } from "./jobs.js";
+import { failureReport } from "./jobs.js";
 
 export function registerBatchRoutes(router: Router, ctx: Context): void {
   const { store, config } = ctx;
@@ -69,7 +69,7 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const jobs = (await jobsOf(req, '{"id": "7", "attempt": 1, "error": "..."}')).map((job, i) => ({
         ...leasedJob(job, i),
-        error: errorText((job as Record<string, unknown>).error),
+        ...failureReport(job as Record<string, unknown>, `jobs[${i}].`),
       }));
       const outcomes = await store.failMany(queue, jobs, workerId(req));
       sendJson(res, 200, { results: outcomes.map(batchResult) });

@@ -7,6 +7,8 @@ import type { Context, Router } from "../router.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 
 const MAX_ERROR_LENGTH = 4096;
+// as long as the longest backoff_cap
+const MAX_RETRY_IN = 30 * 86400;
 
 /** A job handed out: its id and, under a lease, the attempt (the lease token) and the expiry. */
 function jobHeaders(id: string, lease: number, attempt: number): Record<string, string | number> {
@@ -86,8 +88,8 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const id = jobIdParam(req);
       const attempt = attemptOf(req);
-      const error = failureMessage(await readBody(req, maxBody));
-      const { state, atMs } = await store.fail(queue, id, attempt, workerId(req), error);
+      const { error, retryIn } = failureOf(await readBody(req, maxBody));
+      const { state, atMs } = await store.fail(queue, id, attempt, workerId(req), error, retryIn);
       sendJson(res, 200, failedBody(id, state, atMs));
     },
   });
@@ -108,16 +110,32 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
   });
 }
 
-/** The optional body of a failure report: {"error": "..."}. */
-function failureMessage(body: Buffer): string {
-  if (body.length === 0) return "failed";
+/** The optional body of a failure report: {"error": "...", "retry_in": seconds}. */
+function failureOf(body: Buffer): FailureReport {
+  if (body.length === 0) return { error: "failed" };
   const value = parseJson(body, "body");
   if (!isObject(value)) throw badRequest('body must be a JSON object such as {"error": "..."}');
-  return errorText(value.error);
+  return failureReport(value, "");
+}
+
+interface FailureReport {
+  error: string;
+  /** seconds until the job is tried again, instead of the backoff; 0 hands it back at once */
+  retryIn?: number;
+}
+
+/** The fields of a failure report, in PUT /q/:queue/:id's body or an entry of /qb/:queue/fail
+ *  (`where` prefixes the names in complaints). */
+export function failureReport(value: Record<string, unknown>, where: string): FailureReport {
+  const retryIn = value.retry_in ?? undefined;
+  return {
+    error: errorText(value.error),
+    ...(retryIn !== undefined && { retryIn: checkSeconds(retryIn, `${where}retry_in`, MAX_RETRY_IN) }),
+  };
 }
 
 /** A reported error as stored: JSON other than a string is kept as its text, and long ones cut. */
-export function errorText(error: unknown): string {
+function errorText(error: unknown): string {
   if (error === undefined) return "failed";
   const text = typeof error === "string" ? error : JSON.stringify(error);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;

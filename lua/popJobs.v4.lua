@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
---[[ popJobs v3: hand out up to `count` ready jobs, oldest and highest priority first.
-     v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
+--[[ popJobs v4: hand out up to `count` ready jobs, oldest and highest priority first, and no
+     more than `max bytes` of payload (at least one job), so that no reply holds Redis for long.
+     v4: the byte cap. v3: announces on the notify channel by sharded pub/sub (SPUBLISH).
      Refuses while the queue is stopped. Due delayed jobs and expired leases are promoted first.
      Without a lease the jobs are deleted as they go (presque's GET), counted as processed and
      their uniq keys freed; with a lease they move to the leased set until acked or expired, and
@@ -12,7 +13,9 @@
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
   ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
   this hands nothing out, since its caller already answered 503 and a job deleted now would be lost
-  Returns {next wake (ms, '' = none; set when no job came), lease seconds, id, payload, attempt, ...}
+  ARGV[8] max bytes of payload in one reply ('' = no cap)
+  Returns {next wake (ms, '' = none; set when no job came; 'more' when the byte cap stopped it),
+           lease seconds, id, payload, attempt, ...}
           | error "STOPPED queue is closed" ]]
 --- @include "common"
 local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -26,33 +29,42 @@ if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') e
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
 local made = promote(k, now, settings[3], ARGV[5])
 
--- takes ready ids in delivery order until `wanted` with payloads are in hand; a tombstone costs
--- one more turn at most, and each is passed over once
-local ids, payloads, ghosts = {}, {}, 0
-while #ids < wanted do
+-- takes ready ids in delivery order until `wanted` with payloads are in hand, or the byte cap
+-- is reached; a tombstone costs one more turn at most, and each is passed over once
+local maxBytes = tonumber(ARGV[8])
+local ids, payloads, ghosts, bytes, capped = {}, {}, 0, 0, false
+while #ids < wanted and not capped do
   local batch, high, fromList = readyIds(k, wanted - #ids)
   if #batch == 0 then break end
-  if fromList > 0 then rcall('LTRIM', k.wait, fromList, -1) end
-  if #batch > fromList then
-    local zids = {}
-    for i, id in ipairs(batch) do
-      if i <= high or i > high + fromList then zids[#zids + 1] = id end
-    end
-    eachSlice('ZREM', k.prio, zids)
-  end
-  for _, id in ipairs(batch) do
+  -- how many of the batch, in order, to take: all, or up to the job that reaches the cap
+  local taken = #batch
+  for i, id in ipairs(batch) do
     local payload = rcall('HGET', k.jobs, id)
     if payload then
+      if maxBytes and #ids > 0 and bytes + #payload > maxBytes then
+        taken, capped = i - 1, true
+        break
+      end
+      bytes = bytes + #payload
       ids[#ids + 1] = id
       payloads[#ids] = payload
     else
       ghosts = ghosts + 1
     end
   end
+  -- the batch is positive priorities, then list ids, then negative ones: a prefix of it
+  local fromHigh = math.min(taken, high)
+  local listed = math.max(0, math.min(taken - high, fromList))
+  if listed > 0 then rcall('LTRIM', k.wait, listed, -1) end
+  local zids = {}
+  for i = 1, taken do
+    if i <= fromHigh or i > high + fromList then zids[#zids + 1] = batch[i] end
+  end
+  eachSlice('ZREM', k.prio, zids)
 end
 if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
 
-local reply = { '', lease }
+local reply = { capped and 'more' or '', lease }
 if #ids == 0 then
   reply[1] = nextWake(k)
   return reply
