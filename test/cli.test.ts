@@ -6,6 +6,7 @@ import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
+import { newToken } from "../src/auth/tokens.js";
 import { client, freePort, redisUrl, startRedis } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -91,7 +92,8 @@ async function waitReady(child: Launched, port: number, ms = 20_000): Promise<vo
     try {
       const res = await fetch(`http://127.0.0.1:${port}/status/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
-      if (res.status === 200) return;
+      // 401: it serves, and wants a token
+      if (res.status === 200 || res.status === 401) return;
     } catch {
       // not listening yet
     }
@@ -321,4 +323,45 @@ t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (
   t.equal((await http("GET", "/q/outage")).text, '{"c":3}');
   t.equal(child.proc.exitCode, null, "never crashed");
   t.same(await terminate(child), { code: 0, signal: null });
+});
+
+t.test("--workers 2: SIGHUP to the primary reloads the tokens file in every worker", async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = t.testdir({});
+  const file = join(dir, "tokens.yaml");
+  const [first, second] = [newToken("first"), newToken("second")];
+  const allow = (id: string, sha256: string) => writeFileSync(file, JSON.stringify({ tokens: [{ id, sha256, roles: ["monitor"] }] }));
+  allow("first", first.sha256);
+  const port = await freePort();
+  const env = cleanEnv({ PRESQUE_TOKENS_FILE: file });
+  const child = launch(t, NODE, [CLI, "serve", "--workers", "2", "--port", String(port), "--redis", await redisUrl(redis)], env);
+  await waitReady(child, port);
+  const http = client(`http://127.0.0.1:${port}`);
+  // new connections, so that both workers answer some of them
+  const statuses = async (token: string) =>
+    new Set(await Promise.all(Array.from({ length: 12 }, async () => (await http("GET", "/status/", { headers: { authorization: `Bearer ${token}`, connection: "close" } })).status)));
+  t.same([...(await statuses(first.token))], [200]);
+  t.same([...(await statuses(second.token))], [401]);
+  allow("second", second.sha256);
+  process.kill(child.proc.pid!, "SIGHUP");
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !((await statuses(second.token)).size === 1 && (await statuses(second.token)).has(200))) await sleep(100);
+  t.same([...(await statuses(second.token))], [200], "the new token works in every worker");
+  t.same([...(await statuses(first.token))], [401], "and the old one nowhere");
+  t.equal(child.proc.exitCode, null, "the primary lives on");
+  t.same(await terminate(child), { code: 0, signal: null });
+});
+
+t.test("--workers 2: a worker that cannot start stops the service with its reason, no restart loop", async (t) => {
+  const dir = t.testdir({ "tokens.yaml": "tokens: [ {id: " });
+  const port = await freePort();
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const env = cleanEnv({ PRESQUE_TOKENS_FILE: join(dir, "tokens.yaml") });
+  const child = launch(t, NODE, [CLI, "serve", "--workers", "2", "--port", String(port), "--redis", await redisUrl(redis)], env);
+  const { code } = await child.exited;
+  t.equal(code, 1, "exits 1");
+  t.match(child.stderr(), /tokens\.yaml/, "saying why");
+  t.ok((child.stdout().match(/starting another/g) ?? []).length === 0, "without starting workers again and again");
 });

@@ -95,12 +95,20 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
   let stopping = false;
   const env = { PRESQUE_REDIS_URL: config.redis.url ?? "", PRESQUE_EMBEDDED: embedded ? "1" : "0" };
   for (let i = 0; i < n; i++) cluster.fork(config.redis.url ? env : { PRESQUE_EMBEDDED: "0" });
+  const listening = new Set<number>();
+  cluster.on("listening", (worker) => listening.add(worker.id));
   cluster.on("exit", (worker, code, signal) => {
     if (stopping) return;
+    if (!listening.has(worker.id)) {
+      // it never served: another would fail the same way (bad config, Redis refusing the layout)
+      log.error({ pid: worker.process.pid, code, signal }, "a worker could not start; stopping");
+      void stop("a worker could not start", 1);
+      return;
+    }
     log.error({ pid: worker.process.pid, code, signal }, "worker died; starting another");
     cluster.fork(config.redis.url ? env : {});
   });
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, workers: n }, "shutting down workers");
@@ -117,7 +125,11 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
     );
     await after();
     log.info("stopped");
-    process.exit(0);
+    process.exit(exitCode);
   };
   handleSignals(stop, log);
+  // the workers read the tokens file (src/server.ts): a reload asked of the primary is theirs
+  process.on("SIGHUP", () => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w && !w.isDead()) w.process.kill("SIGHUP");
+  });
 }
