@@ -29,7 +29,13 @@ let serial = 0;
 const queueName = (what: string) => `${what}-${process.pid}-${++serial}`;
 
 /** Queue.add from `inFlight` concurrent callers for `seconds`. */
-export async function add(connection: Connection, seconds: number, inFlight: number, payload: (i: number) => object, meter?: Meter): Promise<JobsFigure> {
+export async function add(
+  connection: Connection,
+  seconds: number,
+  inFlight: number,
+  payload: (i: number) => object,
+  meter?: Meter,
+): Promise<JobsFigure> {
   const queue = new Queue(queueName("add"), { connection, prefix: PREFIX });
   await queue.waitUntilReady();
   try {
@@ -69,7 +75,14 @@ async function addMany(queue: Queue, total: number, batch: number, inFlight: num
 }
 
 /** addBulk of `batch` jobs at a time, `inFlight` calls at once, up to `total` jobs. */
-export async function addBulk(connection: Connection, total: number, batch: number, inFlight: number, payload: (i: number) => object, meter?: Meter): Promise<JobsFigure> {
+export async function addBulk(
+  connection: Connection,
+  total: number,
+  batch: number,
+  inFlight: number,
+  payload: (i: number) => object,
+  meter?: Meter,
+): Promise<JobsFigure> {
   const queue = new Queue(queueName("bulk"), { connection, prefix: PREFIX });
   await queue.waitUntilReady();
   try {
@@ -86,7 +99,13 @@ export async function addBulk(connection: Connection, total: number, batch: numb
 
 /** A Worker (concurrency `concurrency`, no-op processor) draining `total` jobs added beforehand.
  *  Completed jobs are removed, as presque's GET removes them. */
-export async function drain(connection: Connection, total: number, concurrency: number, payload: (i: number) => object, meter?: Meter): Promise<JobsFigure> {
+export async function drain(
+  connection: Connection,
+  total: number,
+  concurrency: number,
+  payload: (i: number) => object,
+  meter?: Meter,
+): Promise<JobsFigure> {
   const name = queueName("drain");
   const queue = new Queue(name, { connection, prefix: PREFIX, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
   await queue.waitUntilReady();

@@ -78,7 +78,19 @@ export async function cliPush(presque: Child, queue: string): Promise<Scenario> 
 export async function cliWork(presque: Child, queue: string): Promise<Scenario[]> {
   await fill(presque, queue, WORK_JOBS);
   const t0 = performance.now();
-  const work = await run(process.execPath, [CLI, "work", queue, "-c", "4", "--max-jobs", String(WORK_JOBS), "--url", presque.url, "--", "true"]);
+  const work = await run(process.execPath, [
+    CLI,
+    "work",
+    queue,
+    "-c",
+    "4",
+    "--max-jobs",
+    String(WORK_JOBS),
+    "--url",
+    presque.url,
+    "--",
+    "true",
+  ]);
   const workSeconds = (performance.now() - t0) / 1000;
   const args = Buffer.from(Array.from({ length: WORK_JOBS }, (_, i) => `${i}\n`).join(""));
   const t1 = performance.now();

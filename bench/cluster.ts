@@ -35,7 +35,12 @@ async function main(): Promise<void> {
       single: await startPresque(single.url),
       cluster: await startPresque("", { cluster: cluster.urls }),
     };
-    const requests = Array.from({ length: QUEUES }, (_, i) => ({ method: "POST", path: `/q/bench-push-${i}`, headers: JSON_HEADERS, body: JOB }));
+    const requests = Array.from({ length: QUEUES }, (_, i) => ({
+      method: "POST",
+      path: `/q/bench-push-${i}`,
+      headers: JSON_HEADERS,
+      body: JOB,
+    }));
     const runs: Record<keyof typeof targets, Load[]> = { single: [], cluster: [] };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const name of ["single", "cluster"] as const) {
@@ -43,13 +48,20 @@ async function main(): Promise<void> {
         await cannon(spec, CONNECTIONS, 1); // warm-up
         const load = await cannon(spec, CONNECTIONS, DURATION);
         runs[name].push(load);
-        process.stderr.write(`round ${round} ${name}: ${Math.round(load.reqPerSec)} req/s, p99 ${load.p99} ms, non-2xx ${load.non2xx}, errors ${load.errors}\n`);
+        process.stderr.write(
+          `round ${round} ${name}: ${Math.round(load.reqPerSec)} req/s, p99 ${load.p99} ms, ` +
+            `non-2xx ${load.non2xx}, errors ${load.errors}\n`,
+        );
       }
     }
     const figures = Object.fromEntries(
       Object.entries(runs).map(([name, loads]) => [
         name,
-        { reqPerSec: Math.round(median(loads.map((l) => l.reqPerSec))), p99: Number(median(loads.map((l) => l.p99)).toFixed(1)), non2xx: loads.reduce((n, l) => n + l.non2xx, 0) },
+        {
+          reqPerSec: Math.round(median(loads.map((l) => l.reqPerSec))),
+          p99: Number(median(loads.map((l) => l.p99)).toFixed(1)),
+          non2xx: loads.reduce((n, l) => n + l.non2xx, 0),
+        },
       ]),
     ) as Record<keyof typeof targets, { reqPerSec: number; p99: number; non2xx: number }>;
     const ratio = figures.cluster.reqPerSec / figures.single.reqPerSec;
@@ -59,7 +71,23 @@ async function main(): Promise<void> {
         `| 3-master cluster | ${figures.cluster.reqPerSec} | ${figures.cluster.p99} | ${figures.cluster.non2xx} |\n` +
         `\ncluster / single: ${ratio.toFixed(2)}x (medians of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections)\n`,
     );
-    writeFileSync(flags.out!, JSON.stringify({ at: new Date().toISOString(), duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, queues: QUEUES, figures, ratio, runs }, null, 2));
+    writeFileSync(
+      flags.out!,
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          duration: DURATION,
+          rounds: ROUNDS,
+          connections: CONNECTIONS,
+          queues: QUEUES,
+          figures,
+          ratio,
+          runs,
+        },
+        null,
+        2,
+      ),
+    );
     await Promise.all(Object.values(targets).map((t) => t.stop()));
   } finally {
     killAll();

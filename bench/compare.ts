@@ -47,7 +47,8 @@ const DURATION = Number(flags.duration);
 const WARMUP = Number(flags.warmup);
 const CONNECTIONS = Number(flags.connections);
 const ROUTES = flags.route === "both" ? (["post", "get"] as const) : ([flags.route] as ("post" | "get")[]);
-const bad = !Number.isInteger(ROUNDS) || ROUNDS < 1 || !(DURATION > 0) || !(WARMUP >= 0) || !Number.isInteger(CONNECTIONS) || CONNECTIONS < 1;
+const bad =
+  !Number.isInteger(ROUNDS) || ROUNDS < 1 || !(DURATION > 0) || !(WARMUP >= 0) || !Number.isInteger(CONNECTIONS) || CONNECTIONS < 1;
 if (flags.help || dirs.length < 2 || bad || !ROUTES.every((r) => r === "post" || r === "get")) {
   process.stderr.write(USAGE);
   process.exit(flags.help ? 0 : 2);
@@ -151,15 +152,22 @@ const title = (route: Route) => (route === "post" ? "POST /q/:queue" : "GET /q/:
 
 function line(r: Run): string {
   const bad = r.non2xx + r.errors ? `  NOT A RESULT: ${r.non2xx} non-2xx, ${r.errors} errors` : "";
-  return `round ${r.round}/${ROUNDS}  ${r.route.toUpperCase().padEnd(4)} ${trees[r.tree].label.padEnd(24)} ${int(r.reqPerSec).padStart(7)} req/s` +
-    `  p99 ${r.p99.toFixed(1)} ms  CPU ${cpuUs(r).toFixed(1)} µs/req (${r.userUs.toFixed(1)} user + ${r.sysUs.toFixed(1)} sys)${bad}`;
+  return (
+    `round ${r.round}/${ROUNDS}  ${r.route.toUpperCase().padEnd(4)} ${trees[r.tree].label.padEnd(24)} ` +
+    `${int(r.reqPerSec).padStart(7)} req/s` +
+    `  p99 ${r.p99.toFixed(1)} ms  CPU ${cpuUs(r).toFixed(1)} µs/req (${r.userUs.toFixed(1)} user + ${r.sysUs.toFixed(1)} sys)${bad}`
+  );
 }
 
 /** One route's row per tree. The ratios are medians of each round's ratio to the first tree
  *  (runs seconds apart), not ratios of medians (runs minutes apart); rounds with a non-2xx left out. */
 function summarize(runs: Run[], route: Route) {
   const of = (i: number) => runs.filter((r) => r.route === route && r.tree === i);
-  const base = new Map(of(0).filter(valid).map((r) => [r.round, r]));
+  const base = new Map(
+    of(0)
+      .filter(valid)
+      .map((r) => [r.round, r]),
+  );
   return trees.map((t, i) => {
     const mine = of(i);
     const ok = mine.filter(valid);
@@ -169,12 +177,25 @@ function summarize(runs: Run[], route: Route) {
     const rates = ok.map((r) => r.reqPerSec);
     return {
       tree: t.label,
-      reqPerSec: { median: median(rates), min: rates.length ? Math.min(...rates) : Number.NaN, max: rates.length ? Math.max(...rates) : Number.NaN },
+      reqPerSec: {
+        median: median(rates),
+        min: rates.length ? Math.min(...rates) : Number.NaN,
+        max: rates.length ? Math.max(...rates) : Number.NaN,
+      },
       cpuUs: { median: median(ok.map(cpuUs)), user: median(ok.map((r) => r.userUs)), sys: median(ok.map((r) => r.sysUs)) },
       p99: median(ok.map((r) => r.p99)),
       non2xx: mine.reduce((n, r) => n + r.non2xx + r.errors, 0),
       // "won": more req/s, or less CPU per request, than the first tree in the same round
-      vsFirst: i === 0 ? undefined : { rounds: pairs.length, reqPerSec: median(rps), reqWon: rps.filter((x) => x > 1).length, cpu: median(cpu), cpuWon: cpu.filter((x) => x < 1).length },
+      vsFirst:
+        i === 0
+          ? undefined
+          : {
+              rounds: pairs.length,
+              reqPerSec: median(rps),
+              reqWon: rps.filter((x) => x > 1).length,
+              cpu: median(cpu),
+              cpuWon: cpu.filter((x) => x < 1).length,
+            },
     };
   });
 }
@@ -196,8 +217,11 @@ function table(rows: ReturnType<typeof summarize>, route: Route): string {
 
 async function main(): Promise<void> {
   const redis = await startRedis();
-  log(`bench:compare: redis-server at ${redis.url}; ${trees.length} trees, ${ROUNDS} round${ROUNDS === 1 ? "" : "s"} of ${ROUTES.join(" + ")}, ` +
-    `${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per run`);
+  log(
+    `bench:compare: redis-server at ${redis.url}; ${trees.length} trees, ` +
+      `${ROUNDS} round${ROUNDS === 1 ? "" : "s"} of ${ROUTES.join(" + ")}, ` +
+      `${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per run`,
+  );
   try {
     // all up before the first round and until the last: a restart would put a start-up and a JIT
     // warm-up between the runs a ratio compares, and an idle presque costs next to nothing

@@ -101,7 +101,8 @@ export function send(
         method,
         agent,
         signal,
-        headers: body === undefined ? headers : { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers },
+        headers:
+          body === undefined ? headers : { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers },
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -31,11 +31,15 @@ export async function fill(presque: Child, queue: string, want: number): Promise
   const batches = Math.ceil(Math.max(0, missing) / 1000);
   if (batches === 0) return 0;
   let next = 0;
-  await loops(4, () => next >= batches, async () => {
-    next++;
-    const r = await send(fillAgent, presque.url, "POST", `/qb/${queue}`, FILL_BODY);
-    if (r.status !== 201) throw new Error(`fill ${queue}: POST /qb answered ${r.status} ${r.body}`);
-  });
+  await loops(
+    4,
+    () => next >= batches,
+    async () => {
+      next++;
+      const r = await send(fillAgent, presque.url, "POST", `/qb/${queue}`, FILL_BODY);
+      if (r.status !== 201) throw new Error(`fill ${queue}: POST /qb answered ${r.status} ${r.body}`);
+    },
+  );
   return batches * 1000;
 }
 

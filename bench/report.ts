@@ -120,7 +120,12 @@ export function fromRounds(runs: Scenario[]): Scenario {
     errors: sum(runs.map((r) => r.errors)),
     statusCodes: sumCounts(runs.map((r) => r.statusCodes ?? {})),
     valid,
-    note: valid ? first.note : runs.filter((r) => !r.valid).map((r) => `round ${r.round}: ${r.note ?? "errors"}`).join("; "),
+    note: valid
+      ? first.note
+      : runs
+          .filter((r) => !r.valid)
+          .map((r) => `round ${r.round}: ${r.note ?? "errors"}`)
+          .join("; "),
     redis: redisOfRounds(runs),
     naive: first.naive,
     bullmq: first.bullmq,
@@ -189,7 +194,11 @@ export class Report {
   targets(): Target[] {
     const t: Target[] = [];
     const check = (text: string, value: number | undefined, ok: (v: number) => boolean, detail: (v: number) => string) =>
-      t.push(value === undefined || !Number.isFinite(value) ? { text, pass: null, detail: "no valid figure" } : { text, pass: ok(value), detail: detail(value) });
+      t.push(
+        value === undefined || !Number.isFinite(value)
+          ? { text, pass: null, detail: "no valid figure" }
+          : { text, pass: ok(value), detail: detail(value) },
+      );
 
     for (const [id, naiveId, what] of [
       ["presque.post_q", "naive.post", "POST /q"],
@@ -200,24 +209,69 @@ export class Report {
       const n = this.get(naiveId);
       const r: Ratios = s ? this.ratios(s) : {};
       const medians = s?.rounds ? " medians" : "";
-      check(`${what} >= 1.0 x naive server`, r.naive, (v) => v >= 1, () => `${this.ratioDetail(s, "naive")}; ${fmtInt(s?.reqPerSec)} vs ${fmtInt(n?.reqPerSec)} req/s${medians}`);
-      check(`${what} >= 0.5 x hello-world`, r.hello, (v) => v >= 0.5, () => this.ratioDetail(s, "hello"));
-      check(`${what} p99 < 4 x hello-world p99`, r.helloP99, (v) => v < 4, () => `${this.ratioDetail(s, "helloP99")}; ${fmtMs(s?.p99)} vs ${fmtMs(this.helloP99())} ms${medians}`);
+      check(
+        `${what} >= 1.0 x naive server`,
+        r.naive,
+        (v) => v >= 1,
+        () => `${this.ratioDetail(s, "naive")}; ${fmtInt(s?.reqPerSec)} vs ${fmtInt(n?.reqPerSec)} req/s${medians}`,
+      );
+      check(
+        `${what} >= 0.5 x hello-world`,
+        r.hello,
+        (v) => v >= 0.5,
+        () => this.ratioDetail(s, "hello"),
+      );
+      check(
+        `${what} p99 < 4 x hello-world p99`,
+        r.helloP99,
+        (v) => v < 4,
+        () => `${this.ratioDetail(s, "helloP99")}; ${fmtMs(s?.p99)} vs ${fmtMs(this.helloP99())} ms${medians}`,
+      );
     }
     const qb = this.get("presque.post_qb1000");
     const bulk = this.get("bullmq.addbulk");
-    check("POST /qb (1000) >= 3 x BullMQ addBulk jobs/s", ratio(qb?.jobsPerSec, bulk?.jobsPerSec), (v) => v >= 3, (v) => `${fmtX(v)} (${fmtInt(qb?.jobsPerSec)} vs ${fmtInt(bulk?.jobsPerSec)} jobs/s)`);
+    check(
+      "POST /qb (1000) >= 3 x BullMQ addBulk jobs/s",
+      ratio(qb?.jobsPerSec, bulk?.jobsPerSec),
+      (v) => v >= 3,
+      (v) => `${fmtX(v)} (${fmtInt(qb?.jobsPerSec)} vs ${fmtInt(bulk?.jobsPerSec)} jobs/s)`,
+    );
     const gqb = this.get("presque.get_qb100");
     const drain = this.get("bullmq.worker");
-    check("GET /qb (100) >= 3 x BullMQ Worker drain jobs/s", ratio(gqb?.jobsPerSec, drain?.jobsPerSec), (v) => v >= 3, (v) => `${fmtX(v)} (${fmtInt(gqb?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`);
+    check(
+      "GET /qb (100) >= 3 x BullMQ Worker drain jobs/s",
+      ratio(gqb?.jobsPerSec, drain?.jobsPerSec),
+      (v) => v >= 3,
+      (v) => `${fmtX(v)} (${fmtInt(gqb?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`,
+    );
     const worker = this.get("client.worker");
-    check("Worker drain (concurrency 50, leased) >= 2 x BullMQ Worker jobs/s", ratio(worker?.jobsPerSec, drain?.jobsPerSec), (v) => v >= 2, (v) => `${fmtX(v)} (${fmtInt(worker?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`);
+    check(
+      "Worker drain (concurrency 50, leased) >= 2 x BullMQ Worker jobs/s",
+      ratio(worker?.jobsPerSec, drain?.jobsPerSec),
+      (v) => v >= 2,
+      (v) => `${fmtX(v)} (${fmtInt(worker?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`,
+    );
     const push = this.get("client.push");
-    check("presque push of JSON lines >= 100,000 jobs/s", push?.jobsPerSec, (v) => v >= 100_000, (v) => `${fmtInt(v)} jobs/s`);
+    check(
+      "presque push of JSON lines >= 100,000 jobs/s",
+      push?.jobsPerSec,
+      (v) => v >= 100_000,
+      (v) => `${fmtInt(v)} jobs/s`,
+    );
     const m = this.memory;
     const over = (b: number | undefined) => (b === undefined ? undefined : b - m.payloadBytes);
-    check("Redis memory per job <= BullMQ's", ratio(m.presque, m.bullmq), (v) => v <= 1, (v) => `${fmtX(v)} (${fmtInt(m.presque)} vs ${fmtInt(m.bullmq)} bytes)`);
-    check("Redis memory per job <= payload + 150 bytes", over(m.presque), (v) => v <= 150, (v) => `${fmtInt(v)} bytes over the ${m.payloadBytes}-byte payload`);
+    check(
+      "Redis memory per job <= BullMQ's",
+      ratio(m.presque, m.bullmq),
+      (v) => v <= 1,
+      (v) => `${fmtX(v)} (${fmtInt(m.presque)} vs ${fmtInt(m.bullmq)} bytes)`,
+    );
+    check(
+      "Redis memory per job <= payload + 150 bytes",
+      over(m.presque),
+      (v) => v <= 150,
+      (v) => `${fmtInt(v)} bytes over the ${m.payloadBytes}-byte payload`,
+    );
     for (const id of ["presque.post_q", "presque.get_q", "presque.post_qb1000", "presque.get_qb100"]) {
       const s = this.get(id);
       const r = s?.redis;
@@ -225,17 +279,40 @@ export class Report {
         `${s?.label ?? id}: one round trip (<= 2 commands sent per request)`,
         r?.probe?.topLevel,
         (v) => v <= 2.02,
-        (v) => `${v.toFixed(2)} sent (${Object.entries(r!.probe!.byCommand).map(([c, n]) => `${c} ${(n / r!.probe!.requests).toFixed(2)}`).join(", ")}), ${r!.perRequest.all.toFixed(1)} run inside Redis`,
+        (v) =>
+          `${v.toFixed(2)} sent (${Object.entries(r!.probe!.byCommand)
+            .map(([c, n]) => `${c} ${(n / r!.probe!.requests).toFixed(2)}`)
+            .join(", ")}), ${r!.perRequest.all.toFixed(1)} run inside Redis`,
       );
     }
     t.push(...this.extraTargets);
     const bad = this.scenarios.filter((s) => !s.valid);
-    t.push({ text: "every scenario without unexpected errors", pass: bad.length === 0, detail: bad.length ? bad.map((s) => s.id).join(", ") : "all clean" });
+    t.push({
+      text: "every scenario without unexpected errors",
+      pass: bad.length === 0,
+      detail: bad.length ? bad.map((s) => s.id).join(", ") : "all clean",
+    });
     return t;
   }
 
   table(): string {
-    const head = ["scenario", "req/s", "req/s range", "jobs/s", "p50 ms", "p99 ms", "x hello", "p99 x hello", "x naive", "x BullMQ", "redis cmds/req sent (run)", "redis reads/req", "cores srv/redis/gen/all", "non-2xx", ""];
+    const head = [
+      "scenario",
+      "req/s",
+      "req/s range",
+      "jobs/s",
+      "p50 ms",
+      "p99 ms",
+      "x hello",
+      "p99 x hello",
+      "x naive",
+      "x BullMQ",
+      "redis cmds/req sent (run)",
+      "redis reads/req",
+      "cores srv/redis/gen/all",
+      "non-2xx",
+      "",
+    ];
     const rows: string[][] = [head];
     for (const s of this.scenarios) {
       const r = this.ratios(s);
@@ -253,27 +330,48 @@ export class Report {
         fmtX(r.bullmq),
         cmds,
         s.redis ? s.redis.perRequest.reads.toFixed(2) : "-",
-        s.cpu ? [s.cpu.server, s.cpu.redis, s.cpu.loadgen, s.cpu.machine].map((c) => (Number.isFinite(c) ? c.toFixed(2) : "-")).join("/") : "-",
+        s.cpu
+          ? [s.cpu.server, s.cpu.redis, s.cpu.loadgen, s.cpu.machine].map((c) => (Number.isFinite(c) ? c.toFixed(2) : "-")).join("/")
+          : "-",
         String(s.non2xx + s.errors),
         s.valid ? (s.note ?? "") : `NOT A RESULT: ${s.note ?? "errors"}`,
       ]);
     }
     const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    const line = (r: string[]) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
-    const out = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  ").trimEnd(), ...rows.slice(1).map(line)];
+    const line = (r: string[]) =>
+      r
+        .map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+        .join("  ")
+        .trimEnd();
+    const out = [
+      line(rows[0]),
+      widths
+        .map((w) => "-".repeat(w))
+        .join("  ")
+        .trimEnd(),
+      ...rows.slice(1).map(line),
+    ];
     const inRounds = this.scenarios.filter((s) => s.rounds);
     if (inRounds.length) {
       const count = Math.max(...inRounds.map((s) => s.rounds!.length));
       out.push("");
-      out.push(`${inRounds.map((s) => s.id).join(", ")}: ${count} interleaved round${count === 1 ? "" : "s"}. Their req/s, jobs/s, p50 and p99 are`);
+      out.push(
+        `${inRounds.map((s) => s.id).join(", ")}: ${count} interleaved round${count === 1 ? "" : "s"}. ` +
+          "Their req/s, jobs/s, p50 and p99 are",
+      );
       out.push("medians over the rounds (req/s range: min–max), their ratio columns medians of each round's own ratios.");
     }
     const m = this.memory;
     if (m.presque !== undefined || m.bullmq !== undefined) {
       out.push("");
       out.push(`Redis memory per queued job (${fmtInt(m.jobs)} jobs of ${m.payloadBytes} bytes, INFO memory used_memory):`);
-      if (m.presque !== undefined) out.push(`  presque  ${fmtInt(m.presque)} bytes/job, ${fmtInt(m.presque - m.payloadBytes)} over the payload, ${fmtX(ratio(m.presque, m.bullmq))} BullMQ`);
-      if (m.bullmq !== undefined) out.push(`  BullMQ   ${fmtInt(m.bullmq)} bytes/job, ${fmtInt(m.bullmq - m.payloadBytes)} over the payload`);
+      if (m.presque !== undefined)
+        out.push(
+          `  presque  ${fmtInt(m.presque)} bytes/job, ${fmtInt(m.presque - m.payloadBytes)} over the payload, ` +
+            `${fmtX(ratio(m.presque, m.bullmq))} BullMQ`,
+        );
+      if (m.bullmq !== undefined)
+        out.push(`  BullMQ   ${fmtInt(m.bullmq)} bytes/job, ${fmtInt(m.bullmq - m.payloadBytes)} over the payload`);
     }
     if (this.notes.length) out.push("", ...this.notes);
     out.push("");
@@ -286,6 +384,9 @@ export class Report {
     mkdirSync(dirname(file), { recursive: true });
     const withRatios = (s: Scenario) => ({ ...s, ratios: this.ratios(s) });
     const scenarios = this.scenarios.map((s) => ({ ...withRatios(s), rounds: s.rounds?.map(withRatios) }));
-    writeFileSync(file, `${JSON.stringify({ ...meta, scenarios, memory: this.memory, notes: this.notes, targets: this.targets() }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ ...meta, scenarios, memory: this.memory, notes: this.notes, targets: this.targets() }, null, 2)}\n`,
+    );
   }
 }

@@ -64,7 +64,10 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   process.exit(2);
 }
 const CONNECTIONS = Number(flags.connections);
-const only = flags.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const only = flags.only
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 /** `a` names `b` itself or a group `b` is in: "presque" names "presque.get_q", "presque.post_q" names only itself */
 const within = (b: string, a: string) => b === a || b.startsWith(`${a}.`);
 const wanted = (id: string) => !only || only.some((p) => within(id, p));
@@ -161,7 +164,9 @@ async function measure(s: HttpScenario, run: RunSettings): Promise<Scenario> {
 
   const use = statsBefore && statsAfter ? commandUse(statsBefore, statsAfter) : undefined;
   const valid = load.non2xx === 0 && load.errors === 0 && load.ok > 0;
-  const problems = Object.entries(load.statusCodes).filter(([code]) => !code.startsWith("2")).map(([code, n]) => `${n} x ${code}`);
+  const problems = Object.entries(load.statusCodes)
+    .filter(([code]) => !code.startsWith("2"))
+    .map(([code, n]) => `${n} x ${code}`);
   if (load.errors) problems.push(`${load.errors} connection errors/timeouts`);
   return {
     id: s.id,
@@ -181,7 +186,11 @@ async function measure(s: HttpScenario, run: RunSettings): Promise<Scenario> {
     note: valid ? s.note : problems.join(", "),
     redis: use && {
       ...use,
-      perRequest: { all: use.all / load.requests, scripts: use.scripts / load.requests, reads: (ioAfter!.reads - ioBefore!.reads) / load.requests },
+      perRequest: {
+        all: use.all / load.requests,
+        scripts: use.scripts / load.requests,
+        reads: (ioAfter!.reads - ioBefore!.reads) / load.requests,
+      },
       probe: sent,
     },
     naive: s.naive,
@@ -233,7 +242,9 @@ interface Step {
   before?: (warmup: number) => Promise<unknown>;
 }
 
-const helloStep = (hello: Child): Step => ({ scenario: { id: "hello.get", label: "hello-world GET", server: hello, spec: { url: hello.url } } });
+const helloStep = (hello: Child): Step => ({
+  scenario: { id: "hello.get", label: "hello-world GET", server: hello, spec: { url: hello.url } },
+});
 
 /** `bound`: jobs/s no consumer can reach, the sizing of the fill before a warm-up */
 function naiveSteps(naive: Child, redis: Redis, bound: () => number): { post: Step; get: Step } {
@@ -396,8 +407,7 @@ async function presqueHttp(presque: Child, redis: Redis): Promise<void> {
   if (wanted("presque.lease")) {
     const c = consumer(presque, "bench-lease");
     await c.before(helloBound() / 2, WARMUP);
-    const header = (headers: Record<string, string>, name: string) =>
-      Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+    const header = (headers: Record<string, string>, name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
     const requests: Request[] = [
       {
         method: "GET",
@@ -447,18 +457,22 @@ async function longPoll(presque: Child, redis: Redis): Promise<void> {
     let non2xx = 0;
     let errors = 0;
     let requests = 0;
-    const consumers = loops(LONGPOLL_CONSUMERS, () => stopping, async () => {
-      try {
-        const r = await send(agent, presque.url, "GET", `/q/${queue}?wait=10`, undefined, {}, abort.signal);
-        requests++;
-        if (r.status === 200) {
-          latency.add(performance.now() - (JSON.parse(r.body.toString()) as { t: number }).t);
-          delivered++;
-        } else if (!stopping) non2xx++;
-      } catch {
-        if (!stopping) errors++;
-      }
-    });
+    const consumers = loops(
+      LONGPOLL_CONSUMERS,
+      () => stopping,
+      async () => {
+        try {
+          const r = await send(agent, presque.url, "GET", `/q/${queue}?wait=10`, undefined, {}, abort.signal);
+          requests++;
+          if (r.status === 200) {
+            latency.add(performance.now() - (JSON.parse(r.body.toString()) as { t: number }).t);
+            delivered++;
+          } else if (!stopping) non2xx++;
+        } catch {
+          if (!stopping) errors++;
+        }
+      },
+    );
     await sleep(500); // every consumer connected and waiting
     const statsBefore = await commandCounts(redis);
     const ioBefore = await socketCounts(redis);
@@ -479,7 +493,18 @@ async function longPoll(presque: Child, redis: Redis): Promise<void> {
     abort.abort();
     await consumers;
     agent.destroy();
-    return { elapsed, latency, delivered, pushed, non2xx, errors, requests, use: commandUse(statsBefore, statsAfter), cores, reads: ioAfter.reads - ioBefore.reads };
+    return {
+      elapsed,
+      latency,
+      delivered,
+      pushed,
+      non2xx,
+      errors,
+      requests,
+      use: commandUse(statsBefore, statsAfter),
+      cores,
+      reads: ioAfter.reads - ioBefore.reads,
+    };
   };
   await run(WARMUP);
   const r = await run(DURATION);
@@ -501,7 +526,11 @@ async function longPoll(presque: Child, redis: Redis): Promise<void> {
     errors: r.errors,
     valid,
     note: valid ? "p50/p99: push to delivery" : `${r.non2xx} non-2xx, ${r.errors} errors, ${lost} pushed but not delivered`,
-    redis: { ...r.use, perRequest: { all: r.use.all / r.requests, scripts: r.use.scripts / r.requests, reads: r.reads / r.requests }, probe: sent },
+    redis: {
+      ...r.use,
+      perRequest: { all: r.use.all / r.requests, scripts: r.use.scripts / r.requests, reads: r.reads / r.requests },
+      probe: sent,
+    },
     cpu: r.cores,
   });
 }
@@ -567,19 +596,29 @@ async function scale(presque: Child, redis: Redis, redisUrl: string): Promise<vo
           : {
               text: `${what} with ${fmt(IDLE_QUEUES)} idle queues >= 0.95 x one queue`,
               pass: r >= 0.95,
-              detail: `${r.toFixed(3)}x (${fmt(many.reqPerSec!)} vs ${fmt(one.reqPerSec!)} req/s; p99 ${fmt(many.p99!, 1)} vs ${fmt(one.p99!, 1)} ms)`,
+              detail:
+                `${r.toFixed(3)}x (${fmt(many.reqPerSec!)} vs ${fmt(one.reqPerSec!)} req/s; ` +
+                `p99 ${fmt(many.p99!, 1)} vs ${fmt(one.p99!, 1)} ms)`,
             },
       );
     };
     target("POST /q", post1, postN);
     target("GET /q", get1, getN);
-    const top = Object.entries(idle.byCommand).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([c, n]) => `${c} ${fmt(n / 5)}/s`);
+    const top = Object.entries(idle.byCommand)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([c, n]) => `${c} ${fmt(n / 5)}/s`);
     report.notes.push(
-      `${fmt(IDLE_QUEUES)} idle queues (filled in ${fmt(filled, 1)} s): while idle, presque used ${fmt(idle.presqueCores * 100, 1)} % of a core, ` +
+      `${fmt(IDLE_QUEUES)} idle queues (filled in ${fmt(filled, 1)} s): ` +
+        `while idle, presque used ${fmt(idle.presqueCores * 100, 1)} % of a core, ` +
         `Redis ${fmt(idle.redisCores * 100, 1)} % and ${fmt(idle.commandsPerSec)} commands/s (${top.join(", ") || "none"})`,
     );
     report.extraTargets.push(
-      { text: "idle: presque < 2 % of a core", pass: idle.presqueCores < 0.02, detail: `${fmt(idle.presqueCores * 100, 1)} % with ${fmt(IDLE_QUEUES)} queues` },
+      {
+        text: "idle: presque < 2 % of a core",
+        pass: idle.presqueCores < 0.02,
+        detail: `${fmt(idle.presqueCores * 100, 1)} % with ${fmt(IDLE_QUEUES)} queues`,
+      },
       { text: "idle: Redis < 1,000 commands/s", pass: idle.commandsPerSec < 1000, detail: `${fmt(idle.commandsPerSec)} commands/s` },
     );
     await redis.flushall();
@@ -596,7 +635,10 @@ async function scale(presque: Child, redis: Redis, redisUrl: string): Promise<vo
     // Redis's own account of how long it was busy: the PING probe's round trips also hold the
     // time this process and Redis waited for a core, which on a shared machine is not Redis's doing
     const worst = Math.max(0, ...Object.values(stall.latency));
-    const events = Object.entries(stall.latency).map(([e, ms]) => `${e} ${ms} ms`).join(", ") || "no event over 1 ms";
+    const events =
+      Object.entries(stall.latency)
+        .map(([e, ms]) => `${e} ${ms} ms`)
+        .join(", ") || "no event over 1 ms";
     report.notes.push(
       `Purge of ${fmt(PURGE_JOBS)} jobs (filled in ${fmt(filled, 1)} s, ${fmt(memory / 2 ** 20)} MB): DELETE answered ${status} in ` +
         `${fmt(stall.actionMs, 1)} ms; LATENCY monitor: ${events}; longest PING round trip ${fmt(stall.pingMaxMs, 1)} ms over ` +
@@ -607,7 +649,8 @@ async function scale(presque: Child, redis: Redis, redisUrl: string): Promise<vo
       pass: status === 204 ? worst <= 10 : null,
       detail:
         status === 204
-          ? `${worst ? `${fmt(worst)} ms` : "under 1 ms"} (LATENCY monitor); PING max ${fmt(stall.pingMaxMs, 1)} ms vs ${fmt(stall.quietPingMaxMs, 1)} ms quiet`
+          ? `${worst ? `${fmt(worst)} ms` : "under 1 ms"} (LATENCY monitor); ` +
+            `PING max ${fmt(stall.pingMaxMs, 1)} ms vs ${fmt(stall.quietPingMaxMs, 1)} ms quiet`
           : `DELETE answered ${status}`,
     });
     await redis.flushall();
@@ -616,18 +659,41 @@ async function scale(presque: Child, redis: Redis, redisUrl: string): Promise<vo
 
 async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> {
   const figure = (id: string, label: string, f: bull.JobsFigure, note: string) =>
-    report.add({ id, label, seconds: f.seconds, jobsPerSec: f.jobsPerSec, jobs: f.jobs, p50: f.p50, p99: f.p99, non2xx: 0, errors: 0, valid: true, note, cpu: f.cpu });
+    report.add({
+      id,
+      label,
+      seconds: f.seconds,
+      jobsPerSec: f.jobsPerSec,
+      jobs: f.jobs,
+      p50: f.p50,
+      p99: f.p99,
+      non2xx: 0,
+      errors: 0,
+      valid: true,
+      note,
+      cpu: f.cpu,
+    });
   const meter = () => cpuMeter(undefined, redisPid);
   if (wanted("bullmq.add")) {
     log(`- BullMQ Queue.add, ${BULL_ADD_IN_FLIGHT} in flight`);
     await bull.add(connection, WARMUP, BULL_ADD_IN_FLIGHT, payload);
-    figure("bullmq.add", `BullMQ Queue.add (${BULL_ADD_IN_FLIGHT} in flight)`, await bull.add(connection, DURATION, BULL_ADD_IN_FLIGHT, payload, meter), "p50/p99: per add");
+    figure(
+      "bullmq.add",
+      `BullMQ Queue.add (${BULL_ADD_IN_FLIGHT} in flight)`,
+      await bull.add(connection, DURATION, BULL_ADD_IN_FLIGHT, payload, meter),
+      "p50/p99: per add",
+    );
   }
   if (wanted("bullmq.addbulk")) {
     log(`- BullMQ addBulk (1000), ${BULL_BULK_IN_FLIGHT} in flight`);
     await bull.addBulk(connection, 10_000, 1000, BULL_BULK_IN_FLIGHT, payload);
     const f = await bull.addBulk(connection, BULL_BULK_TOTAL, 1000, BULL_BULK_IN_FLIGHT, payload, meter);
-    figure("bullmq.addbulk", `BullMQ addBulk (1000)`, f, `${BULL_BULK_TOTAL.toLocaleString("en-US")} jobs, ${BULL_BULK_IN_FLIGHT} calls in flight`);
+    figure(
+      "bullmq.addbulk",
+      `BullMQ addBulk (1000)`,
+      f,
+      `${BULL_BULK_TOTAL.toLocaleString("en-US")} jobs, ${BULL_BULK_IN_FLIGHT} calls in flight`,
+    );
   }
   if (wanted("bullmq.worker")) {
     log(`- BullMQ Worker draining ${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs`);
@@ -696,8 +762,24 @@ async function main(): Promise<void> {
     report.write(flags.out!, {
       date: new Date().toISOString(),
       seconds: Math.round(seconds),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, redis: version },
-      settings: { connections: CONNECTIONS, duration: DURATION, warmup: WARMUP, rounds: ROUNDS, rounds_later_warmup: roundWarmup(2), round_order: ROUND_ORDER, payload_bytes: PAYLOAD_BYTES, workers: flags.workers ?? 1, presque: flags.presque ?? "." },
+      machine: {
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model,
+        memory_gb: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        redis: version,
+      },
+      settings: {
+        connections: CONNECTIONS,
+        duration: DURATION,
+        warmup: WARMUP,
+        rounds: ROUNDS,
+        rounds_later_warmup: roundWarmup(2),
+        round_order: ROUND_ORDER,
+        payload_bytes: PAYLOAD_BYTES,
+        workers: flags.workers ?? 1,
+        presque: flags.presque ?? ".",
+      },
     });
     log(`bench: ${Math.round(seconds)} s; JSON in ${flags.out}`);
   } finally {

@@ -241,19 +241,37 @@ export class Client {
 
   /** POST /q/:queue -> the new job's id. Never retried: a lost answer could mean a stored job. */
   async push(queue: string, job: object, opts: PushOptions = {}): Promise<string> {
-    const answer = await this.json<{ id: string }>({ method: "POST", path: `/q/${q(queue)}`, query: pushQuery(opts), body: job, idempotent: false });
+    const answer = await this.json<{ id: string }>({
+      method: "POST",
+      path: `/q/${q(queue)}`,
+      query: pushQuery(opts),
+      body: job,
+      idempotent: false,
+    });
     return answer.id;
   }
 
   /** POST /qb/:queue -> the ids, in order. Never retried. */
   async pushBatch(queue: string, jobs: object[], opts: Omit<PushOptions, "uniq"> = {}): Promise<string[]> {
-    const answer = await this.json<{ ids: string[] }>({ method: "POST", path: `/qb/${q(queue)}`, query: pushQuery(opts), body: { jobs }, idempotent: false });
+    const answer = await this.json<{ ids: string[] }>({
+      method: "POST",
+      path: `/qb/${q(queue)}`,
+      query: pushQuery(opts),
+      body: { jobs },
+      idempotent: false,
+    });
     return answer.ids;
   }
 
   /** PUT /q/:queue: presque's retry, a job posted back by the worker that failed it. Never retried. */
   async retry(queue: string, job: object, opts: Pick<PushOptions, "delay" | "delayed" | "priority"> = {}): Promise<string> {
-    const answer = await this.json<{ id: string }>({ method: "PUT", path: `/q/${q(queue)}`, query: pushQuery(opts), body: job, idempotent: false });
+    const answer = await this.json<{ id: string }>({
+      method: "PUT",
+      path: `/q/${q(queue)}`,
+      query: pushQuery(opts),
+      body: job,
+      idempotent: false,
+    });
     return answer.id;
   }
 
@@ -386,7 +404,12 @@ export class Client {
 
   /** GET /status/:queue?with_desc=1 -> the waiting jobs in delivery order */
   async peek<T = unknown>(queue: string, limit = 100): Promise<T[]> {
-    const answer = await this.json<{ jobs: T[] }>({ method: "GET", path: `/status/${q(queue)}`, query: { with_desc: 1, limit }, idempotent: true });
+    const answer = await this.json<{ jobs: T[] }>({
+      method: "GET",
+      path: `/status/${q(queue)}`,
+      query: { with_desc: 1, limit },
+      idempotent: true,
+    });
     return answer.jobs;
   }
 

@@ -43,13 +43,17 @@ export const DEFAULTS: Config = {
 };
 
 type Check = (v: unknown) => string | null; // the complaint, or null when the value is fine
-const int = (min: number, max: number): Check => (v) =>
-  Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `must be an integer from ${min} to ${max}`;
+const int =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `must be an integer from ${min} to ${max}`;
 const str: Check = (v) => (typeof v === "string" && v.length > 0 ? null : "must be a non-empty string");
 const prefix: Check = (v) =>
   str(v) ?? (/[{}]/.test(v as string) ? "must not contain { or } (they would break the queues' hash tags)" : null);
-const oneOf = (...values: string[]): Check => (v) =>
-  values.includes(v as string) ? null : `must be one of ${values.join(", ")}`;
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    values.includes(v as string) ? null : `must be one of ${values.join(", ")}`;
 
 const bool: Check = (v) => (typeof v === "boolean" ? null : "must be true or false");
 const tokenList: Check = (v) => {
@@ -61,8 +65,7 @@ const tokenList: Check = (v) => {
   return null;
 };
 
-const redisUrlCheck: Check = (v) =>
-  str(v) ?? (/^rediss?:\/\//.test(v as string) ? null : "must be a redis:// or rediss:// URL");
+const redisUrlCheck: Check = (v) => str(v) ?? (/^rediss?:\/\//.test(v as string) ? null : "must be a redis:// or rediss:// URL");
 
 /** A Redis Cluster has one database, 0: a URL naming another would be silently ignored. */
 const clusterUrlCheck: Check = (v) =>
@@ -219,7 +222,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (redisCluster) {
     for (const key of ["url", "host", "port", "db"] as const) delete config.redis[key];
-    config.redis.cluster = checked(redisCluster, clusterCheck, (raw) => raw.split(",").map((u) => u.trim()).filter(Boolean));
+    config.redis.cluster = checked(redisCluster, clusterCheck, (raw) =>
+      raw
+        .split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+    );
   }
   if (config.redis.cluster && (config.redis.url || config.redis.host || config.redis.port || config.redis.db !== undefined)) {
     throw new ConfigError(`${configFile}: redis.cluster cannot be combined with redis.url, host, port or db`);

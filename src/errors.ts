@@ -57,7 +57,13 @@ export function classify(err: unknown): Classified {
   if (err instanceof Error && isReplyError(err)) {
     const space = err.message.indexOf(" ");
     const status = SCRIPT_ERRORS[err.message.slice(0, space)];
-    if (status) return { status, message: err.message.slice(space + 1), headers: SCRIPT_ERROR_HEADERS[err.message.slice(0, space)] ?? {}, bug: false };
+    if (status)
+      return {
+        status,
+        message: err.message.slice(space + 1),
+        headers: SCRIPT_ERROR_HEADERS[err.message.slice(0, space)] ?? {},
+        bug: false,
+      };
     if (REDIS_BUSY.test(err.message)) return unavailable;
     if (OUT_OF_MEMORY.test(err.message)) return outOfMemory;
     return { status: 500, message: "internal error", headers: {}, bug: true };
@@ -91,8 +97,10 @@ const REDIS_BUSY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVE
 
 /** What the ioredis Cluster client raises without a reply while the cluster is failing over or
  *  out of reach: redirections exhausted, no node ready, slots not known yet, client closing. */
-const CLUSTER_UNAVAILABLE =
-  /^(Too many Cluster redirections|Cluster isn't ready|Cluster is ended|None of startup nodes is available|Failed to refresh slots cache|No subscriber for the cluster|Node is disconnected)/;
+const CLUSTER_UNAVAILABLE = new RegExp(
+  "^(Too many Cluster redirections|Cluster isn't ready|Cluster is ended|None of startup nodes is available|" +
+    "Failed to refresh slots cache|No subscriber for the cluster|Node is disconnected)",
+);
 
 /** Connection loss, a closed stream, a command timeout: what ioredis raises without a reply. */
 function isRedisUnavailable(err: unknown): boolean {

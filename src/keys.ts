@@ -8,7 +8,22 @@ export function isQueueName(name: string): boolean {
 }
 
 /** The keys of one queue, by the names Lua headers use on their KEYS line (see src/scripts.ts). */
-export const QUEUE_KEY_NAMES = ["seq", "meta", "wait", "prio", "delayed", "leased", "jobs", "attrs", "uniq", "dead", "workers", "wstats", "idem", "idemx"] as const;
+export const QUEUE_KEY_NAMES = [
+  "seq",
+  "meta",
+  "wait",
+  "prio",
+  "delayed",
+  "leased",
+  "jobs",
+  "attrs",
+  "uniq",
+  "dead",
+  "workers",
+  "wstats",
+  "idem",
+  "idemx",
+] as const;
 
 /** The global keys a script may take, each alone (a script touches one queue, or one global key). */
 export const GLOBAL_SCRIPT_KEY_NAMES = ["due"] as const;

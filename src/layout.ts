@@ -26,7 +26,9 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     to: 2,
-    what: "the due-work index: every listed queue is noted as due now; the sweepers then visit each once and note when its work really comes due",
+    what:
+      "the due-work index: every listed queue is noted as due now; " +
+      "the sweepers then visit each once and note when its work really comes due",
     async run(redis, prefix) {
       const keys = globalKeys(prefix);
       let cursor = "0";

@@ -173,7 +173,10 @@ export class Lists {
   /** A worker's figures, summed over the queues it is registered on; null when unknown. */
   async worker(worker: string) {
     const g = this.global;
-    const [startedAt, queues] = await Promise.all([this.redis.hget(g.worker(worker), "started_at"), this.redis.smembers(g.workerQueues(worker))]);
+    const [startedAt, queues] = await Promise.all([
+      this.redis.hget(g.worker(worker), "started_at"),
+      this.redis.smembers(g.workerQueues(worker)),
+    ]);
     if (startedAt === null) return null;
     const counts = await Promise.all(queues.map((q) => this.redis.hmget(this.keysOf(q).wstats, `p:${worker}`, `f:${worker}`)));
     let processed = 0;

@@ -86,7 +86,9 @@ export class LongPoll {
 
   private pop(want: TakeRequest): Promise<PopResult> {
     const { store } = this;
-    return want.count === 1 ? store.popOne(want.queue, want.worker, want.lease) : store.pop(want.queue, want.count, want.worker, want.lease);
+    return want.count === 1
+      ? store.popOne(want.queue, want.worker, want.lease)
+      : store.pop(want.queue, want.count, want.worker, want.lease);
   }
 
   private async wait(want: TakeRequest, signal?: AbortSignal): Promise<PopResult> {
@@ -189,13 +191,16 @@ export class LongPoll {
     const pending = this.timers.get(queue);
     if (pending && pending.at <= atMs) return;
     if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(queue);
-      this.store.sweep(queue).then(
-        ({ nextWakeMs }) => nextWakeMs !== null && this.channels.has(this.store.keys(queue).notify) && this.sweepAt(queue, nextWakeMs),
-        (err) => this.log.debug({ err, queue }, "sweep failed"),
-      );
-    }, Math.max(0, atMs - Date.now()) + 5);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(queue);
+        this.store.sweep(queue).then(
+          ({ nextWakeMs }) => nextWakeMs !== null && this.channels.has(this.store.keys(queue).notify) && this.sweepAt(queue, nextWakeMs),
+          (err) => this.log.debug({ err, queue }, "sweep failed"),
+        );
+      },
+      Math.max(0, atMs - Date.now()) + 5,
+    );
     timer.unref();
     this.timers.set(queue, { at: atMs, timer });
   }

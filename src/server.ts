@@ -79,7 +79,9 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     const store = await Store.open(redis, storeOptions, opts.scripts);
     // a promoted replica or a new node gets the scripts too; a failure costs one EVAL per connection
     // and is logged at debug only, since during a failover the client retries the dead master often
-    stopReloading = reloadScriptsOnNewNodes(redis, [...store.scripts.values()], (err, node) => log.debug({ err, node }, "loading scripts failed"));
+    stopReloading = reloadScriptsOnNewNodes(redis, [...store.scripts.values()], (err, node) =>
+      log.debug({ err, node }, "loading scripts failed"),
+    );
     log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
     await store.syncClock();
     registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
@@ -89,7 +91,15 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
-    const context: Context = { config, store, longPoll, guard, log, redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) }, processes };
+    const context: Context = {
+      config,
+      store,
+      longPoll,
+      guard,
+      log,
+      redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) },
+      processes,
+    };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;

@@ -193,7 +193,8 @@ export class Store {
    *  for another build with other versions and another lua/.) */
   static async open(redis: RedisClient, options: StoreOptions, build: ScriptBuild = {}): Promise<Store> {
     const scripts = await loadScripts(redis, build.versions ?? SCRIPT_VERSIONS, build.luaDir);
-    if (options.writer) for (const s of scripts.values()) options.writer.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
+    if (options.writer)
+      for (const s of scripts.values()) options.writer.defineCommand(s.command, { numberOfKeys: s.keys.length, lua: s.lua });
     return new Store(redis, options, scripts);
   }
 
@@ -282,11 +283,21 @@ export class Store {
   /** Calls a script of this build on its one global key. */
   private runGlobal<T>(name: "markDue" | "settleDue", args: Arg[]): Promise<T> {
     const script = this.scripts.get(name)!;
-    return callScript<T>(this.redis, script.command, script.keys.map((key) => this.global[key as "due"]), args);
+    return callScript<T>(
+      this.redis,
+      script.command,
+      script.keys.map((key) => this.global[key as "due"]),
+      args,
+    );
   }
 
   private readonly pushes = new Coalescer<{ queue: string; payload: string; opts: PushOptions }, string>(
-    async (_key, items) => this.push(items[0].queue, items.map((i) => i.payload), items[0].opts),
+    async (_key, items) =>
+      this.push(
+        items[0].queue,
+        items.map((i) => i.payload),
+        items[0].opts,
+      ),
     // cut by bytes too (see coalesce.ts); a job's own size is bounded only by server.max_body
     { count: 1000, bytes: MAX_GROUP_BYTES, size: (item) => Buffer.byteLength(item.payload) },
   );
@@ -393,7 +404,11 @@ export class Store {
 
   /** removeJob for many jobs at once; one refusal does not stop the others. */
   async removeMany(queue: string, jobs: Array<{ id: string; attempt?: number }>, worker: string) {
-    const reply = await this.run<string[]>("ackJobs", queue, [worker, this.tombstones ? 1 : 0, ...jobs.flatMap((j) => [j.id, j.attempt ?? ""])]);
+    const reply = await this.run<string[]>("ackJobs", queue, [
+      worker,
+      this.tombstones ? 1 : 0,
+      ...jobs.flatMap((j) => [j.id, j.attempt ?? ""]),
+    ]);
     return jobs.map((j, i): BatchOutcome<"acked" | "cancelled"> => {
       const outcome = reply[i];
       return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome);
@@ -432,7 +447,9 @@ export class Store {
     ]);
     const outcomes = jobs.map((j, i): BatchOutcome<FailedState> => {
       const [outcome, at] = [String(reply[2 * i]), reply[2 * i + 1]];
-      return FAILED_STATES.includes(outcome as FailedState) ? { id: j.id, state: outcome as FailedState, atMs: Number(at) } : refusal(j.id, outcome);
+      return FAILED_STATES.includes(outcome as FailedState)
+        ? { id: j.id, state: outcome as FailedState, atMs: Number(at) }
+        : refusal(j.id, outcome);
     });
     const retries = outcomes.flatMap((o) => ("state" in o && o.state === "delayed" ? [o.atMs!] : []));
     if (retries.length > 0) await this.due.mark(queue, Math.min(...retries));
@@ -492,7 +509,11 @@ export class Store {
   }
 
   async sweep(queue: string): Promise<{ made: number; nextWakeMs: number | null }> {
-    const [made, wake] = await this.run<[number, string]>("sweepQueue", queue, [Date.now(), this.defaults.max_attempts, this.keys(queue).notify]);
+    const [made, wake] = await this.run<[number, string]>("sweepQueue", queue, [
+      Date.now(),
+      this.defaults.max_attempts,
+      this.keys(queue).notify,
+    ]);
     return { made, nextWakeMs: wakeMs(wake) };
   }
 

@@ -295,23 +295,26 @@ export class Worker<T = unknown> extends EventEmitter {
   }
 
   private scheduleExtension(r: Running): void {
-    r.timer = setTimeout(async () => {
-      if (r.settled) return;
-      try {
-        await this.extend(r, this.lease);
-      } catch (err) {
-        if (err instanceof PresqueError && (err.status === 409 || err.status === 404)) {
-          this.giveUp(r, `lease lost: ${err.message}`);
-          return;
+    r.timer = setTimeout(
+      async () => {
+        if (r.settled) return;
+        try {
+          await this.extend(r, this.lease);
+        } catch (err) {
+          if (err instanceof PresqueError && (err.status === 409 || err.status === 404)) {
+            this.giveUp(r, `lease lost: ${err.message}`);
+            return;
+          }
+          this.report(err, { queue: r.job.queue, id: r.job.id, what: "extend" });
+          if (Date.now() >= r.deadline) {
+            this.giveUp(r, "lease lost: it ran out while presque could not be reached");
+            return;
+          }
         }
-        this.report(err, { queue: r.job.queue, id: r.job.id, what: "extend" });
-        if (Date.now() >= r.deadline) {
-          this.giveUp(r, "lease lost: it ran out while presque could not be reached");
-          return;
-        }
-      }
-      if (!r.settled) this.scheduleExtension(r);
-    }, (this.lease * 1000) / 2);
+        if (!r.settled) this.scheduleExtension(r);
+      },
+      (this.lease * 1000) / 2,
+    );
     r.timer.unref();
   }
 
@@ -398,7 +401,12 @@ export class Worker<T = unknown> extends EventEmitter {
     try {
       const outcomes = await this.sendBatch(kind, queue, entries);
       outcomes.forEach((o, i) => {
-        if (o.status >= 300) this.report(new PresqueError(o.status, o.error ?? "refused", "POST", `/qb/${queue}/${kind}`), { queue, id: entries[i].id, what: kind });
+        if (o.status >= 300)
+          this.report(new PresqueError(o.status, o.error ?? "refused", "POST", `/qb/${queue}/${kind}`), {
+            queue,
+            id: entries[i].id,
+            what: kind,
+          });
       });
     } catch (err) {
       this.report(err, { queue, what: kind, jobs: entries.length });

@@ -132,7 +132,11 @@ t.test("401: missing, malformed, unknown or wrong tokens, with a JSON body and a
     t.match(r.json, { error: String }, what);
     t.match(r.headers.get("www-authenticate"), /^Bearer realm="presque"/, what);
   }
-  t.equal((await http("POST", "/q/ok-1", { body: { a: 1 }, headers: { authorization: `bearer ${good}` } })).status, 201, "the scheme in any case");
+  t.equal(
+    (await http("POST", "/q/ok-1", { body: { a: 1 }, headers: { authorization: `bearer ${good}` } })).status,
+    201,
+    "the scheme in any case",
+  );
 });
 
 t.test("the queue is read as the router reads it: case, trailing slash, percent-encoding", async (t) => {
@@ -167,7 +171,10 @@ t.test("no token appears in the logs", async (t) => {
   }
   t.ok(logLines.length > 0, "something was logged");
   const secret = issued.admin.token.split("_")[2];
-  t.notOk(logLines.some((l) => l.includes(secret)), "no line holds a secret");
+  t.notOk(
+    logLines.some((l) => l.includes(secret)),
+    "no line holds a secret",
+  );
 });
 
 t.test("token table: constant-time digests, globs, a deny list that wins", async (t) => {
@@ -182,7 +189,13 @@ t.test("token table: constant-time digests, globs, a deny list that wins", async
   const re = globsToRegExp(["a*", "b.c", "x?"])!;
   t.ok(re.test("abc") && re.test("b.c") && re.test("xy"));
   t.notOk(re.test("bxc") || re.test("x") || re.test("xyz") || re.test("ba"));
-  t.throws(() => new TokenTable([{ id: "a", sha256: a.sha256, roles: ["admin"] }, { id: "a", sha256: a.sha256, roles: ["admin"] }]));
+  t.throws(
+    () =>
+      new TokenTable([
+        { id: "a", sha256: a.sha256, roles: ["admin"] },
+        { id: "a", sha256: a.sha256, roles: ["admin"] },
+      ]),
+  );
 });
 
 t.test("presque token new prints a token once and a config entry that lets it in", async (t) => {
@@ -194,7 +207,13 @@ t.test("presque token new prints a token once and a config entry that lets it in
   const entry = parseYaml(out.split("\n").find((l) => l.trim().startsWith("- {"))!)[0];
   t.same(entry.roles, ["producer", "consumer"]);
   t.same([entry.queues, entry.deny], [["cmd-*"], ["cmd-x*"]]);
-  t.notOk(out.split("\n").slice(1).some((l) => l.includes(token.split("_")[2])), "the secret is printed once");
+  t.notOk(
+    out
+      .split("\n")
+      .slice(1)
+      .some((l) => l.includes(token.split("_")[2])),
+    "the secret is printed once",
+  );
   t.equal(new TokenTable([entry]).verify(token)?.id, "cmd");
 
   out = "";
@@ -257,12 +276,20 @@ t.test("a path the router knows and the table does not needs admin", async (t) =
 
 t.test("any Authorization header that is not a token is a 401 in JSON, never more", async (t) => {
   // Latin-1 without control characters: what a client can put in a header at all
-  const latin1 = fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c)), maxLength: 120 });
+  const latin1 = fc.string({
+    unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c)),
+    maxLength: 120,
+  });
   const header = fc.oneof(
     latin1,
     latin1.map((s) => `Bearer ${s}`),
     latin1.map((s) => `Bearer pq_t-admin_${s}`),
-    fc.constantFrom(`Bearer ${issued.admin.token.slice(0, -1)}`, `Bearer  ${issued.admin.token}x`, `Bearer pq__${"a".repeat(43)}`, "Bearer pq_t-admin_"),
+    fc.constantFrom(
+      `Bearer ${issued.admin.token.slice(0, -1)}`,
+      `Bearer  ${issued.admin.token}x`,
+      `Bearer pq__${"a".repeat(43)}`,
+      "Bearer pq_t-admin_",
+    ),
   );
   let tried = 0;
   await fc.assert(
@@ -276,5 +303,9 @@ t.test("any Authorization header that is not a token is a 401 in JSON, never mor
     { numRuns: 300 },
   );
   t.equal(tried, 300);
-  t.equal((await http("GET", "/stats/", { headers: { authorization: `Bearer ${issued.monitor.token}  ` } })).status, 200, "spaces around the token are not part of it");
+  t.equal(
+    (await http("GET", "/stats/", { headers: { authorization: `Bearer ${issued.monitor.token}  ` } })).status,
+    200,
+    "spaces around the token are not part of it",
+  );
 });

@@ -75,7 +75,14 @@ t.test("GET /qb follows priorities", async (t) => {
   const q = queueName();
   await pushBatch(q, [{ p: 0 }]);
   await pushBatch(q, [{ p: -1 }], "?priority=-1");
-  await pushBatch(q, [{ p: 2, i: 0 }, { p: 2, i: 1 }], "?priority=2");
+  await pushBatch(
+    q,
+    [
+      { p: 2, i: 0 },
+      { p: 2, i: 1 },
+    ],
+    "?priority=2",
+  );
   const got = await h.http("GET", `/qb/${q}?batch_size=10`);
   t.same(got.json, [{ p: 2, i: 0 }, { p: 2, i: 1 }, { p: 0 }, { p: -1 }]);
   t.equal(got.headers.get("x-presque-jobids"), "3,4,1,2");

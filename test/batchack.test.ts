@@ -115,7 +115,12 @@ t.test("retry_in: a worker's own retry time; 0 hands the job back, first in line
   await h.http("POST", `/q/${q}`, { body: { behind: true } });
   const [a, b] = await leased(q, 2);
   const res = await h.http("POST", `/qb/${q}/fail`, {
-    body: { jobs: [{ ...a, error: "stopping", retry_in: 0 }, { ...b, retry_in: 2.5 }] },
+    body: {
+      jobs: [
+        { ...a, error: "stopping", retry_in: 0 },
+        { ...b, retry_in: 2.5 },
+      ],
+    },
   });
   const [now, later] = res.json.results;
   t.same(now, { id: a.id, status: 200, state: "ready" }, "ready again at once, whatever the backoff (10 s here)");

@@ -83,7 +83,10 @@ t.test("purges free memory without blocking: UNLINK, and dead jobs in bounded st
   await h.http("POST", `/qb/${q}`, { body: { jobs: Array.from({ length: 35 }, (_, n) => ({ n })) } });
   const taken = await h.http("GET", `/qb/${q}?batch_size=35&lease=30`);
   const attempts = taken.headers.get("x-presque-attempts")!.split(",");
-  const jobs = taken.headers.get("x-presque-jobids")!.split(",").map((id, i) => ({ id, attempt: Number(attempts[i]) }));
+  const jobs = taken.headers
+    .get("x-presque-jobids")!
+    .split(",")
+    .map((id, i) => ({ id, attempt: Number(attempts[i]) }));
   await h.http("POST", `/qb/${q}/fail`, { body: { jobs } });
   t.match((await h.http("GET", `/j/${q}`)).json, { job_dead: 35 });
   t.equal(await h.presque.context.store.purgeDead(q, 10), 35, "four steps of at most 10");
@@ -117,9 +120,21 @@ t.test("a full Redis can be drained: fetch, ack, fail, cancel and purge work whi
   t.equal((await h.http("GET", `/q/${q}`)).status, 200, "a plain fetch (which promotes the due job first)");
   t.equal((await h.http("GET", `/q/${q}?lease=30`)).status, 200, "a leased fetch");
   t.equal((await h.http("DELETE", `/q/${q}/${ids[0]}`, { headers: { "x-presque-attempt": "1" } })).status, 204, "an ack");
-  t.equal((await h.http("PUT", `/q/${q}/${ids[1]}`, { headers: { "x-presque-attempt": "1" }, body: { error: "x" } })).status, 200, "a failure");
-  t.equal((await h.http("POST", `/qb/${q}/ack`, { body: { jobs: [{ id: ids[2], attempt: 1 }] } })).json.results[0].status, 204, "a batch ack");
-  t.equal((await h.http("POST", `/q/${q}/${ids[3]}/lease`, { headers: { "x-presque-attempt": "1" }, body: { seconds: 60 } })).status, 200, "a lease extension");
+  t.equal(
+    (await h.http("PUT", `/q/${q}/${ids[1]}`, { headers: { "x-presque-attempt": "1" }, body: { error: "x" } })).status,
+    200,
+    "a failure",
+  );
+  t.equal(
+    (await h.http("POST", `/qb/${q}/ack`, { body: { jobs: [{ id: ids[2], attempt: 1 }] } })).json.results[0].status,
+    204,
+    "a batch ack",
+  );
+  t.equal(
+    (await h.http("POST", `/q/${q}/${ids[3]}/lease`, { headers: { "x-presque-attempt": "1" }, body: { seconds: 60 } })).status,
+    200,
+    "a lease extension",
+  );
   t.equal((await h.http("DELETE", `/q/${q}/10`)).status, 204, "a cancellation");
   t.equal((await h.http("DELETE", `/dead/${q}`)).status, 200, "a dead-letter purge");
   t.equal((await h.http("DELETE", `/q/${q}`)).status, 204, "a purge");
@@ -132,9 +147,20 @@ t.test("a fetch of large jobs stops at about 4 MB a reply; grouped single fetche
   for (let n = 0; n < 12; n++) await h.http("POST", `/q/${q}`, { body: big(n) });
   const batch = await h.http("GET", `/qb/${q}?batch_size=12`);
   t.equal(batch.json.length, 4, "four 900 KB jobs: a fifth would pass 4 MB");
-  t.same(batch.json.map((j: { n: number }) => j.n), [0, 1, 2, 3], "in order");
+  t.same(
+    batch.json.map((j: { n: number }) => j.n),
+    [0, 1, 2, 3],
+    "in order",
+  );
   const singles = await Promise.all(Array.from({ length: 8 }, () => h.http("GET", `/q/${q}`)));
-  t.same(singles.map((r) => r.status), Array(8).fill(200), "eight fetches arriving together: eight jobs, over two replies");
-  t.same(singles.map((r) => r.json.n).sort((x, y) => x - y), [4, 5, 6, 7, 8, 9, 10, 11]);
+  t.same(
+    singles.map((r) => r.status),
+    Array(8).fill(200),
+    "eight fetches arriving together: eight jobs, over two replies",
+  );
+  t.same(
+    singles.map((r) => r.json.n).sort((x, y) => x - y),
+    [4, 5, 6, 7, 8, 9, 10, 11],
+  );
   t.match((await h.http("GET", `/j/${q}`)).json, { job_count: 0, job_processed: 12 });
 });

@@ -16,7 +16,11 @@ const dir = mkdtempSync(join(tmpdir(), "presque-work-"));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 function work(args: string[]) {
-  const child = spawn(process.execPath, ["dist/cli.js", "work", ...args], { cwd: REPO, env: { ...process.env, PRESQUE_URL: h.url }, stdio: "pipe" });
+  const child = spawn(process.execPath, ["dist/cli.js", "work", ...args], {
+    cwd: REPO,
+    env: { ...process.env, PRESQUE_URL: h.url },
+    stdio: "pipe",
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += d));
@@ -27,13 +31,18 @@ function work(args: string[]) {
     child.once("close", (code) => (clearTimeout(timer), ok({ code, out, err }))),
   );
 }
-const events = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+const events = (stderr: string) =>
+  stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
 
 t.test("job JSON on stdin, id/attempt/queue in the environment; exit 0 acks, else fails with the stderr tail", async (t) => {
   const q = queueName();
   const ids = await c.pushBatch(q, [{ n: 1 }, { n: 2 }, { n: 3 }]);
   const log = join(dir, "log");
-  const script = `read -r body; echo "$PRESQUE_QUEUE $PRESQUE_JOB_ID $PRESQUE_ATTEMPT $body" >> ${log}; ` +
+  const script =
+    `read -r body; echo "$PRESQUE_QUEUE $PRESQUE_JOB_ID $PRESQUE_ATTEMPT $body" >> ${log}; ` +
     `case "$body" in *2*) echo first >&2; echo "no luck with 2" >&2; exit 3;; esac`;
   const run = await work([q, "-c", "2", "--max-jobs", "3", "--", "sh", "-c", script]);
   t.equal(run.code, 0, run.err);
@@ -42,7 +51,11 @@ t.test("job JSON on stdin, id/attempt/queue in the environment; exit 0 acks, els
   t.equal(await c.job(q, ids[0]), null, "exit 0: acked");
   t.match(await c.job(q, ids[1]), { state: "delayed", last_error: "exit code 3: first\nno luck with 2" });
   const logged = events(run.err);
-  t.match(logged.find((e) => e.event === "failed"), { id: ids[1], attempt: 1, error: /no luck with 2/ }, "JSON log lines off a terminal");
+  t.match(
+    logged.find((e) => e.event === "failed"),
+    { id: ids[1], attempt: 1, error: /no luck with 2/ },
+    "JSON log lines off a terminal",
+  );
   t.equal(logged.filter((e) => e.event === "done").length, 2);
   t.match(logged.at(-1), { event: "stopped", done: 2, failed: 1 });
 });

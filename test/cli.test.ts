@@ -25,7 +25,6 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 function accepts(port: number): Promise<boolean> {
   return new Promise((ok) => {
@@ -157,12 +156,22 @@ t.test("npm start -- --port --redis: serves, logs JSON, stops on SIGTERM", async
   const logs = logLines(t, child.stdout());
   const listening = logs.find((l) => l.msg === "listening");
   t.match(listening, { port, host: "127.0.0.1" }, "names the port");
-  t.match(logs.find((l) => l.msg === "redis connected"), { redis: url, embedded: false }, "names the Redis target");
+  t.match(
+    logs.find((l) => l.msg === "redis connected"),
+    { redis: url, embedded: false },
+    "names the Redis target",
+  );
   const loaded = logs.find((l) => /scripts loaded/.test(l.msg));
   t.ok(loaded, "a line for the scripts");
   t.same([...((loaded?.scripts as string[]) ?? [])].sort(), SCRIPTS, "names every script in lua/");
-  t.ok(logs.some((l) => l.msg === "shutting down" && l.signal === "SIGTERM"), "logs the shutdown");
-  t.ok(logs.some((l) => l.msg === "stopped"), "and its end");
+  t.ok(
+    logs.some((l) => l.msg === "shutting down" && l.signal === "SIGTERM"),
+    "logs the shutdown",
+  );
+  t.ok(
+    logs.some((l) => l.msg === "stopped"),
+    "and its end",
+  );
 });
 
 t.test("node dist/cli.js: SIGTERM mid-request finishes it and exits 0", async (t) => {
@@ -340,7 +349,14 @@ t.test("--workers 2: SIGHUP to the primary reloads the tokens file in every work
   const http = client(`http://127.0.0.1:${port}`);
   // new connections, so that both workers answer some of them
   const statuses = async (token: string) =>
-    new Set(await Promise.all(Array.from({ length: 12 }, async () => (await http("GET", "/status/", { headers: { authorization: `Bearer ${token}`, connection: "close" } })).status)));
+    new Set(
+      await Promise.all(
+        Array.from(
+          { length: 12 },
+          async () => (await http("GET", "/status/", { headers: { authorization: `Bearer ${token}`, connection: "close" } })).status,
+        ),
+      ),
+    );
   t.same([...(await statuses(first.token))], [200]);
   t.same([...(await statuses(second.token))], [401]);
   allow("second", second.sha256);

@@ -23,7 +23,15 @@ t.test("without a token: 401 with the server's message; with one: through", asyn
   const c = new Client({ url: h.url, token: both.token });
   t.teardown(() => c.close());
   await c.pushBatch(q, [{ n: 1 }, { n: 2 }]);
-  const w = new Worker({ url: h.url, client: { token: both.token }, queues: q, wait: 1, handleSignals: false, register: false, handler: () => {} });
+  const w = new Worker({
+    url: h.url,
+    client: { token: both.token },
+    queues: q,
+    wait: 1,
+    handleSignals: false,
+    register: false,
+    handler: () => {},
+  });
   await w.start();
   while (w.counts.done < 2) await new Promise((ok) => setTimeout(ok, 20));
   await w.stop();
@@ -34,7 +42,11 @@ t.test("presque push --token, and PRESQUE_TOKEN", async (t) => {
   const q = queueName();
   const run = (args: string[], env: Record<string, string>) =>
     new Promise<{ code: number | null; err: string }>((ok) => {
-      const child = spawn(process.execPath, ["dist/cli.js", ...args], { cwd: REPO, env: { ...process.env, PRESQUE_URL: h.url, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(process.execPath, ["dist/cli.js", ...args], {
+        cwd: REPO,
+        env: { ...process.env, PRESQUE_URL: h.url, ...env },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       let err = "";
       child.stderr.on("data", (d) => (err += d));
       child.once("close", (code) => ok({ code, err }));

@@ -14,7 +14,7 @@ t.test("push, fetch, ack; job lookup; stats", async (t) => {
   const id = await c.push(q, { a: 1 }, { priority: 3, maxAttempts: 2 });
   t.match(id, /^\d+$/);
   t.match(await c.queueStats(q), { queue_name: q, job_count: 1, job_prioritized: 1 });
-  t.same((await c.peek(q)), [{ a: 1 }]);
+  t.same(await c.peek(q), [{ a: 1 }]);
   const job = await c.fetch<{ a: number }>(q, { lease: 30 });
   t.ok(job);
   t.same({ id: job!.id, queue: job!.queue, attempt: job!.attempt, data: job!.data }, { id, queue: q, attempt: 1, data: { a: 1 } });
@@ -53,13 +53,33 @@ t.test("batches: pushBatch, fetchBatch, ackBatch, failBatch", async (t) => {
   const ids = await c.pushBatch(q, [{ n: 1 }, { n: 2 }, { n: 3 }]);
   t.equal(ids.length, 3);
   const jobs = await c.fetchBatch<{ n: number }>(q, 10, { lease: 30 });
-  t.same(jobs.map((j) => j.data.n), [1, 2, 3]);
-  t.same(jobs.map((j) => j.attempt), [1, 1, 1]);
+  t.same(
+    jobs.map((j) => j.data.n),
+    [1, 2, 3],
+  );
+  t.same(
+    jobs.map((j) => j.attempt),
+    [1, 1, 1],
+  );
   t.same(await c.fetchBatch(q, 10, { lease: 30 }), [], "empty: []");
-  const acks = await c.ackBatch(q, [{ id: ids[0], attempt: 1 }, { id: ids[1], attempt: 5 }, { id: "999999", attempt: 1 }]);
-  t.match(acks, [{ id: ids[0], status: 204, state: "acked" }, { id: ids[1], status: 409 }, { id: "999999", status: 404, error: "no such job" }]);
-  const fails = await c.failBatch(q, [{ id: ids[1], attempt: 1, error: "boom" }, { id: ids[2], attempt: 3 }]);
-  t.match(fails, [{ id: ids[1], status: 200, state: "delayed" }, { id: ids[2], status: 409 }]);
+  const acks = await c.ackBatch(q, [
+    { id: ids[0], attempt: 1 },
+    { id: ids[1], attempt: 5 },
+    { id: "999999", attempt: 1 },
+  ]);
+  t.match(acks, [
+    { id: ids[0], status: 204, state: "acked" },
+    { id: ids[1], status: 409 },
+    { id: "999999", status: 404, error: "no such job" },
+  ]);
+  const fails = await c.failBatch(q, [
+    { id: ids[1], attempt: 1, error: "boom" },
+    { id: ids[2], attempt: 3 },
+  ]);
+  t.match(fails, [
+    { id: ids[1], status: 200, state: "delayed" },
+    { id: ids[2], status: 409 },
+  ]);
   t.match(await c.job(q, ids[1]), { state: "delayed", last_error: "boom" });
   t.equal(await c.job(q, ids[0]), null);
 });

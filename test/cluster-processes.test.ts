@@ -33,11 +33,15 @@ async function processes(t: Test, redisFlags: string[]): Promise<string[]> {
   const bases: string[] = [];
   for (const workers of [1, 1, 2]) {
     const port = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "--port", String(port), "--workers", String(workers), ...redisFlags], {
-      cwd: ROOT,
-      detached: true,
-      stdio: "ignore",
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli.ts", "--port", String(port), "--workers", String(workers), ...redisFlags],
+      {
+        cwd: ROOT,
+        detached: true,
+        stdio: "ignore",
+      },
+    );
     children.push(child);
     bases.push(`http://127.0.0.1:${port}`);
   }
@@ -70,11 +74,15 @@ async function behaveAsOne(t: Test, bases: string[]) {
   );
   const statuses = (await Promise.all(pushes)).map((r) => r.status);
   t.equal(statuses.filter((s) => s === 201).length, total, "every push answered 201");
-  for (let until = Date.now() + 30_000; got.size < total && Date.now() < until; ) await sleep(50);
+  for (let until = Date.now() + 30_000; got.size < total && Date.now() < until;) await sleep(50);
   done = true;
   await Promise.all(consumers);
   t.equal(got.size, total, "every job delivered");
-  t.same([...got.values()].filter((k) => k !== 1), [], "none delivered twice");
+  t.same(
+    [...got.values()].filter((k) => k !== 1),
+    [],
+    "none delivered twice",
+  );
   t.equal(JSON.parse((await call(bases[0], "GET", `/j/${q}`)).text).job_count, 0, "the queue is empty");
 
   // long polls on the first process, woken by one batch pushed through the second: more waiters

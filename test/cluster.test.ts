@@ -279,7 +279,8 @@ t.test("wait_replicas on a single Redis: 201 once its replica has the push, 503 
     await replica.stop();
     await primary.stop();
   });
-  for (let until = Date.now() + 10_000; !/master_link_status:up/.test(await probe.info("replication")) && Date.now() < until; ) await sleep(50);
+  for (let until = Date.now() + 10_000; !/master_link_status:up/.test(await probe.info("replication")) && Date.now() < until;)
+    await sleep(50);
   const config = testConfig(await redisUrl(primary), { redis: { wait_replicas: 1, command_timeout: 1000 } as never });
   const presque = await startServer(config, createLogger(config.log.level));
   t.teardown(() => presque.close());

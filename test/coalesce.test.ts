@@ -19,7 +19,11 @@ t.test("a group is cut by count and by bytes; an item over the cap goes alone", 
   // sizes: 40 40 | 40 | 150 | 10 10 10 | 10  (bytes first, then count)
   const sizes = [40, 40, 40, 150, 10, 10, 10, 10];
   const results = await Promise.all(sizes.map((n) => c.add("q", n)));
-  t.same(results, sizes.map((n) => n * 10), "every item gets its own result");
+  t.same(
+    results,
+    sizes.map((n) => n * 10),
+    "every item gets its own result",
+  );
   t.same(calls, [[40, 40], [40], [150], [10, 10, 10], [10]]);
   for (const call of calls) t.ok(call.length === 1 || call.reduce((a, b) => a + b) <= 100, `call ${call} within the cap`);
 });

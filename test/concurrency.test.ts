@@ -42,7 +42,7 @@ async function produceSingly(q: string, p: number): Promise<void> {
 
 async function produceInBatches(q: string, p: number): Promise<void> {
   const numbers = numbersOf(p);
-  for (let i = 0; i < numbers.length; ) {
+  for (let i = 0; i < numbers.length;) {
     // uneven batch sizes, and now and then a single POST, so that the two paths interleave
     const size = 1 + ((i * 7 + p) % 23);
     const slice = numbers.slice(i, i + size);
@@ -60,7 +60,9 @@ async function produceInBatches(q: string, p: number): Promise<void> {
  * request: a 404 to a request sent after the last job was stored means nothing is left.
  */
 async function consume(q: string, tally: Tally, producersDone: () => boolean, how: { batch?: number; wait?: number }): Promise<void> {
-  const query = [how.batch !== undefined && `batch_size=${how.batch}`, how.wait !== undefined && `wait=${how.wait}`].filter(Boolean).join("&");
+  const query = [how.batch !== undefined && `batch_size=${how.batch}`, how.wait !== undefined && `wait=${how.wait}`]
+    .filter(Boolean)
+    .join("&");
   const path = `/${how.batch !== undefined ? "qb" : "q"}/${q}${query ? `?${query}` : ""}`;
   for (;;) {
     const finished = producersDone();

@@ -66,10 +66,7 @@ t.test("an empty file gives the defaults", async (t) => {
 });
 
 t.test("precedence: flags > environment > file > defaults", async (t) => {
-  const file = configFile(
-    t,
-    ["server:", "  port: 6001", "  host: 127.0.0.2", "redis:", "  url: redis://127.0.0.1:7001/1", ""].join("\n"),
-  );
+  const file = configFile(t, ["server:", "  port: 6001", "  host: 127.0.0.2", "redis:", "  url: redis://127.0.0.1:7001/1", ""].join("\n"));
   const env = { PRESQUE_PORT: "6002", PRESQUE_HOST: "127.0.0.3", PRESQUE_REDIS_URL: "redis://127.0.0.1:7002/2" };
   const flags = ["--port", "6003", "--host", "127.0.0.4", "--redis", "redis://127.0.0.1:7003/3"];
 
@@ -175,10 +172,18 @@ t.test("auth: --insecure, PRESQUE_INSECURE, PRESQUE_TOKENS_FILE, and tokens chec
   t.equal(loadConfig(["--config", empty], { PRESQUE_INSECURE: "1" }).config.auth.insecure, true);
   t.equal(loadConfig(["--config", empty], { PRESQUE_TOKENS_FILE: "tokens.yaml" }).config.auth.tokens_file, resolve("tokens.yaml"));
   t.match(USAGE, /--insecure/);
-  t.match(configError(t, () => loadConfig(["--config", empty, "--host", "0.0.0.0"], {})), /refusing to listen on 0\.0\.0\.0 with no tokens/);
+  t.match(
+    configError(t, () => loadConfig(["--config", empty, "--host", "0.0.0.0"], {})),
+    /refusing to listen on 0\.0\.0\.0 with no tokens/,
+  );
   t.equal(loadConfig(["--config", empty, "--host", "0.0.0.0", "--insecure"], {}).config.server.host, "0.0.0.0");
-  t.equal(loadConfig(["--config", empty, "--host", "::"], { PRESQUE_TOKENS_FILE: "t.yaml" }).config.server.host, "::", "tokens: any address");
-  const bad = (line: string) => configError(t, () => loadConfig(["--config", configFile(t, `auth:\n  tokens:\n    - ${line}\n`, "bad.yaml")], {}));
+  t.equal(
+    loadConfig(["--config", empty, "--host", "::"], { PRESQUE_TOKENS_FILE: "t.yaml" }).config.server.host,
+    "::",
+    "tokens: any address",
+  );
+  const bad = (line: string) =>
+    configError(t, () => loadConfig(["--config", configFile(t, `auth:\n  tokens:\n    - ${line}\n`, "bad.yaml")], {}));
   const digest = "0".repeat(64);
   t.match(bad(`{ id: a, sha256: "${digest}", roles: [boss] }`), /auth\.tokens \[0\] roles must be a non-empty list/);
   t.match(bad(`{ id: a, sha256: "xyz", roles: [admin] }`), /sha256 must be 64/);
@@ -230,19 +235,37 @@ t.test("redis.cluster, --redis-cluster and PRESQUE_REDIS_CLUSTER", async (t) => 
   t.equal(single.url, "redis://d:4/0");
   t.equal(single.cluster, undefined, "a flag's single Redis replaces the file's cluster");
 
-  t.match(configError(t, () => loadConfig(["--redis", "redis://d:4", "--redis-cluster", "redis://c:3"], none)), /two different Redis setups/);
-  t.match(configError(t, () => loadConfig(["--redis-cluster", "c:3"], none)), /--redis-cluster must be a redis:\/\//);
-  t.match(configError(t, () => loadConfig([], { ...none, PRESQUE_REDIS_CLUSTER: "redis://c:3/1" })), /PRESQUE_REDIS_CLUSTER must name database 0/);
-  t.match(configError(t, () => loadConfig(["--redis-cluster", ","], none)), /--redis-cluster must be a non-empty list/);
+  t.match(
+    configError(t, () => loadConfig(["--redis", "redis://d:4", "--redis-cluster", "redis://c:3"], none)),
+    /two different Redis setups/,
+  );
+  t.match(
+    configError(t, () => loadConfig(["--redis-cluster", "c:3"], none)),
+    /--redis-cluster must be a redis:\/\//,
+  );
+  t.match(
+    configError(t, () => loadConfig([], { ...none, PRESQUE_REDIS_CLUSTER: "redis://c:3/1" })),
+    /PRESQUE_REDIS_CLUSTER must name database 0/,
+  );
+  t.match(
+    configError(t, () => loadConfig(["--redis-cluster", ","], none)),
+    /--redis-cluster must be a non-empty list/,
+  );
   const both = configFile(t, "redis:\n  cluster: [redis://a:1]\n  url: redis://b:2\n", "both.yaml");
-  t.match(configError(t, () => loadConfig(["--config", both], {})), /redis\.cluster cannot be combined/);
+  t.match(
+    configError(t, () => loadConfig(["--config", both], {})),
+    /redis\.cluster cannot be combined/,
+  );
   for (const [text, message] of [
     ["redis:\n  cluster: redis://a:1\n", /redis\.cluster must be a non-empty list/],
     ["redis:\n  cluster: []\n", /redis\.cluster must be a non-empty list/],
     ["redis:\n  cluster: [http://a:1]\n", /redis\.cluster must be a redis:\/\/ .*: http:\/\/a:1/],
     ["redis:\n  wait_replicas: -1\n", /redis\.wait_replicas must be an integer from 0/],
   ] as const) {
-    t.match(configError(t, () => readConfigFile(configFile(t, text, "bad.yaml"))), message);
+    t.match(
+      configError(t, () => readConfigFile(configFile(t, text, "bad.yaml"))),
+      message,
+    );
   }
   t.match(USAGE, "--redis-cluster");
   t.match(USAGE, "PRESQUE_REDIS_CLUSTER");
@@ -287,7 +310,10 @@ t.test("a named config file that does not exist is an error; a missing ./config.
   const message = configError(t, () => loadConfig(["--config", missing], {}));
   t.ok(message.includes(missing), message);
   t.match(message, /cannot be read/);
-  t.match(configError(t, () => loadConfig([], { PRESQUE_CONFIG: missing })), /nope\.yaml/);
+  t.match(
+    configError(t, () => loadConfig([], { PRESQUE_CONFIG: missing })),
+    /nope\.yaml/,
+  );
 });
 
 t.test("bad flag and environment values name their source", async (t) => {
@@ -312,7 +338,11 @@ t.test("bad flag and environment values name their source", async (t) => {
     const got = configError(t, () => loadConfig(argv, { ...none, ...env }));
     t.match(got, message, `${JSON.stringify(argv)} ${JSON.stringify(env)}`);
   }
-  t.match(configError(t, () => loadConfig(["--bogus"], none)), /Usage: presque serve/, "an unknown flag shows the usage");
+  t.match(
+    configError(t, () => loadConfig(["--bogus"], none)),
+    /Usage: presque serve/,
+    "an unknown flag shows the usage",
+  );
 });
 
 t.test("--workers and --help", async (t) => {

@@ -21,7 +21,10 @@ const EXAMPLES: [string, string[], number][] = [
 for (const [name, command, count] of EXAMPLES) {
   t.test(`examples/${name}: ${count} jobs`, async (t) => {
     const q = queueName(name);
-    const ids = await c.pushBatch(q, Array.from({ length: count }, (_, n) => ({ n })));
+    const ids = await c.pushBatch(
+      q,
+      Array.from({ length: count }, (_, n) => ({ n })),
+    );
     const child = spawn(command[0], [...command.slice(1), q], {
       cwd: REPO,
       env: { ...process.env, PRESQUE_URL: h.url, WAIT: "1" },
@@ -51,7 +54,10 @@ for (const [name, command, count] of EXAMPLES) {
     t.equal(registered.length, 1, `registered as ${registered[0]}`);
     process.kill(child.pid!, "SIGINT");
     t.equal(await exited, 0, `exits 0 on SIGINT ${err}`);
-    const done = out.trim().split("\n").map((l) => l.replace(/^done /, ""));
+    const done = out
+      .trim()
+      .split("\n")
+      .map((l) => l.replace(/^done /, ""));
     t.equal(done.length, count, "one line per job");
     t.same([...new Set(done)].sort(), [...ids].sort(), "every job done once");
     t.match(await c.queueStats(q), { job_processed: count, job_failed: 0, job_delayed: 0, job_dead: 0 }, "acknowledged and counted");

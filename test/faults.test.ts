@@ -16,7 +16,6 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WORKER = join(ROOT, "test", "fixtures", "worker.mjs");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<number> {
   const start = Date.now();
   for (;;) {
@@ -122,7 +121,7 @@ class Load {
 
   private async ack(id: string, attempt: string): Promise<void> {
     let uncertain = false;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
       try {
         const r = await fetch(`${this.base}/q/${this.queue}/${id}`, { method: "DELETE", headers: { "x-presque-attempt": attempt } });
         await r.text();
@@ -217,11 +216,7 @@ t.test("presque killed with SIGKILL under load and restarted: every job answered
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
     server = child;
-    const took = await until(
-      "presque to listen",
-      async () => (await fetch(`${base}/status/`).catch(() => null))?.status === 200,
-      20_000,
-    );
+    const took = await until("presque to listen", async () => (await fetch(`${base}/status/`).catch(() => null))?.status === 200, 20_000);
     return took;
   };
   const killGroup = (signal: NodeJS.Signals) => {
@@ -267,10 +262,19 @@ t.test("presque killed with SIGKILL under load and restarted: every job answered
   t.equal(await inspect.hlen(`presque:{${q}}:jobs`), 0, "nothing is left in Redis");
   t.equal(await inspect.zcard(`presque:{${q}}:leased`), 0);
   const dups = load.duplicates();
-  t.comment(`${dups.length} jobs delivered twice: ${dups.join(",") || "none"}; leased at the kill: ${[...leasedAtKill].join(",") || "none"}`);
-  t.same(dups.filter((id) => !leasedAtKill.has(id)), [], "every duplicate delivery was of a job leased when presque died");
+  t.comment(
+    `${dups.length} jobs delivered twice: ${dups.join(",") || "none"}; leased at the kill: ${[...leasedAtKill].join(",") || "none"}`,
+  );
+  t.same(
+    dups.filter((id) => !leasedAtKill.has(id)),
+    [],
+    "every duplicate delivery was of a job leased when presque died",
+  );
   t.ok(leasedAtKill.size <= consumers, "no more jobs were leased at the kill than there are consumers");
-  t.notOk([...load.statuses.keys()].some((k) => / 5\d\d$/.test(k)), "no 5xx");
+  t.notOk(
+    [...load.statuses.keys()].some((k) => / 5\d\d$/.test(k)),
+    "no 5xx",
+  );
 
   // a clean stop at the end: SIGTERM, exit 0
   killGroup("SIGTERM");
@@ -310,7 +314,12 @@ t.test("Redis killed (SIGKILL) and restarted under load: 503 meanwhile, recovery
   const sleeper = fetch(`${presque.url}/q/${idle}?wait=20`);
   const idleChannel = presque.context.store.keys(idle).notify;
   // sharded pub/sub since the scripts' SPUBLISH versions: the subscription shows in SHARDNUMSUB
-  await until("the long poll to subscribe", async () => ((await inspect.call("PUBSUB", "SHARDNUMSUB", idleChannel)) as [string, number])[1] === 1, 5000, 10);
+  await until(
+    "the long poll to subscribe",
+    async () => ((await inspect.call("PUBSUB", "SHARDNUMSUB", idleChannel)) as [string, number])[1] === 1,
+    5000,
+    10,
+  );
   await sleep(100);
 
   // jobs that sit in Redis through the crash, ready and leased, on a queue nobody consumes
@@ -352,7 +361,10 @@ t.test("Redis killed (SIGKILL) and restarted under load: 503 meanwhile, recovery
   load.stopProducing();
 
   const wokenAt = Date.now();
-  t.equal((await fetch(`${presque.url}/q/${idle}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status, 201);
+  t.equal(
+    (await fetch(`${presque.url}/q/${idle}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status,
+    201,
+  );
   const woken = await sleeper;
   t.equal(woken.status, 200, "a long poll from before the outage still gets its job");
   t.ok(Date.now() - wokenAt < 2000, `woken ${Date.now() - wokenAt} ms after the push`);
@@ -361,7 +373,11 @@ t.test("Redis killed (SIGKILL) and restarted under load: 503 meanwhile, recovery
   t.comment(`statuses: ${load.summary()}; ${load.duplicates().length} delivered twice`);
 
   t.ok(unavailable() > 0, "requests got 503 while Redis was away");
-  t.match(await (await fetch(`${presque.url}/j/${kept}`)).json(), { job_count: 90, job_leased: 10 }, "jobs waiting through the crash are all there");
+  t.match(
+    await (await fetch(`${presque.url}/j/${kept}`)).json(),
+    { job_count: 90, job_leased: 10 },
+    "jobs waiting through the crash are all there",
+  );
   const keptAfter = await fetch(`${presque.url}/qb/${kept}?batch_size=1000`);
   t.same(
     [...keptLeased.headers.get("x-presque-jobids")!.split(","), ...keptAfter.headers.get("x-presque-jobids")!.split(",")],
@@ -475,9 +491,21 @@ t.test("many leasing consumers with random failures and expiries: every job acke
   const dead = await h.http("GET", `/dead/${q}?limit=1000`);
   const deadIds = new Set<string>(dead.json.jobs.map((j: { id: string }) => j.id));
   const ackedIds = new Set(acks.keys());
-  t.same([...acks].filter(([, n]) => n > 1), [], "no job acked twice");
-  t.same([...ackedIds].filter((id) => deadIds.has(id)), [], "no job both acked and dead");
-  t.same(ids.filter((id) => !ackedIds.has(id) && !deadIds.has(id)), [], "none lost: every job acked or dead");
+  t.same(
+    [...acks].filter(([, n]) => n > 1),
+    [],
+    "no job acked twice",
+  );
+  t.same(
+    [...ackedIds].filter((id) => deadIds.has(id)),
+    [],
+    "no job both acked and dead",
+  );
+  t.same(
+    ids.filter((id) => !ackedIds.has(id) && !deadIds.has(id)),
+    [],
+    "none lost: every job acked or dead",
+  );
   t.equal(ackedIds.size + deadIds.size, total);
   const f = await figures();
   t.match(f, { job_count: 0, job_delayed: 0, job_leased: 0, job_dead: deadIds.size, job_processed: ackedIds.size });
@@ -489,5 +517,8 @@ t.test("many leasing consumers with random failures and expiries: every job acke
     }
   }
   t.ok((outcomes.get("fail 200") ?? 0) > 0 && (outcomes.get("abandon") ?? 0) > 0, "failures and expiries both happened");
-  t.notOk([...outcomes.keys()].some((k) => / 5\d\d$/.test(k)), "no 5xx");
+  t.notOk(
+    [...outcomes.keys()].some((k) => / 5\d\d$/.test(k)),
+    "no 5xx",
+  );
 });

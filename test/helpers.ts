@@ -62,7 +62,9 @@ function inspectingCluster(urls: string[]): Redis {
     if (!node) throw new Error(`no connection to ${owner}`);
     return node.keys(pattern);
   };
-  return new Proxy(cluster, { get: (target, name, receiver) => (name === "keys" ? keys : Reflect.get(target, name, receiver)) }) as unknown as Redis;
+  return new Proxy(cluster, {
+    get: (target, name, receiver) => (name === "keys" ? keys : Reflect.get(target, name, receiver)),
+  }) as unknown as Redis;
 }
 
 export interface Harness {

@@ -51,7 +51,10 @@ t.test("POST /qb: the same ids for the whole batch; a refused batch is not remem
 t.test("keys: printable ASCII without spaces, at most 255; forgotten after the window", async (t) => {
   const q = queueName("idemk");
   for (const bad of ["", "a b", "x".repeat(256), "\u00e9"]) {
-    const r = await h.http("POST", `/q/${q}`, { raw: Buffer.from('{"a":1}'), headers: { "content-type": "application/json", "idempotency-key": bad } });
+    const r = await h.http("POST", `/q/${q}`, {
+      raw: Buffer.from('{"a":1}'),
+      headers: { "content-type": "application/json", "idempotency-key": bad },
+    });
     t.equal(r.status, 400, JSON.stringify(bad));
   }
   t.equal((await h.http("GET", `/j/${q}`)).json.job_count, 0);
@@ -72,7 +75,9 @@ t.test("keys: printable ASCII without spaces, at most 255; forgotten after the w
  *  sent, or after the answer came (which the producer then ignores). Resolves with the answer when
  *  one was read. */
 function attempt(port: number, path: string, body: string, idem: string, cut: "partial" | "sent" | "answered" | "none") {
-  const head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nIdempotency-Key: ${idem}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  const head =
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nIdempotency-Key: ${idem}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
   const request = Buffer.from(head + body);
   return new Promise<{ status: number; body: string; replayed: boolean } | null>((resolve) => {
     const socket = connect(port, "127.0.0.1");

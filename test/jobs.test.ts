@@ -236,7 +236,10 @@ t.test("invalid queue names: 400 invalid queue name on every method", async (t) 
       t.same(r.json, { error: "invalid queue name" }, `${method} ${name.slice(0, 20)}`);
     }
   }
-  t.notOk((await h.redis.smembers(`${h.config.redis.prefix}queues`)).some((n) => /[{} ]/.test(n)), "none listed");
+  t.notOk(
+    (await h.redis.smembers(`${h.config.redis.prefix}queues`)).some((n) => /[{} ]/.test(n)),
+    "none listed",
+  );
 
   for (const path of ["/q/", "/qb/"]) {
     for (const method of ["GET", "POST", "PUT", "DELETE"]) {
@@ -489,7 +492,10 @@ t.test("priority with delayed jobs: promoted into their priority", async (t) => 
   await post(q, { name: "low" }, "?priority=-1");
   await post(q, { name: "high" }, "?priority=3&delayed=1000000000");
   await post(q, { name: "plain" });
-  t.same((await drain(q)).map((j) => (j as { name: string }).name), ["high", "plain", "low"]);
+  t.same(
+    (await drain(q)).map((j) => (j as { name: string }).name),
+    ["high", "plain", "low"],
+  );
 });
 
 t.test("bad priority: 400", async (t) => {

@@ -9,7 +9,10 @@ const scratch = () => new Set(readdirSync(tmpdir()).filter((f) => f.startsWith("
 /** the redis-server processes that are children of this test */
 const ownRedis = () => {
   try {
-    return execFileSync("pgrep", ["-P", String(process.pid), "redis-server"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+    return execFileSync("pgrep", ["-P", String(process.pid), "redis-server"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -33,7 +36,11 @@ t.test("url and client work; 20 start/close cycles leave no process and no file"
   t.same(ownRedis(), [], "no redis-server left");
   t.equal(new Set(pids).size, 20, "a new one each time");
   for (const pid of pids) t.notOk(existsSync(`/proc/${pid}`), `redis-server ${pid} is gone`);
-  t.same([...scratch()].filter((f) => !before.has(f)), [], "no scratch directory left");
+  t.same(
+    [...scratch()].filter((f) => !before.has(f)),
+    [],
+    "no scratch directory left",
+  );
 });
 
 t.test("no redis-server: a clear error", async (t) => {

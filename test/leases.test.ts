@@ -129,7 +129,10 @@ t.test("PUT reports a failure: backoff base * 2^(attempt-1), capped, kept error,
     t.equal(f.json.id, id);
     t.equal(f.json.state, "delayed");
     const delay = f.json.due_at - before / 1000;
-    t.ok(delay >= expected[attempt - 1] - 0.05 && delay <= expected[attempt - 1] + 0.5, `backoff ${delay.toFixed(3)} s ~ ${expected[attempt - 1]} s`);
+    t.ok(
+      delay >= expected[attempt - 1] - 0.05 && delay <= expected[attempt - 1] + 0.5,
+      `backoff ${delay.toFixed(3)} s ~ ${expected[attempt - 1]} s`,
+    );
 
     const v = await view(q, id);
     t.match(v.json, { state: "delayed", attempts: attempt, last_error: `boom ${attempt}`, due_at: f.json.due_at });
@@ -234,7 +237,10 @@ t.test("the dead list: paged listing, retry, purge", async (t) => {
   }
   const page = await h.http("GET", `/dead/${q}?offset=1&limit=1`);
   t.match(page.json, { total: 3, offset: 1, limit: 1 });
-  t.same(page.json.jobs.map((j: { id: string }) => j.id), [deadIds[1]]);
+  t.same(
+    page.json.jobs.map((j: { id: string }) => j.id),
+    [deadIds[1]],
+  );
   t.equal((await h.http("GET", `/dead/${q}?limit=0`)).status, 400);
   t.equal((await h.http("GET", `/dead/${q}?offset=-1`)).status, 400);
   t.equal((await h.http("GET", `/dead/bad{name}`)).status, 400);
@@ -367,7 +373,15 @@ t.test("GET /q/:queue/:id in each state, and 404s", async (t) => {
   const dead = await push(q, { s: "dead" }, "?priority=1");
 
   t.same((await view(q, ready)).json, { id: ready, queue: q, state: "ready", attempts: 0, priority: 3, job: { s: "ready" } });
-  t.same((await view(q, delayed)).json, { id: delayed, queue: q, state: "delayed", attempts: 0, priority: 0, due_at: delayedAt, job: { s: "delayed" } });
+  t.same((await view(q, delayed)).json, {
+    id: delayed,
+    queue: q,
+    state: "delayed",
+    attempts: 0,
+    priority: 0,
+    due_at: delayedAt,
+    job: { s: "delayed" },
+  });
 
   // take `ready` out of the way, lease `leased`, kill `dead`
   const l1 = await lease(q, 30);

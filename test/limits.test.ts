@@ -34,7 +34,11 @@ const as = (token: string) => ({ authorization: `Bearer ${token}` });
 t.test("a token's rate: a burst, then 429 with Retry-After, counted across processes", async (t) => {
   const answers = [];
   for (const http of [httpA, httpB, httpA, httpB, httpA]) answers.push(await http("GET", "/j/rated", { headers: as(slow.token) }));
-  t.same(answers.map((r) => r.status), [200, 200, 200, 429, 429], "three (the burst) pass, whichever process they reach");
+  t.same(
+    answers.map((r) => r.status),
+    [200, 200, 200, 429, 429],
+    "three (the burst) pass, whichever process they reach",
+  );
   const refused = answers[3];
   t.match(refused.json, { error: /limited to 0.01 requests per second/ });
   const retryAfter = Number(refused.headers.get("retry-after"));

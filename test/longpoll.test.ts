@@ -162,7 +162,10 @@ t.test("N waiters and N jobs pushed one by one: each waiter gets exactly one job
     await sleep(20);
   }
   const answers = await Promise.all(waiting);
-  t.same(answers.map((r) => r.status), Array(n).fill(200));
+  t.same(
+    answers.map((r) => r.status),
+    Array(n).fill(200),
+  );
   const got = answers.map((r) => r.headers.get("x-presque-jobid")!);
   t.same([...got].sort(), [...ids].sort(), "every job went to one waiter, none twice");
   t.match((await h.http("GET", `/j/${q}`)).json, { job_count: 0, job_processed: n });
@@ -177,7 +180,10 @@ t.test("more waiters than jobs: each job goes to one waiter, the rest time out",
   const served = answers.filter((r) => r.status === 200);
   t.equal(served.length, 2);
   t.same(served.map((r) => r.headers.get("x-presque-jobid")).sort(), [...posted.json.ids].sort());
-  t.same(answers.filter((r) => r.status !== 200).map((r) => r.json), Array(4).fill({ error: "no job" }));
+  t.same(
+    answers.filter((r) => r.status !== 200).map((r) => r.json),
+    Array(4).fill({ error: "no job" }),
+  );
 });
 
 t.test("a push wakes only the waiters of its own queue", async (t) => {
@@ -245,7 +251,7 @@ t.test("idle waiters cost Redis next to nothing", { skip: ON_CLUSTER && "counts 
   const waiting = Array.from({ length: n }, () => hh.http("GET", `/q/${q}?wait=20`));
   await waitersIn(hh, n, 10_000);
   // every waiter pops once before it sleeps
-  for (let until = Date.now() + 10_000; (await calls()) < start + n && Date.now() < until; ) await sleep(20);
+  for (let until = Date.now() + 10_000; (await calls()) < start + n && Date.now() < until;) await sleep(20);
   await sleep(200);
   const before = await calls();
   await sleep(2000);

@@ -28,7 +28,10 @@ t.test("each script's header names its keys, and the script reads them by name o
 
 t.test("this build calls a loaded version of every script", async (t) => {
   for (const [name, version] of Object.entries(SCRIPT_VERSIONS)) {
-    t.ok(scripts.some((s) => s.name === name && s.version === version), `${name}.v${version}`);
+    t.ok(
+      scripts.some((s) => s.name === name && s.version === version),
+      `${name}.v${version}`,
+    );
   }
 });
 
@@ -65,7 +68,10 @@ t.test("against Redis", async (t) => {
     await store.push(q, [body(4)], { priority: 5 });
     await store.push(q, [body(5)], {});
     const { jobs } = await store.pop(q, 10, "");
-    t.same(jobs.map((j) => JSON.parse(j.payload.toString()).n), [2, 3, 4, 5, 1]);
+    t.same(
+      jobs.map((j) => JSON.parse(j.payload.toString()).n),
+      [2, 3, 4, 5, 1],
+    );
   });
 
   t.test("a delayed job keeps its priority when it comes due", async (t) => {
@@ -74,7 +80,10 @@ t.test("against Redis", async (t) => {
     await store.push(q, ['{"urgent":1}'], { priority: 9, dueMs: Date.now() + 50 });
     await new Promise((r) => setTimeout(r, 80));
     const { jobs } = await store.pop(q, 2, "");
-    t.same(jobs.map((j) => j.payload.toString()), ['{"urgent":1}', '{"plain":1}']);
+    t.same(
+      jobs.map((j) => j.payload.toString()),
+      ['{"urgent":1}', '{"plain":1}'],
+    );
   });
 
   t.test("an expired lease past max attempts goes to the dead set", async (t) => {

@@ -34,11 +34,19 @@ t.test("a failing script's error is logged without the job's payload", async (t)
   const r = await http("POST", `/q/${q}`, { body: job(1) });
   t.equal(r.status, 500);
   t.same(r.json, { error: "internal error" });
-  const failed = logged().slice(from).filter((l) => l.msg === "request failed");
+  const failed = logged()
+    .slice(from)
+    .filter((l) => l.msg === "request failed");
   t.equal(failed.length, 1, "the failure is logged");
   t.match(failed[0], { err: { type: "ReplyError", message: /WRONGTYPE/, command: /evalsha|eval/i } });
-  t.notOk(lines.slice(from).some((l) => l.includes(SECRET)), "no log line holds the payload");
-  t.notOk(lines.slice(from).some((l) => l.includes('"args"')), "nor any command's arguments");
+  t.notOk(
+    lines.slice(from).some((l) => l.includes(SECRET)),
+    "no log line holds the payload",
+  );
+  t.notOk(
+    lines.slice(from).some((l) => l.includes('"args"')),
+    "nor any command's arguments",
+  );
 });
 
 t.test("out of memory: pushes answer 503 with Retry-After, one warning, no payload in the log", async (t) => {
@@ -66,7 +74,10 @@ t.test("out of memory: pushes answer 503 with Retry-After, one warning, no paylo
   const warnings = since.filter((l) => typeof l.msg === "string" && /out of memory/.test(l.msg));
   t.equal(warnings.length, 1, "one warning for 22 refused requests");
   t.equal(since.filter((l) => l.msg === "request failed").length, 0, "not logged as a bug");
-  t.notOk(lines.slice(from).some((l) => l.includes(SECRET)), "no log line holds a payload");
+  t.notOk(
+    lines.slice(from).some((l) => l.includes(SECRET)),
+    "no log line holds a payload",
+  );
   t.equal(await redis.hlen(`presque:{${q}}:jobs`), 1, "nothing refused was stored");
   t.equal((await http("POST", `/q/${q}`, { body: job(4) })).status, 201, "pushes work again once memory is freed");
 });

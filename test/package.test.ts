@@ -46,10 +46,36 @@ await presque.close();
 console.log(JSON.stringify({ done: done.sort(), processed: figures.job_processed }));
 `;
   writeFileSync(join(app, "check.ts"), program);
-  writeFileSync(join(app, "check.mjs"), program.replace(", type Job", "").replace(/: Job<\{ to: string \}>/, "").replace("new Worker<{ to: string }>", "new Worker").replace("const done: string[]", "const done"));
+  writeFileSync(
+    join(app, "check.mjs"),
+    program
+      .replace(", type Job", "")
+      .replace(/: Job<\{ to: string \}>/, "")
+      .replace("new Worker<{ to: string }>", "new Worker")
+      .replace("const done: string[]", "const done"),
+  );
   const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
   const types = join(REPO, "node_modules", "@types");
-  const checked = await run(process.execPath, [tsc, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--typeRoots", types, "--types", "node", "check.ts"], { cwd: app }).catch((e) => e);
+  const checked = await run(
+    process.execPath,
+    [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--typeRoots",
+      types,
+      "--types",
+      "node",
+      "check.ts",
+    ],
+    { cwd: app },
+  ).catch((e) => e);
   t.equal(checked.code ?? 0, 0, `tsc: ${checked.stdout ?? ""}`);
   const { stdout } = await run(process.execPath, ["check.mjs"], { cwd: app });
   t.same(JSON.parse(stdout), { done: ["a", "b"], processed: 2 });
@@ -57,7 +83,11 @@ console.log(JSON.stringify({ done: done.sort(), processed: figures.job_processed
 
 t.test("npx presque serve --ephemeral serves, and stops on SIGTERM", async (t) => {
   const port = await freePort();
-  const child = spawn("npx", ["--no-install", "presque", "serve", "--ephemeral", "--port", String(port)], { cwd: app, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("npx", ["--no-install", "presque", "serve", "--ephemeral", "--port", String(port)], {
+    cwd: app,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   t.teardown(() => {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -72,7 +102,10 @@ t.test("npx presque serve --ephemeral serves, and stops on SIGTERM", async (t) =
   const gone = new Promise((ok) => child.stderr.once("close", ok));
   let status: unknown;
   for (let i = 0; i < 200 && status === undefined; i++) {
-    status = await fetch(`http://127.0.0.1:${port}/status/`).then((r) => r.json(), () => undefined);
+    status = await fetch(`http://127.0.0.1:${port}/status/`).then(
+      (r) => r.json(),
+      () => undefined,
+    );
     if (status === undefined) await new Promise((ok) => setTimeout(ok, 50));
   }
   t.same(status, { queues: [], size: 0 }, out);

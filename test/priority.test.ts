@@ -41,7 +41,11 @@ t.test("higher priorities first, the default 0 in the middle, FIFO within each",
   t.match(await figures(q), { job_count: 9, job_prioritized: 7 });
   const peek = await h.http("GET", `/status/${q}?with_desc=1`);
   const expected = ["hmax", "e10", "b5", "d5", "a0", "f0", "c-3", "g-3", "imin"];
-  t.same(peek.json.jobs.map((j: { n: string }) => j.n), expected, "/status with_desc shows delivery order");
+  t.same(
+    peek.json.jobs.map((j: { n: string }) => j.n),
+    expected,
+    "/status with_desc shows delivery order",
+  );
   t.same(await drain(q), expected);
   t.match(await figures(q), { job_count: 0, job_prioritized: 0, job_processed: 9 });
 });

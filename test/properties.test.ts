@@ -47,7 +47,10 @@ const tally = new Map<string, number>();
 
 async function call(method: string, path: string, init: { body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Reply> {
   const r = await h.http(method, path, { raw: init.body, headers: init.headers });
-  const route = `${method} ${path.split("?")[0].replace(/^\/(\w+)\/[^/]+/, "/$1/:q").replace(/\/\d+/g, "/:id")} ${r.status}`;
+  const route = `${method} ${path
+    .split("?")[0]
+    .replace(/^\/(\w+)\/[^/]+/, "/$1/:q")
+    .replace(/\/\d+/g, "/:id")} ${r.status}`;
   tally.set(route, (tally.get(route) ?? 0) + 1);
   assert.ok(r.status < 500, `${method} ${path}: ${r.status} ${r.text}`);
   if (r.status >= 400) {
@@ -92,7 +95,14 @@ const idemKey = fc.option(fc.constantFrom("k1", "k2", "k3", "order-\u0021~"), { 
 
 /** What the server does with a push it found valid: replay (200), 422, 429, or store (201).
  *  Returns the ids to expect, or null when it answered with an error that was checked. */
-function idempotentOutcome(m: Model, res: Reply, idem: string | undefined, fingerprint: string, count: number, what: string): "stored" | "done" {
+function idempotentOutcome(
+  m: Model,
+  res: Reply,
+  idem: string | undefined,
+  fingerprint: string,
+  count: number,
+  what: string,
+): "stored" | "done" {
   const seen = idem === undefined ? undefined : m.records.get(idem);
   if (seen && seen.fingerprint !== fingerprint) {
     expectError(res, 422, what);
@@ -203,11 +213,20 @@ class Take implements fc.AsyncCommand<Model, Real> {
     if (due.length === 0) return assert.deepEqual([res.status, res.json], [404, { error: "no job" }]);
     assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
     const ids = (res.headers.get(this.count === undefined ? "x-presque-jobid" : "x-presque-jobids") ?? "").split(",").map(Number);
-    assert.deepEqual(ids, due.map((j) => j.id), "the jobs due, in order");
+    assert.deepEqual(
+      ids,
+      due.map((j) => j.id),
+      "the jobs due, in order",
+    );
     assert.equal(res.text, this.count === undefined ? due[0].text : `[${due.map((j) => j.text).join(",")}]`, "the bytes posted");
     if (this.lease) {
-      const attempts = (res.headers.get(this.count === undefined ? "x-presque-attempt" : "x-presque-attempts") ?? "").split(",").map(Number);
-      assert.deepEqual(attempts, due.map((j) => j.attempts + 1));
+      const attempts = (res.headers.get(this.count === undefined ? "x-presque-attempt" : "x-presque-attempts") ?? "")
+        .split(",")
+        .map(Number);
+      assert.deepEqual(
+        attempts,
+        due.map((j) => j.attempts + 1),
+      );
     }
     for (const job of due) {
       if (this.lease) {
@@ -216,7 +235,8 @@ class Take implements fc.AsyncCommand<Model, Real> {
       } else m.jobs.delete(job.id);
     }
   }
-  toString = () => `GET ${this.count === undefined ? "/q" : `/qb batch_size=${this.count}`} lease=${this.lease} worker=${this.worker?.length}`;
+  toString = () =>
+    `GET ${this.count === undefined ? "/q" : `/qb batch_size=${this.count}`} lease=${this.lease} worker=${this.worker?.length}`;
 }
 
 type AttemptChoice = "none" | "current" | "wrong" | string;
@@ -235,7 +255,13 @@ class OnJob implements fc.AsyncCommand<Model, Real> {
     const job: Job | undefined = this.pick < all.length ? all[this.pick] : undefined;
     const id = job?.id ?? m.lastId + 1 + this.pick;
     let attempt =
-      this.attempt === "none" ? undefined : this.attempt === "current" ? String(job?.attempts ?? 1) : this.attempt === "wrong" ? String((job?.attempts ?? 0) + 1) : this.attempt;
+      this.attempt === "none"
+        ? undefined
+        : this.attempt === "current"
+          ? String(job?.attempts ?? 1)
+          : this.attempt === "wrong"
+            ? String((job?.attempts ?? 0) + 1)
+            : this.attempt;
     // a header holds Latin-1 only, and its surrounding spaces are not part of its value
     const inQuery = attempt !== undefined && /[^\x20-\x7e]/.test(attempt);
     const headers: Record<string, string> = attempt === undefined || inQuery ? {} : { "x-presque-attempt": attempt };
@@ -248,9 +274,9 @@ class OnJob implements fc.AsyncCommand<Model, Real> {
 
     if (attempt !== undefined && !/^[1-9][0-9]{0,5}$/.test(attempt)) return expectError(res, 400, this.toString());
     const seconds = this.seconds();
-    const validSeconds =
-      typeof seconds === "number" ? Number.isFinite(seconds) && seconds >= 0 : /^\d+(\.\d+)?$/.test(seconds);
-    if (this.op === "extend" && !(validSeconds && Number(seconds) <= h.config.jobs.max_lease)) return expectError(res, 400, this.toString());
+    const validSeconds = typeof seconds === "number" ? Number.isFinite(seconds) && seconds >= 0 : /^\d+(\.\d+)?$/.test(seconds);
+    if (this.op === "extend" && !(validSeconds && Number(seconds) <= h.config.jobs.max_lease))
+      return expectError(res, 400, this.toString());
     if (!job) return assert.deepEqual([res.status, res.json], [404, { error: "no such job" }], this.toString());
     if (attempt !== undefined && Number(attempt) !== job.attempts) return expectError(res, 409, this.toString());
     if (this.op !== "ack" && job.state !== "leased") return expectError(res, 409, this.toString());
@@ -306,13 +332,28 @@ class BatchOnJobs implements fc.AsyncCommand<Model, Real> {
       const job = e.pick < all.length ? all[e.pick] : undefined;
       const id = job?.id ?? m.lastId + 1 + e.pick;
       const attempt =
-        e.attempt === "none" ? undefined : e.attempt === "current" ? job?.attempts ?? 1 : e.attempt === "wrong" ? (job?.attempts ?? 0) + 1 : e.attempt;
+        e.attempt === "none"
+          ? undefined
+          : e.attempt === "current"
+            ? (job?.attempts ?? 1)
+            : e.attempt === "wrong"
+              ? (job?.attempts ?? 0) + 1
+              : e.attempt;
       // 1e400 is Infinity, which JSON writes as null: no attempt
       return { id, attempt: attempt === Infinity ? undefined : attempt };
     });
-    const body = { jobs: chosen.map(({ id, attempt }) => (attempt === undefined ? { id: String(id) } : { id: String(id), attempt, error: "x" })) };
-    const res = await call("POST", `/qb/${m.queue}/${this.op}`, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-    const valid = chosen.length > 0 && chosen.every((c) => c.attempt === undefined || (Number.isInteger(c.attempt) && (c.attempt as number) >= 1 && (c.attempt as number) <= 999_999));
+    const body = {
+      jobs: chosen.map(({ id, attempt }) => (attempt === undefined ? { id: String(id) } : { id: String(id), attempt, error: "x" })),
+    };
+    const res = await call("POST", `/qb/${m.queue}/${this.op}`, {
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
+    const valid =
+      chosen.length > 0 &&
+      chosen.every(
+        (c) => c.attempt === undefined || (Number.isInteger(c.attempt) && (c.attempt as number) >= 1 && (c.attempt as number) <= 999_999),
+      );
     if (!valid) return expectError(res, 400, this.toString());
     assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
     assert.equal(res.json.results.length, chosen.length);
@@ -326,7 +367,11 @@ class BatchOnJobs implements fc.AsyncCommand<Model, Real> {
         return assert.deepEqual(Object.keys(got).sort(), ["error", "id", "status"], what);
       }
       if (this.op === "ack") {
-        assert.deepEqual(got, { id: String(id), status: 204, state: job.state === "leased" || attempt !== undefined ? "acked" : "cancelled" }, what);
+        assert.deepEqual(
+          got,
+          { id: String(id), status: 204, state: job.state === "leased" || attempt !== undefined ? "acked" : "cancelled" },
+          what,
+        );
         m.jobs.delete(id);
       } else {
         job.state = job.attempts >= h.config.jobs.max_attempts ? "dead" : "delayed";
@@ -368,7 +413,10 @@ class Control implements fc.AsyncCommand<Model, Real> {
     const valid =
       fields !== undefined &&
       Object.keys(fields).length === 1 &&
-      (status === "stop" || status === "start" || length === null || (Number.isInteger(length) && (length as number) >= 0 && (length as number) <= 1e9));
+      (status === "stop" ||
+        status === "start" ||
+        length === null ||
+        (Number.isInteger(length) && (length as number) >= 0 && (length as number) <= 1e9));
     if (!valid) {
       // anything else this generator sends is a mistake: unknown keys, wrong types, huge numbers
       assert.equal(res.status, 400, `${this} -> ${res.status} ${res.text}`);
@@ -398,106 +446,129 @@ class Garbage implements fc.AsyncCommand<Model, Real> {
 
 const bytes = (s: string) => Buffer.from(s, "utf8");
 const push = fc
-    .tuple(
+  .tuple(
+    fc.oneof(
+      { weight: 6, arbitrary: payloadObject.map((o) => bytes(JSON.stringify(o))) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }).map((v) => bytes(JSON.stringify(v) ?? "")) },
+      { weight: 1, arbitrary: anyText.map((s) => bytes(`{"a":"${s}"}`)) },
+    ),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constant("application/json") },
+      fc.constantFrom(undefined, "text/plain", "application/json; charset=utf-8", "APPLICATION/JSON"),
+    ),
+    sometimes(priority),
+    sometimes(
       fc.oneof(
-        { weight: 6, arbitrary: payloadObject.map((o) => bytes(JSON.stringify(o))) },
-        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) },
-        { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }).map((v) => bytes(JSON.stringify(v) ?? "")) },
-        { weight: 1, arbitrary: anyText.map((s) => bytes(`{"a":"${s}"}`)) },
+        { weight: 3, arbitrary: fc.constant("1000") },
+        oddNumber.filter((d) => d !== "1.5"),
       ),
-      fc.oneof({ weight: 8, arbitrary: fc.constant("application/json") }, fc.constantFrom(undefined, "text/plain", "application/json; charset=utf-8", "APPLICATION/JSON")),
-      sometimes(priority),
-      sometimes(fc.oneof({ weight: 3, arbitrary: fc.constant("1000") }, oddNumber.filter((d) => d !== "1.5"))),
-    )
-    .chain(([b, ct, p, d]) => idemKey.map((k) => new Push(b, ct, p ?? undefined, d ?? undefined, k ?? undefined)));
+    ),
+  )
+  .chain(([b, ct, p, d]) => idemKey.map((k) => new Push(b, ct, p ?? undefined, d ?? undefined, k ?? undefined)));
 const pushBatch = fc
-    .tuple(
-      fc.oneof({ weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) }, fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 1 })),
-      sometimes(priority),
-      idemKey,
-    )
-    .map(([jobs, p, k]) => new PushBatch(jobs, p ?? undefined, k ?? undefined));
+  .tuple(
+    fc.oneof(
+      { weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) },
+      fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+      fc.jsonValue({ maxDepth: 1 }),
+    ),
+    sometimes(priority),
+    idemKey,
+  )
+  .map(([jobs, p, k]) => new PushBatch(jobs, p ?? undefined, k ?? undefined));
 const repeat = fc.constant(new RepeatLast());
 const take = fc
-    .tuple(
-      fc.option(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 5 }) }, fc.integer({ min: -5, max: 2000 }), oddNumber), { freq: 2 }),
-      fc.boolean(),
-      fc.option(fc.oneof({ weight: 8, arbitrary: headerText.map((w) => w.slice(0, 40)) }, headerText, fc.constant("w".repeat(257))), { freq: 3 }),
-    )
-    .map(([n, lease, w]) => new Take(n ?? undefined, lease, w ?? undefined));
+  .tuple(
+    fc.option(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 5 }) }, fc.integer({ min: -5, max: 2000 }), oddNumber), {
+      freq: 2,
+    }),
+    fc.boolean(),
+    fc.option(fc.oneof({ weight: 8, arbitrary: headerText.map((w) => w.slice(0, 40)) }, headerText, fc.constant("w".repeat(257))), {
+      freq: 3,
+    }),
+  )
+  .map(([n, lease, w]) => new Take(n ?? undefined, lease, w ?? undefined));
 const onJob = fc
-    .tuple(
-      fc.constantFrom("ack" as const, "fail" as const, "extend" as const),
-      fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 2 }) }, fc.nat({ max: 8 })),
-      fc.oneof({ weight: 12, arbitrary: fc.constantFrom("none", "current", "current", "wrong") }, oddNumber, headerText),
-      // not 0 or 0.5: a lease extended by 0 s has expired at once, and a sweep may hand the job out
-      // again at any moment, which no clockless model can follow (see the README on leases)
-      fc.oneof({ weight: 4, arbitrary: fc.constantFrom("30", "600", "30.25") }, anyText, fc.constantFrom("-1", "1e400", "43201")),
-    )
-    .map(([op, pick, attempt, extra]) => new OnJob(op, pick, attempt, extra));
+  .tuple(
+    fc.constantFrom("ack" as const, "fail" as const, "extend" as const),
+    fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 2 }) }, fc.nat({ max: 8 })),
+    fc.oneof({ weight: 12, arbitrary: fc.constantFrom("none", "current", "current", "wrong") }, oddNumber, headerText),
+    // not 0 or 0.5: a lease extended by 0 s has expired at once, and a sweep may hand the job out
+    // again at any moment, which no clockless model can follow (see the README on leases)
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom("30", "600", "30.25") }, anyText, fc.constantFrom("-1", "1e400", "43201")),
+  )
+  .map(([op, pick, attempt, extra]) => new OnJob(op, pick, attempt, extra));
 const purge = fc.constant(new Purge());
 const batchOnJobs = fc
-    .tuple(
-      fc.constantFrom("ack" as const, "fail" as const),
-      fc.array(
-        fc.record({
-          pick: fc.nat({ max: 6 }),
-          attempt: fc.oneof({ weight: 8, arbitrary: fc.constantFrom("none", "current", "wrong") }, fc.constantFrom(0, -1, 1.5, 1e400, "1")),
-        }),
-        { minLength: 1, maxLength: 4 },
-      ),
-    )
-    .map(([op, entries]) => new BatchOnJobs(op, entries as never));
+  .tuple(
+    fc.constantFrom("ack" as const, "fail" as const),
+    fc.array(
+      fc.record({
+        pick: fc.nat({ max: 6 }),
+        attempt: fc.oneof({ weight: 8, arbitrary: fc.constantFrom("none", "current", "wrong") }, fc.constantFrom(0, -1, 1.5, 1e400, "1")),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  )
+  .map(([op, entries]) => new BatchOnJobs(op, entries as never));
 const control = fc
-    .oneof(
-      { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}', '{"status":"start"}') },
-      { weight: 2, arbitrary: fc.oneof(fc.integer({ min: 0, max: 8 }).map(String), fc.constantFrom("null", "-1", "1.5", "1e400", '"3"')).map((n) => `{"max_length":${n}}`) },
-      fc.constantFrom('{"status":"pause"}', '{"max_attempts":1e400}', '{"lease":-1}', '{"nope":1}', "[]", "{}", '{"status":"stop"', "null"),
-    )
-    .map((s) => new Control(bytes(s)));
+  .oneof(
+    { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}', '{"status":"start"}') },
+    {
+      weight: 2,
+      arbitrary: fc
+        .oneof(fc.integer({ min: 0, max: 8 }).map(String), fc.constantFrom("null", "-1", "1.5", "1e400", '"3"'))
+        .map((n) => `{"max_length":${n}}`),
+    },
+    fc.constantFrom('{"status":"pause"}', '{"max_attempts":1e400}', '{"lease":-1}', '{"nope":1}', "[]", "{}", '{"status":"stop"', "null"),
+  )
+  .map((s) => new Control(bytes(s)));
 const garbagePath = fc
-    .tuple(
-      fc.constantFrom("GET", "POST", "PUT", "DELETE"),
-      fc.oneof(
-        anyText.filter((s) => s.length > 0).map((s) => `/q/${encodeURIComponent(s + "é")}`),
-        fc.constantFrom("/q/a{b}", `/q/${"x".repeat(129)}`, "/qb/%ZZ", "/q/ok/0", "/q/ok/-1", "/q/ok/1e400", "/dead/ok/1e400/retry"),
-      ),
-      fc.option(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a))),
-    )
-    .filter(([method, , body]) => !(body && (method === "GET" || method === "DELETE")))
-    .map(([method, path, body]) => new Garbage(method, path, body ?? undefined));
+  .tuple(
+    fc.constantFrom("GET", "POST", "PUT", "DELETE"),
+    fc.oneof(
+      anyText.filter((s) => s.length > 0).map((s) => `/q/${encodeURIComponent(s + "é")}`),
+      fc.constantFrom("/q/a{b}", `/q/${"x".repeat(129)}`, "/qb/%ZZ", "/q/ok/0", "/q/ok/-1", "/q/ok/1e400", "/dead/ok/1e400/retry"),
+    ),
+    fc.option(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a))),
+  )
+  .filter(([method, , body]) => !(body && (method === "GET" || method === "DELETE")))
+  .map(([method, path, body]) => new Garbage(method, path, body ?? undefined));
 const garbageQuery = fc
-    .constantFrom(
-      ["POST", "/q/ok?priority=1e400"],
-      ["POST", "/q/ok?delay=1e400"],
-      ["POST", "/q/ok?delayed=1e400"],
-      ["POST", "/q/ok?priority=1&priority=2"],
-      ["POST", "/q/ok?max_attempts=0"],
-      ["POST", "/qb/ok?uniq=a"],
-      ["GET", "/qb/ok?batch_size=1e400"],
-      ["GET", "/q/ok?lease=1e400"],
-      ["GET", "/q/ok?wait=99999"],
-      ["GET", "/status/ok?limit=0"],
-      ["GET", "/status/ok?with_desc=yes"],
-      ["GET", "/dead/ok?offset=-1"],
-      ["PUT", "/q/ok?priority=x"],
-    )
-    .map(([method, path]) => new Garbage(method, path, method === "POST" || method === "PUT" ? bytes("{}") : undefined));
+  .constantFrom(
+    ["POST", "/q/ok?priority=1e400"],
+    ["POST", "/q/ok?delay=1e400"],
+    ["POST", "/q/ok?delayed=1e400"],
+    ["POST", "/q/ok?priority=1&priority=2"],
+    ["POST", "/q/ok?max_attempts=0"],
+    ["POST", "/qb/ok?uniq=a"],
+    ["GET", "/qb/ok?batch_size=1e400"],
+    ["GET", "/q/ok?lease=1e400"],
+    ["GET", "/q/ok?wait=99999"],
+    ["GET", "/status/ok?limit=0"],
+    ["GET", "/status/ok?with_desc=yes"],
+    ["GET", "/dead/ok?offset=-1"],
+    ["PUT", "/q/ok?priority=x"],
+  )
+  .map(([method, path]) => new Garbage(method, path, method === "POST" || method === "PUT" ? bytes("{}") : undefined));
 
 // fc.commands picks among its arbitraries evenly: a command listed n times comes n times as often.
 // Without weights, purges and refusals kept the queue too empty to reach leases and acks.
-const commands = ([
-  [push, 4],
-  [pushBatch, 2],
-  [repeat, 1],
-  [take, 5],
-  [onJob, 5],
-  [purge, 1],
-  [batchOnJobs, 2],
-  [control, 1],
-  [garbagePath, 1],
-  [garbageQuery, 1],
-] as const).flatMap(([arbitrary, weight]) => Array.from({ length: weight }, () => arbitrary as fc.Arbitrary<fc.AsyncCommand<Model, Real>>));
+const commands = (
+  [
+    [push, 4],
+    [pushBatch, 2],
+    [repeat, 1],
+    [take, 5],
+    [onJob, 5],
+    [purge, 1],
+    [batchOnJobs, 2],
+    [control, 1],
+    [garbagePath, 1],
+    [garbageQuery, 1],
+  ] as const
+).flatMap(([arbitrary, weight]) => Array.from({ length: weight }, () => arbitrary as fc.Arbitrary<fc.AsyncCommand<Model, Real>>));
 
 async function agree(m: Model) {
   const [figures, status] = await Promise.all([call("GET", `/j/${m.queue}`), call("GET", `/status/${m.queue}?with_desc=1&limit=10000`)]);
@@ -519,16 +590,32 @@ t.test(`${runs} random sequences of API calls agree with the model`, async (t) =
   let steps = 0;
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: "medium" }), async (cmds) => {
-      const model: Model = { queue: `prop-${randomUUID().slice(0, 8)}`, jobs: new Map(), open: true, lastId: 0, maxLength: 0, records: new Map() };
+      const model: Model = {
+        queue: `prop-${randomUUID().slice(0, 8)}`,
+        jobs: new Map(),
+        open: true,
+        lastId: 0,
+        maxLength: 0,
+        records: new Map(),
+      };
       const real: Real = { steps: [] };
       await fc.asyncModelRun(
         () => ({ model, real }),
-        [...cmds].flatMap((c) => [c, { check: () => true, run: (m: Model) => agree(m), toString: () => "check" } as fc.AsyncCommand<Model, Real>]),
+        [...cmds].flatMap((c) => [
+          c,
+          { check: () => true, run: (m: Model) => agree(m), toString: () => "check" } as fc.AsyncCommand<Model, Real>,
+        ]),
       );
       steps += [...cmds].length;
     }),
     { numRuns: runs, seed, verbose: 1 },
   );
   t.ok(steps > runs, `${steps} calls, each followed by a check of the queue`);
-  if (process.env.PROPERTY_STATS) t.comment([...tally].sort().map(([k, n]) => `${n}\t${k}`).join("\n"));
+  if (process.env.PROPERTY_STATS)
+    t.comment(
+      [...tally]
+        .sort()
+        .map(([k, n]) => `${n}\t${k}`)
+        .join("\n"),
+    );
 });

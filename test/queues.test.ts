@@ -185,7 +185,10 @@ t.test("POST /control/:queue stop and start", async (t) => {
   const closed = await h.http("GET", `/q/${q}`);
   t.equal(closed.status, 404);
   t.same(closed.json, { error: "queue is closed" });
-  t.match((await h.http("GET", `/stats/`)).json.queues.find((s: { queue_name: string }) => s.queue_name === q), { status: 0 });
+  t.match(
+    (await h.http("GET", `/stats/`)).json.queues.find((s: { queue_name: string }) => s.queue_name === q),
+    { status: 0 },
+  );
 
   const start = await h.http("POST", `/control/${q}`, { body: { status: "start" } });
   t.equal(start.status, 200);
@@ -306,7 +309,15 @@ t.test("POST /control/:queue: out-of-range settings are 400", async (t) => {
     t.equal(r.status, 400, JSON.stringify(body));
     t.match(r.json, { error: new RegExp(key) }, `${JSON.stringify(body)} names ${key}`);
   }
-  t.same((await h.http("GET", `/control/${q}`)).json, { queue: q, status: 1, lease: 0, max_attempts: 5, backoff_base: 1, backoff_cap: 3600, ...LIMITS });
+  t.same((await h.http("GET", `/control/${q}`)).json, {
+    queue: q,
+    status: 1,
+    lease: 0,
+    max_attempts: 5,
+    backoff_base: 1,
+    backoff_cap: 3600,
+    ...LIMITS,
+  });
 });
 
 t.test("/control: other methods are 405 with Allow", async (t) => {

@@ -78,7 +78,10 @@ t.test("single jobs arriving together share script calls and keep their own answ
   const q = queueName("coalesce");
   const before = await evalCalls(h.redis);
   const posted = await Promise.all(Array.from({ length: 200 }, (_, n) => h.http("POST", `/q/${q}`, { body: { n } })));
-  t.ok(posted.every((r) => r.status === 201), "all stored");
+  t.ok(
+    posted.every((r) => r.status === 201),
+    "all stored",
+  );
   const ids = posted.map((r) => r.json.id);
   t.equal(new Set(ids).size, 200, "each request its own id");
   const uniq = await Promise.all([1, 2].map(() => h.http("POST", `/q/${q}?uniq=same`, { body: { u: 1 } })));

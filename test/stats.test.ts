@@ -43,9 +43,18 @@ t.test("by size: largest first, ties by name; asc is the reverse", async (t) => 
   const bySize = QUEUES.map((q, i) => ({ q, size: SIZE(i) })).sort((a, b) => b.size - a.size || a.q.localeCompare(b.q));
   const desc = await stats("?sort=size");
   t.match(desc, { sort: "size", order: "desc", total: 12 });
-  t.same(names(desc), bySize.map((x) => x.q));
-  t.same(desc.queues.map((q: { job_count: number }) => q.job_count), bySize.map((x) => x.size));
-  t.same(names(await stats("?sort=size&limit=4&offset=4")), bySize.slice(4, 8).map((x) => x.q));
+  t.same(
+    names(desc),
+    bySize.map((x) => x.q),
+  );
+  t.same(
+    desc.queues.map((q: { job_count: number }) => q.job_count),
+    bySize.map((x) => x.size),
+  );
+  t.same(
+    names(await stats("?sort=size&limit=4&offset=4")),
+    bySize.slice(4, 8).map((x) => x.q),
+  );
   t.same(names(await stats("?sort=size&order=asc&limit=2")), [bySize[11].q, bySize[10].q]);
 });
 

@@ -22,7 +22,10 @@ t.test("the loader refuses scripts whose name, header or keys do not agree", asy
 
   t.throws(() => parseScript("doThing-2.lua", ok), ScriptError, "the old <name>-<keys>.lua naming");
   t.throws(() => parseScript("doThing.v3.lua", ok), /the header says doThing v2, the file name doThing v3/);
-  t.throws(() => parseScript("doThing.v2.lua", ok.replace("KEYS meta jobs", "KEYS meta jbos")), /KEYS names jbos, which is not a queue key/);
+  t.throws(
+    () => parseScript("doThing.v2.lua", ok.replace("KEYS meta jobs", "KEYS meta jbos")),
+    /KEYS names jbos, which is not a queue key/,
+  );
   t.throws(() => parseScript("doThing.v2.lua", ok.replace("KEYS meta jobs", "KEYS[1] meta")), /no line "KEYS <name>/);
   t.throws(() => parseScript("doThing.v2.lua", ok.replace("KEYS meta jobs", "KEYS meta meta")), /names a key twice/);
 
@@ -44,10 +47,14 @@ t.test("two builds with different script versions share one Redis without crossi
   const current = readFileSync(join(LUA_DIR, `pushJobs.v${cur}.lua`), "utf8");
   writeFileSync(
     join(newLua, `pushJobs.v${next}.lua`),
-    current.replace(`pushJobs v${cur}:`, `pushJobs v${next}:`).replace(/\nreturn reply\s*$/, "\nrcall('HINCRBY', k.meta, 'next_pushes', 1)\nreturn reply\n"),
+    current
+      .replace(`pushJobs v${cur}:`, `pushJobs v${next}:`)
+      .replace(/\nreturn reply\s*$/, "\nrcall('HINCRBY', k.meta, 'next_pushes', 1)\nreturn reply\n"),
   );
   const oldBuild = await startServer(testConfig(url), quiet);
-  const newBuild = await startServer(testConfig(url), quiet, { scripts: { versions: { ...SCRIPT_VERSIONS, pushJobs: next }, luaDir: newLua } });
+  const newBuild = await startServer(testConfig(url), quiet, {
+    scripts: { versions: { ...SCRIPT_VERSIONS, pushJobs: next }, luaDir: newLua },
+  });
   t.teardown(async () => {
     await Promise.all([oldBuild.close(), newBuild.close()]);
     await redisServer.stop();
@@ -62,7 +69,11 @@ t.test("two builds with different script versions share one Redis without crossi
   const meta = oldBuild.context.store.keys(q).meta;
   t.equal(await oldBuild.context.store.redis.hget(meta, "next_pushes"), "3", "only the new build's pushes ran the next version");
   const taken = await oldHttp("GET", `/qb/${q}?batch_size=10`);
-  t.same(taken.json.map((j: { from: string }) => j.from), ["old", "new", "old", "new", "old", "new"], "both builds read each other's jobs");
+  t.same(
+    taken.json.map((j: { from: string }) => j.from),
+    ["old", "new", "old", "new", "old", "new"],
+    "both builds read each other's jobs",
+  );
 
   const stats = (await oldHttp("GET", "/stats/")).json;
   t.equal(stats.processes.length, 2, "/stats/ lists both live processes");
@@ -88,7 +99,9 @@ t.test("data layout: recorded on a fresh Redis, a newer one refuses start-up, ol
   const newer = LAYOUT_VERSION + 1;
   await plain.hset("presque:meta", "layout", newer);
   await t.rejects(startServer(testConfig(url), quiet), {
-    message: `Redis holds presque data layout ${newer}, and this presque supports layouts up to ${LAYOUT_VERSION}: run a newer presque, or point this one at another Redis or prefix`,
+    message:
+      `Redis holds presque data layout ${newer}, and this presque supports layouts up to ${LAYOUT_VERSION}: ` +
+      "run a newer presque, or point this one at another Redis or prefix",
   });
   t.equal(await plain.hget("presque:meta", "layout"), String(newer), "the refusal changed nothing");
 

@@ -52,7 +52,14 @@ const workerChild = (t: Test, q: string, extra: Record<string, string> = {}) =>
 /** A Worker in this process that finishes whatever it is handed, recording what. */
 async function finisher(q: string) {
   const done: { id: string; attempt: number }[] = [];
-  const w = new Worker({ url: h.url, queues: q, lease: 5, wait: 1, handleSignals: false, handler: (job) => void done.push({ id: job.id, attempt: job.attempt }) });
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 5,
+    wait: 1,
+    handleSignals: false,
+    handler: (job) => void done.push({ id: job.id, attempt: job.attempt }),
+  });
   await w.start();
   return { w, done };
 }
@@ -74,7 +81,9 @@ t.test("a Worker killed with SIGKILL mid-job: the job comes back after its lease
 t.test("presque work killed with SIGKILL mid-job: the job comes back and another worker does it", async (t) => {
   const q = queueName();
   const id = await c.push(q, { n: 1 });
-  const child = launch(t, process.execPath, ["dist/cli.js", "work", q, "--lease", "1", "--", "sh", "-c", "echo running; sleep 2"], { PRESQUE_URL: h.url });
+  const child = launch(t, process.execPath, ["dist/cli.js", "work", q, "--lease", "1", "--", "sh", "-c", "echo running; sleep 2"], {
+    PRESQUE_URL: h.url,
+  });
   await until("running", () => child.out().includes("running"));
   process.kill(child.proc.pid!, "SIGKILL");
   await child.exited;
@@ -92,7 +101,12 @@ t.test("SIGTERM mid-job: the job is handed back, ready again at once (whatever t
     const child =
       kind === "Worker"
         ? workerChild(t, q, { LEASE: "60" })
-        : launch(t, process.execPath, ["dist/cli.js", "work", q, "--lease", "60", "--grace", "0.1", "--", "sh", "-c", "echo running; sleep 30"], { PRESQUE_URL: h.url });
+        : launch(
+            t,
+            process.execPath,
+            ["dist/cli.js", "work", q, "--lease", "60", "--grace", "0.1", "--", "sh", "-c", "echo running; sleep 30"],
+            { PRESQUE_URL: h.url },
+          );
     await until(`${kind} started`, () => /started \d|running/.test(child.out()));
     process.kill(child.proc.pid!, "SIGTERM");
     t.equal(await child.exited, 0, `${kind} exits 0`);
@@ -110,23 +124,41 @@ t.test("the server restarted under a running Worker: no crash, no job lost", asy
   const q = queueName();
   const seen = new Set<string>();
   const errors: Error[] = [];
-  const w = new Worker({ url: server.url, queues: q, concurrency: 4, lease: 5, wait: 1, handleSignals: false, handler: async (job) => {
-    seen.add(job.id);
-    await sleep(2);
-  } });
+  const w = new Worker({
+    url: server.url,
+    queues: q,
+    concurrency: 4,
+    lease: 5,
+    wait: 1,
+    handleSignals: false,
+    handler: async (job) => {
+      seen.add(job.id);
+      await sleep(2);
+    },
+  });
   w.on("error", (err) => errors.push(err));
   await w.start();
-  await c.pushBatch(q, Array.from({ length: 200 }, (_, n) => ({ n })));
+  await c.pushBatch(
+    q,
+    Array.from({ length: 200 }, (_, n) => ({ n })),
+  );
   await until("some done", () => w.counts.done >= 20);
   await server.close();
   // longer than the client's own retries: the Worker's loop must carry on by itself
   await sleep(1500);
   server = await startServer(config, createLogger("silent"));
-  await c.pushBatch(q, Array.from({ length: 100 }, (_, n) => ({ n: 200 + n })));
-  await until("all done", async () => {
-    const s = await c.queueStats(q);
-    return s.job_count === 0 && s.job_leased === 0 && s.job_delayed === 0;
-  }, 30_000);
+  await c.pushBatch(
+    q,
+    Array.from({ length: 100 }, (_, n) => ({ n: 200 + n })),
+  );
+  await until(
+    "all done",
+    async () => {
+      const s = await c.queueStats(q);
+      return s.job_count === 0 && s.job_leased === 0 && s.job_delayed === 0;
+    },
+    30_000,
+  );
   await w.stop();
   t.equal(seen.size, 300, "every job ran");
   t.equal((await c.queueStats(q)).job_processed >= 300, true, "and was acknowledged");

@@ -19,8 +19,14 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
 
 t.test("drains two queues at bounded concurrency: every job once, acked, counted", async (t) => {
   const [a, b] = [queueName("a"), queueName("b")];
-  await c.pushBatch(a, Array.from({ length: 300 }, (_, n) => ({ n })));
-  await c.pushBatch(b, Array.from({ length: 100 }, (_, n) => ({ n })));
+  await c.pushBatch(
+    a,
+    Array.from({ length: 300 }, (_, n) => ({ n })),
+  );
+  await c.pushBatch(
+    b,
+    Array.from({ length: 100 }, (_, n) => ({ n })),
+  );
   const seen = new Map<string, number>();
   let running = 0;
   let most = 0;
@@ -45,9 +51,15 @@ t.test("drains two queues at bounded concurrency: every job once, acked, counted
   await until("all done", async () => w.counts.done === 400);
   await w.stop();
   t.equal(seen.size, 400, "every job ran");
-  t.ok([...seen.values()].every((n) => n === 1), "each once");
+  t.ok(
+    [...seen.values()].every((n) => n === 1),
+    "each once",
+  );
   t.ok(most <= 7, `never more than 7 at once (${most})`);
-  for (const [q, n] of [[a, 300], [b, 100]] as const) {
+  for (const [q, n] of [
+    [a, 300],
+    [b, 100],
+  ] as const) {
     t.match(await c.queueStats(q), { job_count: 0, job_leased: 0, job_delayed: 0, job_processed: n }, `${q}: acked and counted`);
   }
   t.notOk((await c.workers()).includes(w.id), "unregistered on stop");
@@ -56,7 +68,16 @@ t.test("drains two queues at bounded concurrency: every job once, acked, counted
 t.test("a thrown error fails the job with its message", async (t) => {
   const q = queueName();
   const id = await c.push(q, { bad: true });
-  const w = new Worker({ url: h.url, queues: q, lease: 30, wait: 1, handleSignals: false, handler: () => { throw new Error("smtp timeout"); } });
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 30,
+    wait: 1,
+    handleSignals: false,
+    handler: () => {
+      throw new Error("smtp timeout");
+    },
+  });
   await w.start();
   await until("failed", () => w.counts.failed === 1);
   await w.stop();
@@ -67,7 +88,17 @@ t.test("a handler outliving its lease: extended, run once", async (t) => {
   const q = queueName();
   const id = await c.push(q, {});
   let runs = 0;
-  const w = new Worker({ url: h.url, queues: q, lease: 1, wait: 1, handleSignals: false, handler: async () => { runs++; await sleep(2500); } });
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 1,
+    wait: 1,
+    handleSignals: false,
+    handler: async () => {
+      runs++;
+      await sleep(2500);
+    },
+  });
   await w.start();
   await until("done", () => w.counts.done === 1);
   await w.stop();
@@ -152,8 +183,20 @@ t.test("lease 0: the classic way, a failed job is posted back with PUT /q", asyn
 
 t.test("maxJobs: takes that many, finishes them, stops by itself", async (t) => {
   const q = queueName();
-  await c.pushBatch(q, Array.from({ length: 10 }, (_, n) => ({ n })));
-  const w = new Worker({ url: h.url, queues: q, concurrency: 4, maxJobs: 6, lease: 30, wait: 1, handleSignals: false, handler: () => sleep(5) });
+  await c.pushBatch(
+    q,
+    Array.from({ length: 10 }, (_, n) => ({ n })),
+  );
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    concurrency: 4,
+    maxJobs: 6,
+    lease: 30,
+    wait: 1,
+    handleSignals: false,
+    handler: () => sleep(5),
+  });
   await w.start();
   await w.stopped;
   t.equal(w.counts.done, 6);

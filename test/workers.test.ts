@@ -65,7 +65,11 @@ t.test("register with presque's documented curl: Content-Type 'appplication/json
 
 t.test("register by body with no Content-Type or a form one", async (t) => {
   const q = queueName();
-  const variants: Array<Record<string, string>> = [{}, { "content-type": "application/x-www-form-urlencoded" }, { "content-type": "text/plain" }];
+  const variants: Array<Record<string, string>> = [
+    {},
+    { "content-type": "application/x-www-form-urlencoded" },
+    { "content-type": "text/plain" },
+  ];
   for (const headers of variants) {
     const w = workerName();
     const r = await rawRequest("POST", `/w/${q}`, JSON.stringify({ worker_id: w }), headers);

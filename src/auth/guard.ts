@@ -79,9 +79,14 @@ export class Guard {
         return false;
       }
       if (waitMs > 0) {
-        sendJson(res, 429, { error: `token ${token.id} is limited to ${token.rate} requests per second` }, {
-          "retry-after": Math.max(1, Math.ceil(waitMs / 1000)),
-        });
+        sendJson(
+          res,
+          429,
+          { error: `token ${token.id} is limited to ${token.rate} requests per second` },
+          {
+            "retry-after": Math.max(1, Math.ceil(waitMs / 1000)),
+          },
+        );
         return false;
       }
     }

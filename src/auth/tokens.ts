@@ -51,7 +51,12 @@ export function newToken(id = randomBytes(6).toString("hex")): { token: string; 
 /** `a*` and `?` over queue names (which hold no regex-special character but `.`). */
 export function globsToRegExp(globs: readonly string[] | undefined): RegExp | null {
   if (!globs || globs.length === 0) return null;
-  const parts = globs.map((g) => g.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, "."));
+  const parts = globs.map((g) =>
+    g
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, "."),
+  );
   return new RegExp(`^(?:${parts.join("|")})$`);
 }
 

@@ -19,7 +19,12 @@ Options:
 `;
 
 export async function pushCommand(argv: string[]): Promise<void> {
-  const args = parse(argv, USAGE, { delay: { type: "string" }, priority: { type: "string" }, batch: { type: "string" }, "in-flight": { type: "string" } });
+  const args = parse(argv, USAGE, {
+    delay: { type: "string" },
+    priority: { type: "string" },
+    batch: { type: "string" },
+    "in-flight": { type: "string" },
+  });
   if (!args) return;
   const queue = requireQueue(args.positionals, USAGE);
   const opts = {

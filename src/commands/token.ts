@@ -16,7 +16,13 @@ auth.tokens in config.yaml, or to the file named by PRESQUE_TOKENS_FILE (reloade
   --burst <n>       requests allowed at once before --rate applies; default one second's worth
 `;
 
-const list = (v: string | undefined) => (v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean));
+const list = (v: string | undefined) =>
+  v === undefined
+    ? undefined
+    : v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 
 interface Output {
   write(text: string): unknown;
@@ -70,7 +76,9 @@ export function main(argv: string[], out: Output = process.stdout, err: Output =
     return 2;
   }
   // one line of YAML flow style, every string quoted (an id or digest of digits must stay a string)
-  const line = `- { ${Object.entries(spec).map(([k, v]) => `${k}: ${JSON.stringify(v).replace(/,/g, ", ")}`).join(", ")} }`;
+  const line = `- { ${Object.entries(spec)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v).replace(/,/g, ", ")}`)
+    .join(", ")} }`;
   out.write(
     `${made.token}\n\n` +
       `This is the only time the token is shown. Give it to the client (Authorization: Bearer <token>)\n` +

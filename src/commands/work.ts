@@ -42,7 +42,8 @@ export async function workCommand(argv: string[]): Promise<number | void> {
   if (!args) return;
   const queues = (args.positionals[0] ?? "").split(",").filter(Boolean);
   if (queues.length === 0) throw new UsageError(`a queue name is needed\n\n${USAGE}`);
-  if (args.positionals.length > 1) throw new UsageError(`put the command after --: presque work ${queues.join(",")} -- ${args.positionals.slice(1).join(" ")}`);
+  if (args.positionals.length > 1)
+    throw new UsageError(`put the command after --: presque work ${queues.join(",")} -- ${args.positionals.slice(1).join(" ")}`);
   if (command.length === 0) throw new UsageError(`a command is needed after --\n\n${USAGE}`);
   const concurrency = Math.floor(number(args.values.concurrency, "concurrency", 1, 1));
   const lease = number(args.values.lease, "lease", 1, 30);
@@ -139,7 +140,8 @@ function group(pid: number | undefined, signal: NodeJS.Signals): void {
 function progress(queue: string) {
   const tty = !!process.stderr.isTTY;
   const started = Date.now();
-  const line = (fields: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`);
+  const line = (fields: Record<string, unknown>) =>
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`);
   return {
     event(event: string, fields: Record<string, unknown> = {}) {
       if (tty) process.stderr.write(`\r\x1b[K${event}${Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ""}\n`);
@@ -147,7 +149,8 @@ function progress(queue: string) {
     },
     job(event: "done" | "failed", job: Job, error?: string) {
       if (tty) {
-        if (event === "failed") process.stderr.write(`\r\x1b[Kjob ${job.id} (attempt ${job.attempt}) failed: ${error?.split("\n").pop()}\n`);
+        if (event === "failed")
+          process.stderr.write(`\r\x1b[Kjob ${job.id} (attempt ${job.attempt}) failed: ${error?.split("\n").pop()}\n`);
         return;
       }
       line({ event, queue: job.queue, id: job.id, attempt: job.attempt, ...(error !== undefined && { error }) });
@@ -157,7 +160,8 @@ function progress(queue: string) {
       const seconds = Math.max(0.001, (Date.now() - started) / 1000);
       const rate = (counts.done + counts.failed) / seconds;
       process.stderr.write(
-        `\r\x1b[K${queue}: ${counts.done} done, ${counts.failed} failed, ${counts.running} running, ${rate.toFixed(1)} jobs/s${final ? "\n" : ""}`,
+        `\r\x1b[K${queue}: ${counts.done} done, ${counts.failed} failed, ${counts.running} running, ` +
+          `${rate.toFixed(1)} jobs/s${final ? "\n" : ""}`,
       );
     },
   };

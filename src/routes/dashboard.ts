@@ -35,7 +35,8 @@ const PAGE = `<!doctype html>
   <button id="prev" disabled>‹ previous</button><button id="next" disabled>next ›</button>
 </div>
 <table>
-  <thead><tr><th>queue</th><th>size</th><th>delayed</th><th>leased</th><th>dead</th><th>processed</th><th>failed</th><th>status</th></tr></thead>
+  <thead><tr><th>queue</th><th>size</th><th>delayed</th><th>leased</th><th>dead</th>
+    <th>processed</th><th>failed</th><th>status</th></tr></thead>
   <tbody id="queues"></tbody>
 </table>
 <h2>Workers</h2>
@@ -86,13 +87,20 @@ async function draw() {
         cell(q.job_processed), cell(q.job_failed), cell(q.status ? "open" : "stopped", q.status ? "open" : "stopped"));
       return tr;
     });
-    if (!rows.length) { const tr = document.createElement("tr"); const td = cell(stats.total ? "no queues on this page" : "no queues yet", "empty"); td.colSpan = 8; tr.append(td); rows.push(tr); }
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = cell(stats.total ? "no queues on this page" : "no queues yet", "empty");
+      td.colSpan = 8; tr.append(td); rows.push(tr);
+    }
     $("queues").replaceChildren(...rows);
-    $("range").textContent = stats.queues.length ? (view.offset + 1) + "–" + (view.offset + stats.queues.length) + " of " + stats.total : "";
+    const last = view.offset + stats.queues.length;
+    $("range").textContent = stats.queues.length ? (view.offset + 1) + "–" + last + " of " + stats.total : "";
     $("prev").disabled = view.offset === 0;
     $("next").disabled = view.offset + PAGE >= stats.total;
     const items = workers.map(w => { const li = document.createElement("li"); li.textContent = w; return li; });
-    if (!items.length) { const li = document.createElement("li"); li.className = "empty"; li.textContent = "no registered workers"; items.push(li); }
+    if (!items.length) {
+      const li = document.createElement("li"); li.className = "empty"; li.textContent = "no registered workers"; items.push(li);
+    }
     $("workers").replaceChildren(...items);
     $("more").textContent = stats.workers > workers.length ? workers.length + " of " + stats.workers + " workers shown" : "";
     $("error").textContent = "";

@@ -140,4 +140,3 @@ function errorText(error: unknown): string {
   const text = typeof error === "string" ? error : JSON.stringify(error);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
 }
-

@@ -62,23 +62,37 @@ function startNode(dir: string, port: number, busPort: number): ClusterNode {
   const child = spawn(
     REDIS_SERVER,
     [
-      "--port", String(port),
-      "--bind", "127.0.0.1",
-      "--cluster-enabled", "yes",
-      "--cluster-port", String(busPort),
-      "--cluster-config-file", join(dir, `nodes-${port}.conf`),
-      "--cluster-node-timeout", String(NODE_TIMEOUT_MS),
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--cluster-enabled",
+      "yes",
+      "--cluster-port",
+      String(busPort),
+      "--cluster-config-file",
+      join(dir, `nodes-${port}.conf`),
+      "--cluster-node-timeout",
+      String(NODE_TIMEOUT_MS),
       // a replica may take over however long it was cut off: the tests kill masters on purpose
-      "--cluster-replica-validity-factor", "0",
+      "--cluster-replica-validity-factor",
+      "0",
       // CLUSTER SLOTS leaves out a replica that has reported no replication offset yet, and an
       // idle master sends the pings that move it only every 10 s by default
-      "--repl-ping-replica-period", "1",
-      "--dir", dir,
-      "--save", "",
-      "--appendonly", "no",
-      "--daemonize", "no",
-      "--loglevel", "warning",
-      "--logfile", join(dir, `redis-${port}.log`),
+      "--repl-ping-replica-period",
+      "1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--daemonize",
+      "no",
+      "--loglevel",
+      "warning",
+      "--logfile",
+      join(dir, `redis-${port}.log`),
     ],
     { stdio: "ignore" },
   );
@@ -106,7 +120,14 @@ async function until<T>(what: string, check: () => Promise<T | false>, timeoutMs
 
 /** One short-lived plain connection to one node, for set-up and checks. */
 async function onNode<T>(port: number, run: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
+  const r = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+  });
   r.on("error", () => {});
   try {
     await r.connect();
@@ -179,7 +200,11 @@ export async function startCluster(): Promise<TestCluster> {
       { encoding: "utf8", timeout: 30_000 },
     );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
-    await until("cluster_state:ok on every node", async () => (await Promise.all(nodes.map((n) => clusterOk(n.port)))).every(Boolean), 20_000);
+    await until(
+      "cluster_state:ok on every node",
+      async () => (await Promise.all(nodes.map((n) => clusterOk(n.port)))).every(Boolean),
+      20_000,
+    );
     // every replica has its master's data stream going, so that a kill right away can fail over,
     // and every node lists it in CLUSTER SLOTS, so that clients know the replicas
     await until(
@@ -216,9 +241,7 @@ export async function startCluster(): Promise<TestCluster> {
     mastersWithReplicas: async () => {
       const now = await topology();
       const live = (n: NodeLine) => !n.flags.includes("fail") && alive.has(n.port);
-      return now
-        .filter((m) => m.flags.includes("master") && live(m) && now.some((r) => r.masterId === m.id && live(r)))
-        .map((m) => m.port);
+      return now.filter((m) => m.flags.includes("master") && live(m) && now.some((r) => r.masterId === m.id && live(r))).map((m) => m.port);
     },
     slotOwners: async () => {
       const servers = (await topology()).filter((n) => n.flags.includes("master") && !n.flags.includes("fail"));
@@ -239,12 +262,18 @@ export async function startCluster(): Promise<TestCluster> {
         `a replica of ${owner.port} to take slot ${slot}`,
         async () => {
           const now = await topology();
-          const serving = now.find((n) => n.flags.includes("master") && !n.flags.includes("fail") && n.slots.some(([a, b]) => slot >= a && slot <= b));
+          const serving = now.find(
+            (n) => n.flags.includes("master") && !n.flags.includes("fail") && n.slots.some(([a, b]) => slot >= a && slot <= b),
+          );
           return serving && replicas.includes(serving.port) ? serving.port : false;
         },
         30_000,
       );
-      await until("cluster_state:ok on every surviving node", async () => (await Promise.all([...alive].map(clusterOk))).every(Boolean), 30_000);
+      await until(
+        "cluster_state:ok on every surviving node",
+        async () => (await Promise.all([...alive].map(clusterOk))).every(Boolean),
+        30_000,
+      );
       return { killed: owner.port, promoted };
     },
     stop,
