@@ -28,6 +28,10 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const log = createLogger(config.log.level);
 
   if (cluster.isWorker) {
+    // the primary forwards reloads (SIGHUP) to its workers, maybe while this one is still starting:
+    // that must not kill it. The server reads the tokens file when it starts, then reloads on its own
+    // SIGHUP handler (src/server.ts).
+    process.on("SIGHUP", () => {});
     await serve(config, log, process.env.PRESQUE_EMBEDDED === "1");
     return;
   }
@@ -128,8 +132,10 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
     process.exit(exitCode);
   };
   handleSignals(stop, log);
-  // the workers read the tokens file (src/server.ts): a reload asked of the primary is theirs
+  // the workers read the tokens file (src/server.ts): a reload asked of the primary is theirs. Only
+  // those already serving get it: one still starting reads the file as it starts, and a SIGHUP
+  // before its handler is in place would kill it.
   process.on("SIGHUP", () => {
-    for (const w of Object.values(cluster.workers ?? {})) if (w && !w.isDead()) w.process.kill("SIGHUP");
+    for (const w of Object.values(cluster.workers ?? {})) if (w && listening.has(w.id) && !w.isDead()) w.process.kill("SIGHUP");
   });
 }
