@@ -1,9 +1,7 @@
 // Costs that stay bounded: idle queues cost nothing, big queues do not block Redis, and a full Redis
 // can still be drained.
 import t from "tap";
-import { harness, queueName, type Harness } from "./helpers.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { harness, type Harness, queueName, sleep } from "./helpers.js";
 
 /** Calls of one Redis command so far (scripts' own calls included), from INFO commandstats. */
 async function calls(h: Harness, command: string): Promise<number> {

@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
 import { newToken } from "../src/auth/tokens.js";
-import { client, freePort, redisUrl, startRedis } from "./helpers.js";
+import { client, freePort, redisUrl, sleep, startRedis } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const NODE = process.execPath;
@@ -35,8 +35,6 @@ function accepts(port: number): Promise<boolean> {
     socket.once("timeout", () => (socket.destroy(), ok(false)));
   });
 }
-
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 interface Launched {
   proc: ChildProcess;

@@ -5,11 +5,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
-import { freePort, queueName, redisUrl, startRedis } from "./helpers.js";
+import { freePort, queueName, redisUrl, sleep, startRedis } from "./helpers.js";
 import { startCluster } from "./support/cluster.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function call(base: string, method: string, path: string, body?: unknown) {
   const r = await fetch(base + path, {

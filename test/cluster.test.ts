@@ -12,11 +12,9 @@ import t, { type Test } from "tap";
 import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { masters, nodeKey, type RedisClient } from "../src/topology.js";
-import { queueName, redisUrl, startRedis, testConfig, type DeepPartial } from "./helpers.js";
+import { type DeepPartial, queueName, redisUrl, sleep, startRedis, testConfig } from "./helpers.js";
 import type { Config } from "../src/config.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let shared: Promise<TestCluster> | undefined;
 function cluster(): Promise<TestCluster> {

@@ -1,13 +1,12 @@
 // Many producers and consumers at once, over real HTTP: every job comes out exactly once.
 import t, { type Test } from "tap";
-import { harness, queueName } from "./helpers.js";
+import { harness, queueName, sleep } from "./helpers.js";
 
 const h = await harness(t);
 
 const PRODUCERS = 4;
 const CONSUMERS = 16;
 const TOTAL = 2000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Job {
   n: number;

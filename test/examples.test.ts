@@ -3,14 +3,13 @@ import { execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import t from "tap";
 import { Client } from "../src/client.js";
-import { harness, queueName } from "./helpers.js";
+import { harness, queueName, sleep } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" });
 const h = await harness(t);
 const c = new Client(h.url);
 t.teardown(() => c.close());
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 const EXAMPLES: [string, string[], number][] = [
   ["python", ["python3", "examples/python/worker.py"], 300],

@@ -10,20 +10,10 @@ import { Redis } from "ioredis";
 import t, { type Test } from "tap";
 import { createLogger } from "../src/log.js";
 import { startServer } from "../src/server.js";
-import { freePort, harness, queueName, redisUrl, startRedis, testConfig } from "./helpers.js";
+import { freePort, harness, queueName, redisUrl, sleep, startRedis, testConfig, until } from "./helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WORKER = join(ROOT, "test", "fixtures", "worker.mjs");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 function exited(child: ChildProcess): Promise<unknown> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

@@ -107,6 +107,18 @@ async function clusterHarness(t: Test, overrides: DeepPartial<Config>, opts: Sta
   return { redisServer: undefined as never, presque, redis, url: presque.url, config, http: client(presque.url) };
 }
 
+export const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+/** Polls `check` every `everyMs` until it holds, and answers how long that took; throws after `ms`. */
+export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000, everyMs = 20): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
 export const queueName = (what = "q") => `test-${what}-${randomUUID().slice(0, 8)}`;
 
 export interface Reply {

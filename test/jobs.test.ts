@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import t from "tap";
-import { harness, queueName, type Harness } from "./helpers.js";
+import { harness, type Harness, queueName, sleep } from "./helpers.js";
 
 const h = await harness(t);
 // a small max_body, so that 413 needs only a few KiB
@@ -13,7 +13,6 @@ const post = (q: string, body: unknown, query = "", headers: Record<string, stri
 const figures = async (q: string, on: Harness = h) => (await on.http("GET", `/j/${q}`)).json;
 const queueKeys = (q: string, on: Harness = h) => on.redis.keys(`${on.config.redis.prefix}{${q}}:*`);
 const key = (q: string, part: string, on: Harness = h) => `${on.config.redis.prefix}{${q}}:${part}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Takes every ready job of q, in the order GET hands them out. */
 async function drain(q: string, max = 100): Promise<unknown[]> {

@@ -1,9 +1,8 @@
 // Leases, acknowledgements, failures with backoff, dead letters and the sweep (issue 3).
 import t from "tap";
-import { harness, queueName } from "./helpers.js";
+import { harness, queueName, sleep } from "./helpers.js";
 
 const h = await harness(t);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const nowS = () => Date.now() / 1000;
 
 async function push(q: string, body: unknown = { n: 1 }, query = ""): Promise<string> {

@@ -1,9 +1,8 @@
 // Long polling: ?wait= on GET /q and GET /qb (issue 3).
 import t from "tap";
-import { harness, ON_CLUSTER, queueName, type Harness, type Reply } from "./helpers.js";
+import { harness, type Harness, ON_CLUSTER, queueName, type Reply, sleep } from "./helpers.js";
 
 const h = await harness(t);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function push(hh: Harness, q: string, body: unknown = { n: 1 }, query = ""): Promise<string> {
   const r = await hh.http("POST", `/q/${q}${query}`, { body });

@@ -1,9 +1,8 @@
 // Priorities (higher first, FIFO within one) with batches, delays, leases and retries (issue 3).
 import t from "tap";
-import { harness, queueName } from "./helpers.js";
+import { harness, queueName, sleep } from "./helpers.js";
 
 const h = await harness(t);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function push(q: string, body: unknown, query = ""): Promise<string> {
   const r = await h.http("POST", `/q/${q}${query}`, { body });

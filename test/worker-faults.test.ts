@@ -7,22 +7,13 @@ import { Client } from "../src/client.js";
 import { createLogger } from "../src/log.js";
 import { startServer } from "../src/server.js";
 import { Worker } from "../src/worker.js";
-import { freePort, harness, queueName } from "./helpers.js";
+import { freePort, harness, queueName, sleep, until } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" });
 const h = await harness(t);
 const c = new Client(h.url);
 t.teardown(() => c.close());
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 interface Child {
   proc: ChildProcess;

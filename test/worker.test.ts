@@ -2,20 +2,11 @@
 import t from "tap";
 import { Client } from "../src/client.js";
 import { Worker } from "../src/worker.js";
-import { harness, queueName } from "./helpers.js";
+import { harness, queueName, sleep, until } from "./helpers.js";
 
 const h = await harness(t);
 const c = new Client(h.url);
 t.teardown(() => c.close());
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 t.test("drains two queues at bounded concurrency: every job once, acked, counted", async (t) => {
   const [a, b] = [queueName("a"), queueName("b")];
