@@ -56,11 +56,13 @@ while #ids < wanted and not capped do
   local fromHigh = math.min(taken, high)
   local listed = math.max(0, math.min(taken - high, fromList))
   if listed > 0 then rcall('LTRIM', k.wait, listed, -1) end
-  local zids = {}
-  for i = 1, taken do
-    if i <= fromHigh or i > high + fromList then zids[#zids + 1] = batch[i] end
+  if taken > listed then
+    local zids = {}
+    for i = 1, taken do
+      if i <= fromHigh or i > high + fromList then zids[#zids + 1] = batch[i] end
+    end
+    eachSlice('ZREM', k.prio, zids)
   end
-  eachSlice('ZREM', k.prio, zids)
 end
 if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
 

@@ -237,16 +237,20 @@ export class Store {
     return this.entry(queue).k;
   }
 
-  /** Calls a script of this build on one queue: its keys come from the script's header. */
-  private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false, redis = this.redis): Promise<T> {
+  /** A script's keys for one queue, in the order its header declares them (cached per queue). */
+  private keyList(name: ScriptName, queue: string): string[] {
     const e = this.entry(queue);
     let keys = e.keyLists.get(name);
-    const script = this.scripts.get(name)!;
     if (!keys) {
-      keys = script.keys.map((key) => e.k[key as keyof QueueKeys]);
+      keys = this.scripts.get(name)!.keys.map((key) => e.k[key as keyof QueueKeys]);
       e.keyLists.set(name, keys);
     }
-    return callScript<T>(redis, script.command, keys, args, buffers);
+    return keys;
+  }
+
+  /** Calls a script of this build on one queue: its keys come from the script's header. */
+  private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false, redis = this.redis): Promise<T> {
+    return callScript<T>(redis, this.scripts.get(name)!.command, this.keyList(name, queue), args, buffers);
   }
 
   /** A push script's call: its reply is waited for until pushTimeoutMs, however late; after that,
@@ -275,9 +279,8 @@ export class Store {
   private replicated<T>(name: "pushJobs" | "retryJob", queue: string, args: Arg[], redis: RedisClient): Promise<T> {
     const replicas = this.options.waitReplicas ?? 0;
     if (replicas === 0) return this.run<T>(name, queue, args, false, redis);
-    const script = this.scripts.get(name)!;
-    const keys = script.keys.map((key) => this.keys(queue)[key as keyof QueueKeys]);
-    return scriptThenWait<T>(redis, script.command, keys, args, replicas, Math.max(50, Math.floor(this.options.commandTimeoutMs / 2)));
+    const waitMs = Math.max(50, Math.floor(this.options.commandTimeoutMs / 2));
+    return scriptThenWait<T>(redis, this.scripts.get(name)!.command, this.keyList(name, queue), args, replicas, waitMs);
   }
 
   /** Calls a script of this build on its one global key. */
