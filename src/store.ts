@@ -14,7 +14,7 @@ import { Clocks, scriptThenWait, type RedisClient } from "./topology.js";
 /** The version of each script this build calls. A behaviour change is a new lua/<name>.v<N>.lua
  *  and a new number here, in the same commit. */
 export const SCRIPT_VERSIONS = {
-  ackJobs: 2,
+  ackJobs: 3,
   configureQueue: 3,
   extendLease: 2,
   failJob: 4,
@@ -23,7 +23,7 @@ export const SCRIPT_VERSIONS = {
   listDead: 1,
   markDue: 1,
   peekJobs: 2,
-  popJobs: 4,
+  popJobs: 5,
   purgeDead: 2,
   purgeQueue: 2,
   pushJobs: 3,

@@ -43,6 +43,28 @@ t.test("ack: a stale attempt and an unknown id are refused per job; the others a
   t.equal(single.status, 204, "the refused job is still held by its lease");
 });
 
+t.test("ack: an id named twice is acked once; a leased job's attributes go with it; no attempt acks too", async (t) => {
+  const q = queueName();
+  const [a, b] = await leased(q, 2);
+  const twice = await h.http("POST", `/qb/${q}/ack`, { body: { jobs: [a, a] } });
+  t.same(twice.json.results, [
+    { id: a.id, status: 204, state: "acked" },
+    { id: a.id, status: 404, error: "no such job" },
+  ]);
+  await h.http("POST", `/q/${q}?priority=5&max_attempts=3`, { body: { c: 1 } });
+  const got = await h.http("GET", `/qb/${q}?batch_size=1&lease=30`);
+  const c = { id: got.headers.get("x-presque-jobids")!, attempt: 1 };
+  const res = await h.http("POST", `/qb/${q}/ack`, { body: { jobs: [c, { id: b.id }] } });
+  t.same(res.json.results, [
+    { id: c.id, status: 204, state: "acked" },
+    { id: b.id, status: 204, state: "acked" },
+  ]);
+  t.match(await figures(q), { job_count: 0, job_leased: 0, job_processed: 3 });
+  const prefix = `${h.config.redis.prefix}{${q}}`;
+  t.equal(await h.redis.hlen(`${prefix}:attrs`), 0, "no attributes are left behind");
+  t.equal(await h.redis.hlen(`${prefix}:jobs`), 0);
+});
+
 t.test("ack without an attempt cancels a waiting job, as DELETE /q/:queue/:id does", async (t) => {
   const q = queueName();
   const pushed = await h.http("POST", `/q/${q}`, { body: { x: 1 } });

@@ -7,12 +7,19 @@ local rcall = redis.call
 -- leased one a few bytes. Scripts read and write them by their real names; these two translate.
 local STORED_AS = { priority = 'p', uniq = 'u', attempts = 'a', max_attempts = 'm', last_error = 'e' }
 
-local function getAttrs(attrsKey, id)
-  local raw = rcall('HGET', attrsKey, id)
-  if not raw then return nil end
+local function decodeAttrs(raw)
+  -- a leased job with no other attribute, the usual case, without cjson and the loop below
+  local attempts = string.match(raw, '^{"a":(%d+)}$')
+  if attempts then return { attempts = tonumber(attempts) } end
   local stored, a = cjson.decode(raw), {}
   for name, short in pairs(STORED_AS) do a[name] = stored[short] end
   return a
+end
+
+local function getAttrs(attrsKey, id)
+  local raw = rcall('HGET', attrsKey, id)
+  if not raw then return nil end
+  return decodeAttrs(raw)
 end
 
 local function encodeAttrs(a)
@@ -51,6 +58,11 @@ local function eachSlice(cmd, key, ids, reply)
     if reply and type(part) == 'table' then for _, v in ipairs(part) do reply[#reply + 1] = v end end
   end
   return reply
+end
+
+-- Runs `cmd key a1 b1 a2 b2 ...` over a flat list of pairs (field value, score member) in slices.
+local function eachPairSlice(cmd, key, flat)
+  for i = 1, #flat, 2000 do rcall(cmd, key, unpack(flat, i, math.min(i + 1999, #flat))) end
 end
 
 -- Removes a job and everything that refers to it, but not its place in a list or set.
