@@ -395,7 +395,10 @@ export class Store {
     // Redis turns a Lua number into an integer reply: a lease of 0.5 s would come back as 0.
     // The queue's default (reply[1]) is a whole number of seconds; a requested lease may not be.
     const leased = lease ?? Number(reply[1]);
-    if (leased > 0 && jobs.length > 0) await this.due.mark(queue, now + leased * 1000);
+    // not awaited: the consumer need not wait a second round trip for an entry that only matters
+    // if it never acks, and a mark that never lands (a crash, a failure) leaves the lease to be
+    // taken back by the queue's next pop, as any failed mark does
+    if (leased > 0 && jobs.length > 0) void this.due.mark(queue, now + leased * 1000);
     const wake = reply[0].toString();
     return { jobs, lease: leased, nextWakeMs: wake === "more" ? null : wakeMs(wake), more: wake === "more" };
   }
