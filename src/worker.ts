@@ -51,8 +51,11 @@ export interface WorkerCounts {
 
 interface Running {
   job: Job<unknown>;
-  controller: AbortController;
-  timer?: NodeJS.Timeout;
+  /** made when the handler first reads ctx.signal, or when the job is given up on: most handlers
+   *  never read it, and an AbortController per job was a tenth of a busy worker's CPU */
+  controller?: AbortController;
+  /** when its lease is next extended, in ms (Infinity while an extension is under way) */
+  extendAt: number;
   /** the lease's end as last confirmed, in ms */
   deadline: number;
   settled: boolean;
@@ -88,6 +91,9 @@ export class Worker<T = unknown> extends EventEmitter {
   private readonly acks = new Map<string, Pending[]>();
   private readonly fails = new Map<string, Pending[]>();
   private flushTimer?: NodeJS.Timeout;
+  /** one timer for every running job's lease extension, set for the earliest */
+  private extendTimer?: NodeJS.Timeout;
+  private extendTimerAt = Infinity;
   private readonly flushing = new Set<Promise<void>>();
   private batchRoutes = true;
   private loops: Promise<void>[] = [];
@@ -162,6 +168,7 @@ export class Worker<T = unknown> extends EventEmitter {
       if (this.opts.register !== false) await Promise.allSettled(this.queues.map((q) => this.client.unregister(q)));
       process.off("SIGINT", this.onSignal);
       process.off("SIGTERM", this.onSignal);
+      clearTimeout(this.extendTimer);
       this.client.close();
       this.emit("stopped");
     })();
@@ -205,7 +212,7 @@ export class Worker<T = unknown> extends EventEmitter {
       this.unreserve(want - jobs.length);
       this.budget += want - jobs.length;
       busy = jobs.length > 0;
-      for (const job of jobs) void this.run(job);
+      for (const job of jobs) this.run(job);
     }
   }
 
@@ -245,25 +252,47 @@ export class Worker<T = unknown> extends EventEmitter {
 
   // --- running
 
-  private async run(job: Job<T>): Promise<void> {
-    const controller = new AbortController();
-    const r: Running = { job: job as Job<unknown>, controller, deadline: (job.leaseExpiresAt ?? 0) * 1000, settled: false };
+  /** Runs the handler; one that returns without a promise is finished in the same turn, with no
+   *  promise of ours made for it. */
+  private run(job: Job<T>): void {
+    const r: Running = {
+      job: job as Job<unknown>,
+      deadline: (job.leaseExpiresAt ?? 0) * 1000,
+      extendAt: Date.now() + (this.lease * 1000) / 2,
+      settled: false,
+    };
     this.running.add(r);
     this.counts.running++;
-    if (this.lease > 0) this.scheduleExtension(r);
-    const ctx: JobContext = {
-      signal: controller.signal,
+    if (this.lease > 0 && r.extendAt < this.extendTimerAt) this.armExtensions(r.extendAt);
+    let result: unknown;
+    try {
+      result = this.handler(job, this.contextOf(r));
+    } catch (err) {
+      return void this.finish(r, failure(err));
+    }
+    if (isThenable(result)) {
+      result.then(
+        () => void this.finish(r, undefined),
+        (err: unknown) => void this.finish(r, failure(err)),
+      );
+    } else {
+      void this.finish(r, undefined);
+    }
+  }
+
+  private contextOf(r: Running): JobContext {
+    return {
+      get signal() {
+        return (r.controller ??= new AbortController()).signal;
+      },
       workerId: this.id,
       extend: (seconds = this.lease) => this.extend(r, seconds),
     };
-    let error: string | undefined;
-    try {
-      await this.handler(job, ctx);
-    } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
-      if (!error) error = "failed";
-    }
+  }
+
+  private async finish(r: Running, error: string | undefined): Promise<void> {
     if (r.settled) return; // given up on (lease lost, or stop timed out): not ours to report
+    const job = r.job as Job<T>;
     this.settle(r);
     if (error === undefined) {
       this.counts.done++;
@@ -281,7 +310,6 @@ export class Worker<T = unknown> extends EventEmitter {
 
   private settle(r: Running): void {
     r.settled = true;
-    clearTimeout(r.timer);
     this.running.delete(r);
     this.counts.running--;
     this.unreserve(1);
@@ -291,31 +319,48 @@ export class Worker<T = unknown> extends EventEmitter {
   private giveUp(r: Running, why: string): void {
     if (r.settled) return;
     this.settle(r);
-    r.controller.abort(new Error(why));
+    (r.controller ??= new AbortController()).abort(new Error(why));
   }
 
-  private scheduleExtension(r: Running): void {
-    r.timer = setTimeout(
-      async () => {
-        if (r.settled) return;
-        try {
-          await this.extend(r, this.lease);
-        } catch (err) {
-          if (err instanceof PresqueError && (err.status === 409 || err.status === 404)) {
-            this.giveUp(r, `lease lost: ${err.message}`);
-            return;
-          }
-          this.report(err, { queue: r.job.queue, id: r.job.id, what: "extend" });
-          if (Date.now() >= r.deadline) {
-            this.giveUp(r, "lease lost: it ran out while presque could not be reached");
-            return;
-          }
-        }
-        if (!r.settled) this.scheduleExtension(r);
-      },
-      (this.lease * 1000) / 2,
-    );
-    r.timer.unref();
+  private armExtensions(at: number): void {
+    clearTimeout(this.extendTimer);
+    this.extendTimerAt = at;
+    this.extendTimer = setTimeout(() => this.extendDue(), Math.max(0, at - Date.now()));
+    this.extendTimer.unref();
+  }
+
+  /** Extends the lease of every running job whose time has come (every lease/2), then sets the
+   *  timer for the next. Jobs fetched together come due together: one timer serves them all. */
+  private extendDue(): void {
+    this.extendTimer = undefined;
+    this.extendTimerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const r of this.running) {
+      if (r.extendAt <= now) void this.extendRunning(r);
+      else next = Math.min(next, r.extendAt);
+    }
+    if (next < Infinity) this.armExtensions(next);
+  }
+
+  private async extendRunning(r: Running): Promise<void> {
+    r.extendAt = Infinity;
+    try {
+      await this.extend(r, this.lease);
+    } catch (err) {
+      if (err instanceof PresqueError && (err.status === 409 || err.status === 404)) {
+        this.giveUp(r, `lease lost: ${err.message}`);
+        return;
+      }
+      this.report(err, { queue: r.job.queue, id: r.job.id, what: "extend" });
+      if (Date.now() >= r.deadline) {
+        this.giveUp(r, "lease lost: it ran out while presque could not be reached");
+        return;
+      }
+    }
+    if (r.settled) return;
+    r.extendAt = Date.now() + (this.lease * 1000) / 2;
+    if (r.extendAt < this.extendTimerAt) this.armExtensions(r.extendAt);
   }
 
   private async extend(r: Running, seconds: number): Promise<void> {
@@ -461,4 +506,17 @@ export class Worker<T = unknown> extends EventEmitter {
     this.warnedAt = Date.now();
     process.stderr.write(`presque worker ${this.id}: ${error.message} ${JSON.stringify(about)}\n`);
   }
+}
+
+function failure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message || "failed";
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as PromiseLike<unknown>).then === "function"
+  );
 }

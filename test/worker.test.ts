@@ -98,6 +98,58 @@ t.test("a handler outliving its lease: extended, run once", async (t) => {
   t.match(await c.queueStats(q), { job_processed: 1, job_failed: 0 });
 });
 
+t.test("jobs started at different times outliving their leases: each extended on time, each run once", async (t) => {
+  const q = queueName();
+  const ids = [await c.push(q, { n: 0 })];
+  let runs = 0;
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    concurrency: 4,
+    lease: 1,
+    wait: 1,
+    handleSignals: false,
+    handler: async () => {
+      runs++;
+      await sleep(2200);
+    },
+  });
+  await w.start();
+  // one job now, three more while the first is running: their extensions fall due at other times
+  await sleep(300);
+  for (let n = 1; n < 4; n++) ids.push(await c.push(q, { n }));
+  await until("done", () => w.counts.done === 4, 15_000);
+  await w.stop();
+  t.equal(runs, 4, "none handed out again");
+  for (const id of ids) t.equal(await c.job(q, id), null, `job ${id} acked`);
+  t.match(await c.queueStats(q), { job_processed: 4, job_failed: 0 });
+});
+
+t.test("a signal first read after the job was given up on is already aborted", async (t) => {
+  const q = queueName();
+  await c.push(q, {});
+  let started = false;
+  let seen: AbortSignal | undefined;
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    lease: 30,
+    wait: 1,
+    handleSignals: false,
+    handler: async (_job, ctx) => {
+      started = true;
+      await sleep(400);
+      seen = ctx.signal;
+    },
+  });
+  await w.start();
+  await until("started", () => started);
+  await w.stop(50);
+  await until("read", () => seen !== undefined);
+  t.ok(seen!.aborted, "aborted");
+  t.match(String(seen!.reason), /worker stopped/);
+});
+
 t.test("a lost lease aborts the handler's signal, and its result is not reported", async (t) => {
   const q = queueName();
   const id = await c.push(q, {});
