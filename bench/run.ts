@@ -18,7 +18,7 @@ import { fromRounds, ratio, Report, type Scenario } from "./report.js";
 import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
 import { fillIdleQueues, fillQueue, idleCost, stallDuring } from "./scale.js";
-import { cliPush, cliWork, workerDrain } from "./clients.js";
+import { cliPush, cliWork, WARMUP_DRAINS, WORKER_JOBS, workerDrain } from "./clients.js";
 
 /** The scenarios whose ratios matter most, in the order a round runs them: each presque run right
  *  after its baseline's, so that the runs a ratio compares are seconds apart, not minutes. */
@@ -77,7 +77,8 @@ const section = (name: string) => !only || only.some((p) => within(p, name) || w
 const BULL_ADD_IN_FLIGHT = 50;
 const BULL_BULK_TOTAL = 50_000;
 const BULL_BULK_IN_FLIGHT = 8;
-const BULL_DRAIN_JOBS = 20_000;
+/** as many as the Worker drains (issue 10 compares the two) */
+const BULL_DRAIN_JOBS = WORKER_JOBS;
 const MEMORY_JOBS = 200_000;
 const LONGPOLL_CONSUMERS = 200;
 /** issue 9: idle queues present while POST /q and GET /q run, and the size of the queue purged */
@@ -697,7 +698,7 @@ async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> 
   }
   if (wanted("bullmq.worker")) {
     log(`- BullMQ Worker draining ${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs`);
-    await bull.drain(connection, 2_000, 50, payload);
+    for (let i = 0; i < WARMUP_DRAINS; i++) await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload);
     const f = await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload, meter);
     figure("bullmq.worker", "BullMQ Worker drain (concurrency 50)", f, `${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs, no-op processor`);
   }
@@ -711,7 +712,7 @@ async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> 
 async function clients(presque: Child): Promise<void> {
   if (wanted("client.worker")) {
     log("- Worker drain");
-    report.add(await workerDrain(presque, "bench-worker"));
+    report.add(await workerDrain(presque, "bench-worker", () => cpuMeter(serverPid(presque), redisPid)));
   }
   if (wanted("client.push")) {
     log("- presque push");
