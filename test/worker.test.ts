@@ -1,12 +1,17 @@
 // Worker: concurrency across queues, batch acks, failures, lease extension and loss, stop().
 import t from "tap";
 import { Client } from "../src/client.js";
-import { Worker } from "../src/worker.js";
+import { Worker, type WorkerOptions } from "../src/worker.js";
 import { harness, queueName, sleep, until } from "./helpers.js";
 
 const h = await harness(t);
 const c = new Client(h.url);
 t.teardown(() => c.close());
+
+/** A Worker on this server: lease 30 s, 1 s long polls, no signal handlers, unless opts say else. */
+function worker<T = unknown>(queues: string | string[], handler: WorkerOptions<T>["handler"], opts: Partial<WorkerOptions<T>> = {}) {
+  return new Worker<T>({ url: h.url, queues, lease: 30, wait: 1, handleSignals: false, handler, ...opts });
+}
 
 t.test("drains two queues at bounded concurrency: every job once, acked, counted", async (t) => {
   const [a, b] = [queueName("a"), queueName("b")];
@@ -21,21 +26,17 @@ t.test("drains two queues at bounded concurrency: every job once, acked, counted
   const seen = new Map<string, number>();
   let running = 0;
   let most = 0;
-  const w = new Worker<{ n: number }>({
-    url: h.url,
-    queues: [a, b],
-    concurrency: 7,
-    lease: 30,
-    wait: 1,
-    handleSignals: false,
-    handler: async (job) => {
+  const w = worker<{ n: number }>(
+    [a, b],
+    async (job) => {
       running++;
       most = Math.max(most, running);
       seen.set(`${job.queue}/${job.id}`, (seen.get(`${job.queue}/${job.id}`) ?? 0) + 1);
       await sleep(job.data.n % 3);
       running--;
     },
-  });
+    { concurrency: 7 },
+  );
   await w.start();
   t.match(w.id, new RegExp(`:${process.pid}:worker$`), "readable id: host, pid, name");
   t.ok((await c.queueWorkers(a)).workers_list.includes(w.id), "registered");
@@ -59,15 +60,8 @@ t.test("drains two queues at bounded concurrency: every job once, acked, counted
 t.test("a thrown error fails the job with its message", async (t) => {
   const q = queueName();
   const id = await c.push(q, { bad: true });
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 30,
-    wait: 1,
-    handleSignals: false,
-    handler: () => {
-      throw new Error("smtp timeout");
-    },
+  const w = worker(q, () => {
+    throw new Error("smtp timeout");
   });
   await w.start();
   await until("failed", () => w.counts.failed === 1);
@@ -75,45 +69,18 @@ t.test("a thrown error fails the job with its message", async (t) => {
   t.match(await c.job(q, id), { state: "delayed", attempts: 1, last_error: "smtp timeout" });
 });
 
-t.test("a handler outliving its lease: extended, run once", async (t) => {
-  const q = queueName();
-  const id = await c.push(q, {});
-  let runs = 0;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 1,
-    wait: 1,
-    handleSignals: false,
-    handler: async () => {
-      runs++;
-      await sleep(2500);
-    },
-  });
-  await w.start();
-  await until("done", () => w.counts.done === 1);
-  await w.stop();
-  t.equal(runs, 1, "not handed out again");
-  t.equal(await c.job(q, id), null, "acked");
-  t.match(await c.queueStats(q), { job_processed: 1, job_failed: 0 });
-});
-
-t.test("jobs started at different times outliving their leases: each extended on time, each run once", async (t) => {
+t.test("handlers outliving their leases (one, then three more while it runs): each extended on time, run once", async (t) => {
   const q = queueName();
   const ids = [await c.push(q, { n: 0 })];
   let runs = 0;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    concurrency: 4,
-    lease: 1,
-    wait: 1,
-    handleSignals: false,
-    handler: async () => {
+  const w = worker(
+    q,
+    async () => {
       runs++;
       await sleep(2200);
     },
-  });
+    { concurrency: 4, lease: 1 },
+  );
   await w.start();
   // one job now, three more while the first is running: their extensions fall due at other times
   await sleep(300);
@@ -130,17 +97,10 @@ t.test("a signal first read after the job was given up on is already aborted", a
   await c.push(q, {});
   let started = false;
   let seen: AbortSignal | undefined;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 30,
-    wait: 1,
-    handleSignals: false,
-    handler: async (_job, ctx) => {
-      started = true;
-      await sleep(400);
-      seen = ctx.signal;
-    },
+  const w = worker(q, async (_job, ctx) => {
+    started = true;
+    await sleep(400);
+    seen = ctx.signal;
   });
   await w.start();
   await until("started", () => started);
@@ -154,18 +114,15 @@ t.test("a lost lease aborts the handler's signal, and its result is not reported
   const q = queueName();
   const id = await c.push(q, {});
   let aborted: unknown;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 1,
-    wait: 1,
-    handleSignals: false,
-    handler: async (job, ctx) => {
+  const w = worker(
+    q,
+    async (job, ctx) => {
       await c.ack(q, job.id, job.attempt); // someone else settles the job meanwhile
       await new Promise((ok) => ctx.signal.addEventListener("abort", ok));
       aborted = ctx.signal.reason;
     },
-  });
+    { lease: 1 },
+  );
   await w.start();
   await until("aborted", () => aborted !== undefined, 10_000);
   await w.stop();
@@ -179,18 +136,15 @@ t.test("stop(timeout): unfinished jobs are handed back, ready again at once; the
   const id = await c.push(q, { slow: true });
   let started = false;
   let signalled = false;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 60,
-    wait: 1,
-    handleSignals: false,
-    handler: async (_job, ctx) => {
+  const w = worker(
+    q,
+    async (_job, ctx) => {
       started = true;
       await new Promise((ok) => ctx.signal.addEventListener("abort", ok));
       signalled = true;
     },
-  });
+    { lease: 60 },
+  );
   await w.start();
   await until("started", () => started);
   await w.stop(100);
@@ -206,17 +160,14 @@ t.test("lease 0: the classic way, a failed job is posted back with PUT /q", asyn
   const q = queueName();
   await c.push(q, { k: "v" });
   let runs = 0;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 0,
-    wait: 1,
-    handleSignals: false,
-    handler: () => {
+  const w = worker(
+    q,
+    () => {
       runs++;
       if (runs === 1) throw new Error("once");
     },
-  });
+    { lease: 0 },
+  );
   await w.start();
   await until("retried and done", () => w.counts.done === 1);
   await w.stop();
@@ -230,16 +181,7 @@ t.test("maxJobs: takes that many, finishes them, stops by itself", async (t) => 
     q,
     Array.from({ length: 10 }, (_, n) => ({ n })),
   );
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    concurrency: 4,
-    maxJobs: 6,
-    lease: 30,
-    wait: 1,
-    handleSignals: false,
-    handler: () => sleep(5),
-  });
+  const w = worker(q, () => sleep(5), { concurrency: 4, maxJobs: 6 });
   await w.start();
   await w.stopped;
   t.equal(w.counts.done, 6);
@@ -250,17 +192,14 @@ t.test("lease 0, stop(timeout) with a job still running: the job is posted back"
   const q = queueName();
   await c.push(q, { k: "stuck" });
   let started = false;
-  const w = new Worker({
-    url: h.url,
-    queues: q,
-    lease: 0,
-    wait: 1,
-    handleSignals: false,
-    handler: (_job, ctx) => {
+  const w = worker(
+    q,
+    (_job, ctx) => {
       started = true;
       return new Promise((ok) => ctx.signal.addEventListener("abort", ok));
     },
-  });
+    { lease: 0 },
+  );
   await w.start();
   await until("started", () => started);
   t.equal((await c.queueStats(q)).job_count, 0, "taken (deleted on fetch)");
@@ -272,7 +211,7 @@ t.test("jobs whose fetch answers after stop() began are handed back at once, not
   const q = queueName();
   const id = await c.push(q, {});
   let runs = 0;
-  const w = new Worker({ url: h.url, queues: q, lease: 60, wait: 5, handleSignals: false, handler: () => void runs++ });
+  const w = worker(q, () => void runs++, { lease: 60, wait: 5 });
   // stop() begins while the answer that holds the job is on its way (as when SIGTERM arrives then)
   const fetchBatch = w.client.fetchBatch.bind(w.client);
   let stopping: Promise<void> | undefined;
