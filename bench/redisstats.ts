@@ -91,6 +91,10 @@ export async function probe(redis: Redis, load: () => Promise<number>): Promise<
     return { requests, topLevel: top / requests, inLua: lua / requests, byCommand, background };
   } finally {
     monitor.off("monitor", onLine);
+    // lines still arriving once the connection has left monitoring mode look to ioredis like
+    // answers to no command, an 'error' event that would end the run (seen after the long-poll
+    // scenario, whose SUNSUBSCRIBEs were in flight): nothing from this connection matters now
+    monitor.on("error", () => {});
     monitor.disconnect();
   }
 }
