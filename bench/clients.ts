@@ -59,9 +59,13 @@ async function drain(presque: Child, queue: string, jobs: number): Promise<{ don
   return { done: worker.counts.done, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** The Worker draining WORKER_JOBS jobs, once warm. */
-export async function workerDrain(presque: Child, queue: string, meter: () => () => CpuUse): Promise<Scenario> {
+/** Untimed drains that bring a fresh Worker and server up to speed (see WARMUP_DRAINS). */
+export async function warmWorker(presque: Child, queue: string): Promise<void> {
   for (let i = 0; i < WARMUP_DRAINS; i++) await drain(presque, queue, WORKER_JOBS);
+}
+
+/** The Worker draining WORKER_JOBS jobs, timed. */
+export async function workerDrain(presque: Child, queue: string, meter: () => () => CpuUse): Promise<Scenario> {
   await fill(presque, queue, WORKER_JOBS);
   const cpu = meter();
   const { done, seconds } = await drain(presque, queue, WORKER_JOBS);

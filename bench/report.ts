@@ -247,9 +247,11 @@ export class Report {
     const worker = this.get("client.worker");
     check(
       "Worker drain (concurrency 50, leased) >= 2 x BullMQ Worker jobs/s",
-      ratio(worker?.jobsPerSec, drain?.jobsPerSec),
+      worker ? this.ratios(worker).bullmq : undefined,
       (v) => v >= 2,
-      (v) => `${fmtX(v)} (${fmtInt(worker?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s)`,
+      () =>
+        `${this.ratioDetail(worker, "bullmq")}; ${fmtInt(worker?.jobsPerSec)} vs ${fmtInt(drain?.jobsPerSec)} jobs/s` +
+        (worker?.rounds ? " medians" : ""),
     );
     const push = this.get("client.push");
     check(

@@ -18,7 +18,7 @@ import { fromRounds, ratio, Report, type Scenario } from "./report.js";
 import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
 import { fillIdleQueues, fillQueue, idleCost, stallDuring } from "./scale.js";
-import { cliPush, cliWork, WARMUP_DRAINS, WORKER_JOBS, workerDrain } from "./clients.js";
+import { cliPush, cliWork, WARMUP_DRAINS, WORKER_JOBS, warmWorker, workerDrain } from "./clients.js";
 
 /** The scenarios whose ratios matter most, in the order a round runs them: each presque run right
  *  after its baseline's, so that the runs a ratio compares are seconds apart, not minutes. */
@@ -227,7 +227,7 @@ async function startServers(redisUrl: string): Promise<Servers> {
   const hello = section("hello") ? await startBaseline("hello", "hello.ts") : undefined;
   const naive = section("naive") ? await startBaseline("naive", "naive.ts", [redisUrl, NAIVE_LIST]) : undefined;
   const presque =
-    section("presque") || section("memory") || section("scale") || section("client")
+    section("presque") || section("memory") || section("scale") || section("client") || wanted("bullmq.worker")
       ? await startPresque(redisUrl, {
           dir: flags.presque && resolve(flags.presque),
           profileDir: flags.profile,
@@ -658,22 +658,24 @@ async function scale(presque: Child, redis: Redis, redisUrl: string): Promise<vo
   }
 }
 
+/** A BullMQ figure as a row of the table. */
+const bullScenario = (id: string, label: string, f: bull.JobsFigure, note: string): Scenario => ({
+  id,
+  label,
+  seconds: f.seconds,
+  jobsPerSec: f.jobsPerSec,
+  jobs: f.jobs,
+  p50: f.p50,
+  p99: f.p99,
+  non2xx: 0,
+  errors: 0,
+  valid: true,
+  note,
+  cpu: f.cpu,
+});
+
 async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> {
-  const figure = (id: string, label: string, f: bull.JobsFigure, note: string) =>
-    report.add({
-      id,
-      label,
-      seconds: f.seconds,
-      jobsPerSec: f.jobsPerSec,
-      jobs: f.jobs,
-      p50: f.p50,
-      p99: f.p99,
-      non2xx: 0,
-      errors: 0,
-      valid: true,
-      note,
-      cpu: f.cpu,
-    });
+  const figure = (id: string, label: string, f: bull.JobsFigure, note: string) => report.add(bullScenario(id, label, f, note));
   const meter = () => cpuMeter(undefined, redisPid);
   if (wanted("bullmq.add")) {
     log(`- BullMQ Queue.add, ${BULL_ADD_IN_FLIGHT} in flight`);
@@ -696,24 +698,40 @@ async function bullmq(connection: bull.Connection, admin: Redis): Promise<void> 
       `${BULL_BULK_TOTAL.toLocaleString("en-US")} jobs, ${BULL_BULK_IN_FLIGHT} calls in flight`,
     );
   }
-  if (wanted("bullmq.worker")) {
-    log(`- BullMQ Worker draining ${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs`);
-    for (let i = 0; i < WARMUP_DRAINS; i++) await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload);
-    const f = await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload, meter);
-    figure("bullmq.worker", "BullMQ Worker drain (concurrency 50)", f, `${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs, no-op processor`);
-  }
   if (wanted("memory")) {
     log(`- BullMQ: Redis memory for ${MEMORY_JOBS.toLocaleString("en-US")} jobs`);
     report.memory.bullmq = await bull.memoryPerJob(connection, admin, MEMORY_JOBS, payload);
   }
 }
 
-/** The Worker class and the presque CLI (issue 10). */
-async function clients(presque: Child): Promise<void> {
-  if (wanted("client.worker")) {
-    log("- Worker drain");
-    report.add(await workerDrain(presque, "bench-worker", () => cpuMeter(serverPid(presque), redisPid)));
+/** The Worker and BullMQ's Worker draining as many jobs on the same Redis (issue 10's
+ *  comparison), each warmed up alike, then in interleaved rounds: one drain of each per round,
+ *  seconds apart, so that the machine's drift over a run does not fall between the two. */
+async function drains(presque: Child, connection: bull.Connection): Promise<void> {
+  const ours = wanted("client.worker");
+  const theirs = wanted("bullmq.worker");
+  if (!ours && !theirs) return;
+  log(
+    `- Worker and BullMQ Worker draining ${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs: ${WARMUP_DRAINS} untimed drains each, then ${ROUNDS} rounds`,
+  );
+  if (ours) await warmWorker(presque, "bench-worker");
+  if (theirs) for (let i = 0; i < WARMUP_DRAINS; i++) await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload);
+  const worker: Scenario[] = [];
+  const bullWorker: Scenario[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ours) worker.push({ ...(await workerDrain(presque, "bench-worker", () => cpuMeter(serverPid(presque), redisPid))), round });
+    if (!theirs) continue;
+    const f = await bull.drain(connection, BULL_DRAIN_JOBS, 50, payload, () => cpuMeter(undefined, redisPid));
+    const note = `${BULL_DRAIN_JOBS.toLocaleString("en-US")} jobs, no-op processor`;
+    bullWorker.push({ ...bullScenario("bullmq.worker", "BullMQ Worker drain (concurrency 50)", f, note), round });
   }
+  if (ours) report.add(fromRounds(worker));
+  if (theirs) report.add(fromRounds(bullWorker));
+}
+
+/** The Worker class and the presque CLI (issue 10). */
+async function clients(presque: Child, connection: bull.Connection): Promise<void> {
+  await drains(presque, connection);
   if (wanted("client.push")) {
     log("- presque push");
     report.add(await cliPush(presque, "bench-cli-push"));
@@ -748,7 +766,7 @@ async function main(): Promise<void> {
         await longPoll(servers.presque, redis);
         await presqueMemory(servers.presque, redis);
         await redis.flushall();
-        await clients(servers.presque);
+        await clients(servers.presque, { host: redisServer.host, port: redisServer.port });
         await redis.flushall();
         await scale(servers.presque, redis, redisServer.url);
       }
