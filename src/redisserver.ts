@@ -1,8 +1,15 @@
 // A redis-server child process for presque's embedded mode (npm start with no Redis configured) and
 // for startPresque's throwaway servers. It runs the machine's own redis-server, so installing
 // presque downloads and builds nothing; it is started directly, on a free port of 127.0.0.1.
+//
+// It must not outlive presque, even one killed with SIGKILL (a test runner's timeout, the OOM
+// killer), which runs no code of ours: a watchdog does it. /bin/sh starts a small background
+// subshell that waits for EOF on the stdin both share, then execs redis-server in its own place, so
+// that redis-server is still presque's own child. presque never writes to that pipe; when its end
+// closes, on stop() or because presque died, the watchdog sends redis-server SIGTERM, waits for it
+// to go and, for a throwaway server, deletes its directory.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,7 +32,9 @@ export interface RedisProcessOptions {
 }
 
 export function redisBinary(binary?: string): string {
-  const found = binary || process.env.PRESQUE_REDIS_SERVER || findOnPath("redis-server");
+  const named = binary || process.env.PRESQUE_REDIS_SERVER;
+  // a bare name is looked up on PATH, as a shell would (it is run through /bin/sh's exec)
+  const found = named && !named.includes("/") ? (findOnPath(named) ?? named) : named || findOnPath("redis-server");
   if (!found) {
     throw new Error(
       "redis-server was not found on PATH: install Redis (e.g. apt-get install redis-server), name one with " +
@@ -43,8 +52,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+// (a background job's stdin is /dev/null in a shell without job control: the pipe goes by fd 3)
+const WATCHDOG = `exec 3<&0
+(
+  read -r _ <&3 || :
+  kill -TERM $$ 2>/dev/null
+  while kill -0 $$ 2>/dev/null; do sleep 0.1; done
+  if [ -n "$PRESQUE_SCRATCH_DIR" ]; then rm -rf -- "$PRESQUE_SCRATCH_DIR"; fi
+) >/dev/null 2>&1 &
+exec "$0" "$@" 3<&-`;
+
 export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise<RedisProcess> {
   const binary = redisBinary(opts.binary);
+  try {
+    accessSync(binary, constants.X_OK);
+  } catch (err) {
+    throw new Error(
+      `cannot run redis-server (${binary}): ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`,
+    );
+  }
   const persistent = opts.dir !== undefined;
   const dir = persistent ? resolve(opts.dir!) : mkdtempSync(join(tmpdir(), "presque-redis-"));
   mkdirSync(dir, { recursive: true });
@@ -55,7 +81,7 @@ export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no", "--logfile", ""];
     args.push(...(persistent ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]));
     try {
-      const child = await launch(binary, args);
+      const child = await launch(binary, args, persistent ? undefined : dir);
       return {
         url: `redis://127.0.0.1:${port}/0`,
         port,
@@ -75,10 +101,13 @@ export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise
   throw lastError ?? new Error("redis-server did not start");
 }
 
-/** Starts redis-server and resolves once it accepts connections, or rejects with its own words. */
-function launch(binary: string, args: string[]): Promise<ChildProcess> {
+/** Starts redis-server under its watchdog and resolves once it accepts connections, or rejects
+ *  with its own words. `scratch`: the directory the watchdog deletes once redis-server is gone. */
+function launch(binary: string, args: string[], scratch?: string): Promise<ChildProcess> {
   return new Promise((ok, fail) => {
-    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...process.env, PRESQUE_SCRATCH_DIR: scratch ?? "" };
+    const child = spawn("/bin/sh", ["-c", WATCHDOG, binary, ...args], { stdio: ["pipe", "pipe", "pipe"], env });
+    child.stdin!.on("error", () => {}); // the watchdog gone first: nothing to tell it
     let output = "";
     const onData = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8192);
@@ -91,7 +120,10 @@ function launch(binary: string, args: string[]): Promise<ChildProcess> {
       }
     };
     const onExit = (code: number | null, signal: string | null) => {
+      child.stdin!.destroy(); // lets the watchdog go
       const last = output.trim().split("\n").slice(-3).join(" | ");
+      // 126, 127: the shell could not exec it
+      if (code === 126 || code === 127) return fail(new Error(`cannot run redis-server (${binary}): ${last}`));
       fail(new Error(`redis-server (${binary}) exited (${signal ?? `code ${code}`}) before it was ready: ${last}`));
     };
     child.stdout!.on("data", onData);
@@ -101,15 +133,20 @@ function launch(binary: string, args: string[]): Promise<ChildProcess> {
   });
 }
 
-/** SIGTERM (redis-server then writes its append-only file out and exits), SIGKILL if it hangs. */
+/** SIGTERM (redis-server then writes its append-only file out and exits), from here and from the
+ *  watchdog, whose pipe is closed so that it goes too; SIGKILL if redis-server hangs. */
 function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null) {
+    child.stdin!.destroy();
+    return Promise.resolve();
+  }
   return new Promise((ok) => {
     const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     child.once("exit", () => {
       clearTimeout(killer);
       ok();
     });
+    child.stdin!.end();
     child.kill("SIGTERM");
   });
 }

@@ -2,7 +2,7 @@
 // npm start runs from the dist/ that npm install built, where npm adds nothing), talked to over HTTP, stopped
 // with SIGTERM.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
@@ -276,6 +276,60 @@ t.test("embedded Redis: jobs survive a restart; SIGTERM stops redis-server", asy
   t.same(await terminate(second.child), { code: 0, signal: null }, "second run exits 0");
   await within(15_000, "second run drained", second.child.drained);
   t.notOk(await accepts(second.redisPort), "the embedded redis-server stopped again");
+});
+
+/** Whether a process is gone: no entry in /proc, or a zombie that nobody reaped yet. */
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+t.test("presque killed with SIGKILL: its redis-server goes too (a throwaway one's directory with it)", async (t) => {
+  const dir = t.testdir({});
+  const dataDir = join(dir, "data");
+  writeFileSync(join(dir, "embedded.yaml"), `redis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
+  for (const [how, args] of [
+    ["embedded", ["--config", join(dir, "embedded.yaml")]],
+    ["ephemeral", ["--ephemeral"]],
+  ] as const) {
+    const port = await freePort();
+    const child = launch(t, NODE, [CLI, "serve", "--port", String(port), ...args]);
+    await waitReady(child, port);
+    const [pid] = execFileSync("pgrep", ["-P", String(child.proc.pid), "redis-server"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map(Number);
+    // redis-server shows "redis-server 127.0.0.1:<port>" as its command line, and works in its --dir
+    const redisPort = Number(/:(\d+)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[1]);
+    const redisDir = readlinkSync(`/proc/${pid}/cwd`);
+    t.ok(await accepts(redisPort), `${how}: redis-server ${pid} serves on ${redisPort}`);
+    child.proc.kill("SIGKILL");
+    await within(
+      10_000,
+      `${how}: redis-server gone`,
+      (async () => {
+        while (!gone(pid)) await sleep(50);
+      })(),
+    );
+    t.notOk(await accepts(redisPort), `${how}: nothing serves on its port`);
+    if (how === "ephemeral") {
+      await within(
+        5_000,
+        "its directory deleted",
+        (async () => {
+          while (existsSync(redisDir)) await sleep(50);
+        })(),
+      );
+      t.pass(`ephemeral: ${redisDir} deleted`);
+    } else {
+      t.equal(redisDir, dataDir, "embedded: in the configured directory");
+      t.ok(existsSync(dataDir), "embedded: the data stays");
+    }
+  }
 });
 
 t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (t) => {
