@@ -271,7 +271,8 @@ export class Worker<T = unknown> extends EventEmitter {
       return void this.finish(r, failure(err));
     }
     if (isThenable(result)) {
-      result.then(
+      // through Promise.resolve: a then() that throws is a failure of the job, not of this loop
+      Promise.resolve(result).then(
         () => void this.finish(r, undefined),
         (err: unknown) => void this.finish(r, failure(err)),
       );
