@@ -102,6 +102,8 @@ export class Worker<T = unknown> extends EventEmitter {
   private warnedAt = 0;
   /** jobs still to take under maxJobs */
   private budget: number;
+  /** fetches in flight, each holding some of the budget until it answers */
+  private fetching = 0;
   private readonly onSignal = (signal: NodeJS.Signals) => {
     if (!this.stopping) return void this.stop(this.opts.stopTimeout ?? 10_000);
     // a second Ctrl-C: whoever sends it does not want to wait; the signal's own action, now
@@ -186,6 +188,7 @@ export class Worker<T = unknown> extends EventEmitter {
       const want = await this.reserve(busy ? Infinity : 1);
       if (this.stopping || want === 0) return this.unreserve(want);
       let jobs: Job<T>[] = [];
+      this.fetching++;
       try {
         jobs = await this.client.fetchBatch<T>(queue, want, {
           lease: this.lease,
@@ -196,6 +199,7 @@ export class Worker<T = unknown> extends EventEmitter {
       } catch (err) {
         this.unreserve(want);
         this.budget += want;
+        this.fetched();
         if (this.stopping) return;
         failures++;
         this.report(err, { queue, what: "fetch" });
@@ -205,30 +209,45 @@ export class Worker<T = unknown> extends EventEmitter {
       }
       if (this.stopping) {
         this.unreserve(want);
+        this.fetched();
         if (this.lease > 0) await this.release(jobs as Job<unknown>[]);
         else await Promise.allSettled(jobs.map((job) => this.repost(job)));
         return;
       }
       this.unreserve(want - jobs.length);
       this.budget += want - jobs.length;
+      this.fetched();
       busy = jobs.length > 0;
       for (const job of jobs) this.run(job);
+      // came back empty: the loops that waited for what it held (a slot, the last of maxJobs) go
+      // first, or an empty queue's polls could keep them from it for good
+      if (!busy) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
-  /** Waits for a free slot, then takes up to max of them. */
+  /** Waits for a free slot, then takes up to max of them; 0 when stopping or maxJobs is all taken. */
   private async reserve(max: number): Promise<number> {
     for (;;) {
-      while (this.free === 0 && !this.stopping && this.budget > 0) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      // maxJobs: what is left of it may be held by another queue's fetch, which gives back what it
+      // did not get; this loop waits for that rather than end while jobs may still be taken
+      while (!this.stopping && (this.budget > 0 ? this.free === 0 : this.fetching > 0)) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      }
       // jobs that finish in this turn of the event loop free their slots together: one fetch for all
       await new Promise((resolve) => setImmediate(resolve));
-      if (this.stopping || this.budget <= 0) return 0;
-      if (this.free > 0) break; // else another queue's fetch took them meanwhile
+      if (this.stopping || (this.budget <= 0 && this.fetching === 0)) return 0;
+      if (this.free > 0 && this.budget > 0) break; // else another queue's fetch took them meanwhile
     }
     const n = Math.min(this.free, max, MAX_BATCH, this.budget);
     this.free -= n;
     this.budget -= n;
     return n;
+  }
+
+  /** A fetch answered (or failed): with maxJobs all reserved, loops waiting on it may now end. */
+  private fetched(): void {
+    this.fetching--;
+    if (this.budget <= 0 && this.fetching === 0) for (const wake of this.slotWaiters.splice(0)) wake();
   }
 
   private unreserve(n: number): void {

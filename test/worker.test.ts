@@ -188,6 +188,21 @@ t.test("maxJobs: takes that many, finishes them, stops by itself", async (t) => 
   t.match(await c.queueStats(q), { job_count: 4, job_leased: 0 });
 });
 
+t.test("maxJobs over two queues, the jobs all in one: the other's empty polls do not keep it from the last", async (t) => {
+  const [full, empty] = [queueName("full"), queueName("empty")];
+  await c.pushBatch(
+    full,
+    Array.from({ length: 30 }, (_, n) => ({ n })),
+  );
+  const w = worker([full, empty], () => {}, { concurrency: 10, maxJobs: 30 });
+  let stopped = false;
+  void w.stopped.then(() => (stopped = true));
+  await w.start();
+  await until("stopped by itself", () => stopped, 10_000);
+  t.equal(w.counts.done, 30);
+  t.match(await c.queueStats(full), { job_count: 0, job_leased: 0, job_processed: 30 });
+});
+
 t.test("lease 0, stop(timeout) with a job still running: the job is posted back", async (t) => {
   const q = queueName();
   await c.push(q, { k: "stuck" });
