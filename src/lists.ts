@@ -44,11 +44,6 @@ export class Lists {
     return removed;
   }
 
-  /** Every queue's name, sorted. O(queues): for background work only, never a request. */
-  async queues(): Promise<string[]> {
-    return (await this.redis.smembers(this.global.queues)).sort();
-  }
-
   queueCount(): Promise<number> {
     return this.redis.zcard(this.global.queueNames);
   }
@@ -109,8 +104,8 @@ export class Lists {
     // on a cluster every master holds some of the queues
     await scanEveryMaster(this.redis, pattern, async (found) => {
       const names = found.map((key) => key.slice(this.prefix.length + 1, -"}:jobs".length));
+      // into the set; the copy below puts every name in the set into the sorted set
       relisted += await this.redis.sadd(g.queues, ...names);
-      await this.redis.zadd(g.queueNames, ...names.flatMap((n) => [0, n]));
     });
     // names an older process unlisted (a purge) from the set only
     let cursor = "0";

@@ -1,10 +1,9 @@
-// The Redis connection, and the embedded redis-server presque runs when none is configured.
+// The Redis connection (a single Redis or a Cluster, from the config), and finding programs on PATH.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Config } from "./config.js";
-import { startRedisProcess } from "./redisserver.js";
-import type { RedisClient } from "./topology.js";
+import { isCluster, masters, nodeKey, type RedisClient } from "./topology.js";
 
 export function connectionOptions(config: Config): RedisOptions {
   return {
@@ -73,11 +72,8 @@ export function createClient(config: Config, overrides: RedisOptions = {}, clust
 
 /** Where a host/port config points, for logs and /stats/ (never the password). */
 export function describeTarget(redis: RedisClient): string {
-  if ((redis as Cluster).isCluster) {
-    const nodes = (redis as Cluster).nodes("master").map((n) => `${n.options.host}:${n.options.port}`);
-    return `redis cluster, masters ${nodes.sort().join(",")}`;
-  }
-  const { host, port, db } = (redis as Redis).options;
+  if (isCluster(redis)) return `redis cluster, masters ${masters(redis).map(nodeKey).sort().join(",")}`;
+  const { host, port, db } = redis.options;
   return `redis://${host}:${port}/${db ?? 0}`;
 }
 
@@ -93,16 +89,4 @@ export function findOnPath(program: string, path = process.env.PATH ?? ""): stri
     }
   }
   return null;
-}
-
-export interface EmbeddedRedis {
-  url: string;
-  dir: string;
-  stop(): Promise<void>;
-}
-
-/** Starts the machine's redis-server (or `binary`) with an append-only file in `dir`, so that
- *  queues survive a restart. */
-export async function startEmbeddedRedis(dir: string, binary?: string): Promise<EmbeddedRedis> {
-  return startRedisProcess({ dir, binary });
 }

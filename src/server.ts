@@ -15,7 +15,7 @@ import { createClient, describeTarget } from "./redis.js";
 import type { Context } from "./router.js";
 import { Store, type ScriptBuild } from "./store.js";
 import { Sweeper } from "./sweeper.js";
-import { commandTimeoutOf, describeNodes, reloadScriptsOnNewNodes, type RedisClient } from "./topology.js";
+import { describeNodes, reloadScriptsOnNewNodes, type RedisClient } from "./topology.js";
 
 export interface RunningServer {
   server: Server;
@@ -70,7 +70,9 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     const storeOptions = {
       prefix: config.redis.prefix,
       defaults: { ...config.jobs, ...config.queues },
-      commandTimeoutMs: commandTimeoutOf(config),
+      // the config's, not the client's: a Cluster has no command timeout of its own (each of its
+      // node connections has the one given in its redisOptions, see createRedis)
+      commandTimeoutMs: config.redis.command_timeout,
       writer,
       pushTimeoutMs: config.redis.push_timeout,
       waitReplicas: config.redis.wait_replicas,

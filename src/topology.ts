@@ -4,7 +4,6 @@
 // Everything here takes either client; on a single Redis each helper does the obvious thing.
 import calculateSlot from "cluster-key-slot";
 import type { Cluster, Redis } from "ioredis";
-import type { Config } from "./config.js";
 import { HttpError } from "./errors.js";
 import type { Script } from "./scripts.js";
 
@@ -24,12 +23,6 @@ export function masters(redis: RedisClient): Redis[] {
 /** `host:port` of a node connection, as the cluster names it in CLUSTER SLOTS. */
 export function nodeKey(node: Redis): string {
   return `${node.options.host}:${node.options.port}`;
-}
-
-/** The command timeout in ms: a Cluster has none of its own, each of its node connections has
- *  the one given in its redisOptions (see createRedis), so ask the config, not the client. */
-export function commandTimeoutOf(config: Config): number {
-  return config.redis.command_timeout;
 }
 
 /** SCANs every master for `pattern`, handing each batch of keys to `found` (SCAN never blocks
@@ -88,7 +81,7 @@ export class Clocks {
 
   /** The offset of the master that serves `key` (any key of a queue: they share its slot). */
   offsetFor(key: string): number {
-    if (!isCluster(this.redis)) return this.offsets.values().next().value ?? 0;
+    if (!isCluster(this.redis)) return this.lowest; // its one master's offset (0 before any sync)
     const owner = this.redis.slots[calculateSlot(key)]?.[0];
     const offset = owner === undefined ? undefined : this.offsets.get(owner);
     return offset ?? this.lowest;

@@ -3,7 +3,7 @@
 // batches, keeps their leases alive, and stops without losing a job.
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
-import { Client, ConnectionError, PresqueError, type BatchOutcome, type ClientOptions, type Job } from "./client.js";
+import { Client, ConnectionError, PresqueError, sleep, type BatchOutcome, type ClientOptions, type Job } from "./client.js";
 
 export interface JobContext {
   /** fires when the lease is lost (another worker may now hold the job) or the worker gives up on it */
@@ -156,7 +156,7 @@ export class Worker<T = unknown> extends EventEmitter {
       // a fetch whose answer is on its way holds leased jobs: let it arrive (they are failed back
       // at once) rather than cut it off and leave them leased; a long poll is cut off soon after
       const polled = Promise.allSettled(this.loops);
-      await Promise.race([polled, new Promise((resolve) => setTimeout(resolve, Math.min(STOP_POLL_GRACE_MS, timeoutMs)))]);
+      await Promise.race([polled, sleep(Math.min(STOP_POLL_GRACE_MS, timeoutMs))]);
       this.polls.abort(new Error("worker stopping"));
       await this.drain(timeoutMs);
       const left = [...this.running];
@@ -164,9 +164,7 @@ export class Worker<T = unknown> extends EventEmitter {
       await Promise.allSettled(this.loops);
       // acknowledgements that failed to go out are queued again: send until none are left
       for (let i = 0; i < 50 && (this.acks.size || this.fails.size || this.flushing.size); i++) await this.flushAll();
-      if (this.lease > 0 && left.length) await this.release(left.map((r) => r.job));
-      // lease 0: the server deleted them when it handed them out, so post them back
-      if (this.lease === 0) await Promise.allSettled(left.map((r) => this.repost(r.job as Job<T>)));
+      await this.handBack(left.map((r) => r.job as Job<T>));
       if (this.opts.register !== false) await Promise.allSettled(this.queues.map((q) => this.client.unregister(q)));
       process.off("SIGINT", this.onSignal);
       process.off("SIGTERM", this.onSignal);
@@ -204,15 +202,13 @@ export class Worker<T = unknown> extends EventEmitter {
         failures++;
         this.report(err, { queue, what: "fetch" });
         // a closed queue answers at once, as does a server that is down: do not spin
-        await this.pause(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), this.polls.signal);
         continue;
       }
       if (this.stopping) {
         this.unreserve(want);
         this.fetched();
-        if (this.lease > 0) await this.release(jobs as Job<unknown>[]);
-        else await Promise.allSettled(jobs.map((job) => this.repost(job)));
-        return;
+        return this.handBack(jobs);
       }
       this.unreserve(want - jobs.length);
       this.budget += want - jobs.length;
@@ -256,19 +252,6 @@ export class Worker<T = unknown> extends EventEmitter {
     for (const wake of this.slotWaiters.splice(0)) wake();
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const signal = this.polls.signal;
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-
   // --- running
 
   /** Runs the handler; one that returns without a promise is finished in the same turn, with no
@@ -287,16 +270,16 @@ export class Worker<T = unknown> extends EventEmitter {
     try {
       result = this.handler(job, this.contextOf(r));
     } catch (err) {
-      return void this.finish(r, failure(err));
+      return this.finish(r, failure(err));
     }
     if (isThenable(result)) {
       // through Promise.resolve: a then() that throws is a failure of the job, not of this loop
       Promise.resolve(result).then(
-        () => void this.finish(r, undefined),
-        (err: unknown) => void this.finish(r, failure(err)),
+        () => this.finish(r, undefined),
+        (err: unknown) => this.finish(r, failure(err)),
       );
     } else {
-      void this.finish(r, undefined);
+      this.finish(r, undefined);
     }
   }
 
@@ -310,21 +293,25 @@ export class Worker<T = unknown> extends EventEmitter {
     };
   }
 
-  private async finish(r: Running, error: string | undefined): Promise<void> {
+  private finish(r: Running, error: string | undefined): void {
     if (r.settled) return; // given up on (lease lost, or stop timed out): not ours to report
     const job = r.job as Job<T>;
     this.settle(r);
     if (error === undefined) {
       this.counts.done++;
       this.emit("completed", job);
-      if (this.lease > 0) this.enqueue(this.acks, job, r.deadline);
+      if (this.lease > 0) this.enqueue(this.acks, job.queue, { id: job.id, attempt: job.attempt, deadline: r.deadline });
     } else {
       this.counts.failed++;
       this.emit("failed", job, error);
-      if (this.lease > 0) this.enqueue(this.fails, job, r.deadline, error);
-      else await this.repost(job);
+      if (this.lease === 0) return void this.repost(job).then(() => this.stopIfAllDone());
+      this.enqueue(this.fails, job.queue, { id: job.id, attempt: job.attempt, deadline: r.deadline, error });
     }
-    // maxJobs taken and all of them finished: nothing is left to do
+    this.stopIfAllDone();
+  }
+
+  /** maxJobs taken and all of them finished: nothing is left to do. */
+  private stopIfAllDone(): void {
     if (this.budget === 0 && this.free === this.concurrency && !this.stopping) void this.stop();
   }
 
@@ -397,9 +384,17 @@ export class Worker<T = unknown> extends EventEmitter {
       } catch (err) {
         this.report(err, { queue: job.queue, id: job.id, what: "repost" });
         if (!(err instanceof ConnectionError) || tries >= 20) return;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** tries)));
+        await sleep(Math.min(2000, 100 * 2 ** tries));
       }
     }
+  }
+
+  /** Jobs this worker will not run (left running at stop, or fetched after it began), returned:
+   *  released under a lease; with lease 0, which deleted them when they were handed out, posted
+   *  back. */
+  private async handBack(jobs: Job<T>[]): Promise<void> {
+    if (this.lease > 0) await this.release(jobs as Job<unknown>[]);
+    else await Promise.allSettled(jobs.map((job) => this.repost(job)));
   }
 
   /** Jobs left running at stop, or fetched after it began: failed now with retry_in 0, so that any
@@ -430,10 +425,10 @@ export class Worker<T = unknown> extends EventEmitter {
 
   // --- acknowledgements
 
-  private enqueue(into: Map<string, Pending[]>, job: Job<unknown>, deadline: number, error?: string): void {
-    let list = into.get(job.queue);
-    if (!list) into.set(job.queue, (list = []));
-    list.push({ id: job.id, attempt: job.attempt, deadline, ...(error !== undefined && { error }) });
+  private enqueue(into: Map<string, Pending[]>, queue: string, entry: Pending): void {
+    let list = into.get(queue);
+    if (!list) into.set(queue, (list = []));
+    list.push(entry);
     if (list.length >= MAX_BATCH) this.flushAll();
     else this.flushTimer ??= setTimeout(() => void this.flushAll(), this.opts.flushDelay ?? 2);
   }
@@ -479,9 +474,9 @@ export class Worker<T = unknown> extends EventEmitter {
       // out will be handed out again anyway
       const keep = entries.filter((e) => e.deadline > Date.now());
       if (keep.length === 0 || !(err instanceof ConnectionError || (err instanceof PresqueError && err.status === 503))) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
       const map = kind === "ack" ? this.acks : this.fails;
-      for (const e of keep) this.enqueue(map, { id: e.id, attempt: e.attempt, queue, data: undefined }, e.deadline, e.error);
+      for (const e of keep) this.enqueue(map, queue, e);
     }
   }
 

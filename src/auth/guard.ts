@@ -6,7 +6,7 @@ import { classify } from "../errors.js";
 import type { RateLimiter } from "./ratelimit.js";
 import { RouteTable } from "./routes.js";
 import { mayUseQueue, type Token, TokenTable } from "./tokens.js";
-import { loadTokenTable, type AuthSettings } from "./tokensfile.js";
+import { loadTokenTable, tokensConfigured, type AuthSettings } from "./tokensfile.js";
 
 const CHALLENGE = 'Bearer realm="presque"';
 const INVALID = 'Bearer realm="presque", error="invalid_token"';
@@ -21,7 +21,7 @@ export class Guard {
     private readonly log: Logger,
   ) {
     this.table = loadTokenTable(auth);
-    this.enabled = this.table.size > 0 || !!auth.tokens_file;
+    this.enabled = tokensConfigured(auth);
   }
 
   /** Read on every request: a field, not a getter. A named tokens file turns checking on even

@@ -3,7 +3,7 @@
 // never inside a queue script, by its own script (lua/global/rateLimit.v1.lua) on one key.
 import { readFileSync } from "node:fs";
 import type { RedisClient } from "../topology.js";
-import { LUA_DIR } from "../scripts.js";
+import { callScript, LUA_DIR } from "../scripts.js";
 import type { Token } from "./tokens.js";
 
 const COMMAND = "rateLimit_v1";
@@ -17,16 +17,14 @@ export class RateLimiter {
     private readonly prefix: string,
   ) {}
 
-  /** 0 when the token may make this request now, else the milliseconds until it may. */
+  /** 0 when the token (rate > 0) may make this request now, else the milliseconds until it may. */
   async wait(token: Token): Promise<number> {
-    if (token.rate <= 0) return 0;
     if (!this.defined) {
       lua ??= readFileSync(`${LUA_DIR}global/rateLimit.v1.lua`, "utf8");
       this.redis.defineCommand(COMMAND, { numberOfKeys: 1, lua });
       this.defined = true;
     }
-    const call = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>)[COMMAND];
     // the token id is the hash tag: one bucket, one slot
-    return Number(await call.call(this.redis, `${this.prefix}rate:{${token.id}}`, token.rate, token.burst));
+    return Number(await callScript<number>(this.redis, COMMAND, [`${this.prefix}rate:{${token.id}}`], [token.rate, token.burst]));
   }
 }

@@ -1,6 +1,6 @@
 // What every client subcommand shares: --url / PRESQUE_URL, --help, and one-line errors.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { Client, ConnectionError, DEFAULT_URL, PresqueError } from "../client.js";
+import { Client, ConnectionError, PresqueError } from "../client.js";
 
 /** A mistake in the command line: the message and the command's usage, exit code 2. */
 export class UsageError extends Error {}
@@ -10,7 +10,8 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export interface Parsed {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
-  url: string;
+  /** as given; the Client falls back to PRESQUE_URL, PRESQUE_TOKEN and its default URL */
+  url?: string;
   token?: string;
 }
 
@@ -30,8 +31,8 @@ export function parse(argv: string[], usage: string, options: Options = {}): Par
     process.stdout.write(usage);
     return null;
   }
-  const url = (parsed.values.url as string | undefined) ?? process.env.PRESQUE_URL ?? DEFAULT_URL;
-  const token = (parsed.values.token as string | undefined) ?? (process.env.PRESQUE_TOKEN || undefined);
+  const url = parsed.values.url as string | undefined;
+  const token = parsed.values.token as string | undefined;
   return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, url, token };
 }
 

@@ -17,7 +17,7 @@ export async function popCommand(argv: string[]): Promise<number | void> {
   const queue = requireQueue(args.positionals, USAGE);
   const presque = client(args);
   try {
-    const lease = args.values.lease === undefined ? 0 : number(args.values.lease, "lease", 0, 0);
+    const lease = number(args.values.lease, "lease", 0, 0);
     const job = await presque.fetch(queue, { lease, wait: number(args.values.wait, "wait", 0, 0) });
     if (!job) {
       process.stderr.write(`presque: no job in ${queue}\n`);

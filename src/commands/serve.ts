@@ -3,8 +3,7 @@
 import cluster from "node:cluster";
 import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "../config.js";
 import { createLogger } from "../log.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "../redis.js";
-import { startRedisProcess } from "../redisserver.js";
+import { startRedisProcess, type RedisProcess } from "../redisserver.js";
 import { startServer } from "../server.js";
 
 export async function serveCommand(argv: string[]): Promise<void> {
@@ -37,7 +36,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
 
   log.info({ file: configFile ?? "(none: defaults)" }, "config");
-  let embedded: EmbeddedRedis | undefined;
+  let embedded: RedisProcess | undefined;
   if (ephemeral && !usesEmbeddedRedis(config)) {
     throw new ConfigError("--ephemeral starts its own redis-server: give no --redis with it");
   }
@@ -46,7 +45,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     config.redis.url = embedded.url;
     log.info({ url: embedded.url, ephemeral: true }, "throwaway redis-server started");
   } else if (usesEmbeddedRedis(config)) {
-    embedded = await startEmbeddedRedis(config.redis.embedded.dir, config.redis.embedded.binary);
+    // with an append-only file in embedded.dir, so that queues survive a restart
+    embedded = await startRedisProcess({ dir: config.redis.embedded.dir, binary: config.redis.embedded.binary });
     config.redis.url = embedded.url;
     log.info({ url: embedded.url, dir: embedded.dir, appendonly: true }, "embedded redis-server started");
   }

@@ -28,7 +28,7 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
         if (!isObject(job)) throw badRequest(`jobs[${i}] must be a JSON object`);
         return JSON.stringify(job);
       });
-      const once = idempotencyOf(req, "qb", payloads.join("\n"));
+      const once = idempotencyOf(req, "qb", payloads);
       const { ids, replayed } = await store.pushOnce(queue, payloads, opts, once);
       sendJson(res, replayed ? 200 : 201, { ids }, replayed ? REPLAYED : {});
     },
