@@ -42,6 +42,17 @@ export const DEFAULTS: Config = {
   queues: { max_length: 0, max_payload: 0, idempotency_window: 86400 },
 };
 
+/** The settings a queue may have of its own (POST /control/:queue), with the server-wide defaults
+ *  in config.yaml's jobs and queues sections: one range for both, in the order errors list them. */
+export const QUEUE_SETTING_RANGES = {
+  max_attempts: [1, 1000],
+  backoff_base: [0, 86400],
+  backoff_cap: [0, 30 * 86400],
+  max_length: [0, 1_000_000_000], // 0: no limit
+  max_payload: [0, 512 * 1024 * 1024], // bytes; 0: no limit but server.max_body
+  idempotency_window: [1, 30 * 86400],
+} as const satisfies Record<string, readonly [number, number]>;
+
 type Check = (v: unknown) => string | null; // the complaint, or null when the value is fine
 const int =
   (min: number, max: number): Check =>
@@ -96,10 +107,19 @@ const SCHEMA: Schema = {
     embedded: { dir: str, binary: str },
   },
   batch: { max_push: int(1, 100000), max_fetch: int(1, 100000) },
-  jobs: { max_attempts: int(1, 1000), backoff_base: int(0, 86400), backoff_cap: int(0, 86400 * 30), max_lease: int(1, 86400 * 7) },
+  jobs: {
+    max_attempts: int(...QUEUE_SETTING_RANGES.max_attempts),
+    backoff_base: int(...QUEUE_SETTING_RANGES.backoff_base),
+    backoff_cap: int(...QUEUE_SETTING_RANGES.backoff_cap),
+    max_lease: int(1, 86400 * 7),
+  },
   log: { level: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent") },
   auth: { tokens: tokenList, tokens_file: str, insecure: bool },
-  queues: { max_length: int(0, 1_000_000_000), max_payload: int(0, 512 * 1024 * 1024), idempotency_window: int(1, 30 * 86400) },
+  queues: {
+    max_length: int(...QUEUE_SETTING_RANGES.max_length),
+    max_payload: int(...QUEUE_SETTING_RANGES.max_payload),
+    idempotency_window: int(...QUEUE_SETTING_RANGES.idempotency_window),
+  },
 };
 
 export class ConfigError extends Error {}

@@ -1,5 +1,6 @@
 // /q/:queue — presque's job routes — and /q/:queue/:id, one job under a lease.
 import { failedBody, jobBody } from "../api.js";
+import { QUEUE_SETTING_RANGES } from "../config.js";
 import { badRequest, HttpError } from "../errors.js";
 import { closeSignal, isObject, parseJson, readBody, readJob, readLooseObject, sendEmpty, sendJson, sendRaw } from "../http.js";
 import { attemptOf, checkSeconds, jobIdParam, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
@@ -8,7 +9,7 @@ import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 
 const MAX_ERROR_LENGTH = 4096;
 // as long as the longest backoff_cap
-const MAX_RETRY_IN = 30 * 86400;
+const MAX_RETRY_IN = QUEUE_SETTING_RANGES.backoff_cap[1];
 
 /** A job handed out: its id and, under a lease, the attempt (the lease token) and the expiry. */
 function jobHeaders(id: string, lease: number, attempt: number): Record<string, string | number> {

@@ -1,5 +1,6 @@
 // /j, /status, /control and /stats: what a queue holds and how it behaves.
 import { controlBody, queueFigures, statsEntry } from "../api.js";
+import { QUEUE_SETTING_RANGES } from "../config.js";
 import { badRequest } from "../errors.js";
 import { readLooseObject, sendJson } from "../http.js";
 import type { Query } from "../http.js";
@@ -61,14 +62,7 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
   router.route("/stats/", { GET: async (req, res) => sendJson(res, 200, await stats(ctx, statsQuery(req.query))) });
 }
 
-const SETTING_RANGES: Record<string, [number, number]> = {
-  max_attempts: [1, 1000],
-  backoff_base: [0, 86400],
-  backoff_cap: [0, 30 * 86400],
-  max_length: [0, 1_000_000_000], // 0: no limit
-  max_payload: [0, 512 * 1024 * 1024], // bytes; 0: no limit but server.max_body
-  idempotency_window: [1, 30 * 86400],
-};
+const SETTING_RANGES: Record<string, readonly [number, number]> = QUEUE_SETTING_RANGES;
 
 /** {"status": "stop"|"start"} and/or queue settings; null restores a setting's default. */
 function controlChanges(body: Record<string, unknown>, maxLease: number): Record<string, string | number> {
