@@ -190,6 +190,8 @@ export interface Invocation {
   configFile: string | null;
   workers: number;
   help: boolean;
+  /** --ephemeral: no setting of the config file, it only changes which redis-server is started */
+  ephemeral?: true;
 }
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Invocation {
@@ -205,6 +207,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         config: { type: "string" },
         workers: { type: "string" },
         insecure: { type: "boolean" },
+        ephemeral: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -263,6 +266,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     configFile: explicitFile || existsSync(configFile) ? configFile : null,
     workers: workers ? checked(workers, int(1, 64), Number) : 1,
     help: !!flags.help,
+    ...(flags.ephemeral && { ephemeral: true as const }),
   };
 }
 

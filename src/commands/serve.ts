@@ -7,11 +7,9 @@ import { startRedisProcess, type RedisProcess } from "../redisserver.js";
 import { startServer } from "../server.js";
 
 export async function serveCommand(argv: string[]): Promise<void> {
-  // --ephemeral is no setting of the config file: it only changes which redis-server is started
-  const ephemeral = argv.includes("--ephemeral");
   let invocation;
   try {
-    invocation = loadConfig(argv.filter((a) => a !== "--ephemeral"));
+    invocation = loadConfig(argv);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`presque: ${err.message}\n`);
@@ -23,7 +21,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const { config, configFile, workers } = invocation;
+  const { config, configFile, workers, ephemeral } = invocation;
   const log = createLogger(config.log.level);
 
   if (cluster.isWorker) {
