@@ -95,8 +95,12 @@ function handleSignals(stop: (signal: string) => Promise<void>, log: ReturnType<
 /** --workers N: N processes share the port (node:cluster); this one keeps the embedded Redis. */
 async function supervise(n: number, config: Config, log: ReturnType<typeof createLogger>, embedded: boolean, after: () => Promise<void>) {
   let stopping = false;
-  const env = { PRESQUE_REDIS_URL: config.redis.url ?? "", PRESQUE_EMBEDDED: embedded ? "1" : "0" };
-  for (let i = 0; i < n; i++) cluster.fork(config.redis.url ? env : { PRESQUE_EMBEDDED: "0" });
+  // the same for a worker that replaces one that died: an inherited PRESQUE_EMBEDDED must not say
+  // otherwise (/stats/ reports it)
+  const env = config.redis.url
+    ? { PRESQUE_REDIS_URL: config.redis.url, PRESQUE_EMBEDDED: embedded ? "1" : "0" }
+    : { PRESQUE_EMBEDDED: "0" };
+  for (let i = 0; i < n; i++) cluster.fork(env);
   const listening = new Set<number>();
   cluster.on("listening", (worker) => listening.add(worker.id));
   cluster.on("exit", (worker, code, signal) => {
@@ -108,7 +112,7 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
       return;
     }
     log.error({ pid: worker.process.pid, code, signal }, "worker died; starting another");
-    cluster.fork(config.redis.url ? env : {});
+    cluster.fork(env);
   });
   const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
