@@ -55,11 +55,10 @@ async function finisher(q: string) {
   return { w, done };
 }
 
-t.test("a Worker killed with SIGKILL mid-job: the job comes back after its lease and another worker does it", async (t) => {
-  const q = queueName();
-  const id = await c.push(q, { n: 1 });
-  const child = workerChild(t, q);
-  await until("started", () => child.out().includes(`started ${id} 1`));
+/** SIGKILLs `child` once its output shows `started`, then another worker must do the job (its
+ *  second attempt, after the lease) and ack it. */
+async function killedThenDoneByAnother(t: Test, q: string, id: string, child: Child, started: string) {
+  await until("started", () => child.out().includes(started));
   process.kill(child.proc.pid!, "SIGKILL");
   await child.exited;
   const { w, done } = await finisher(q);
@@ -67,6 +66,12 @@ t.test("a Worker killed with SIGKILL mid-job: the job comes back after its lease
   await w.stop();
   t.same(done, [{ id, attempt: 2 }]);
   t.equal(await c.job(q, id), null, "acked");
+}
+
+t.test("a Worker killed with SIGKILL mid-job: the job comes back after its lease and another worker does it", async (t) => {
+  const q = queueName();
+  const id = await c.push(q, { n: 1 });
+  await killedThenDoneByAnother(t, q, id, workerChild(t, q), `started ${id} 1`);
 });
 
 t.test("presque work killed with SIGKILL mid-job: the job comes back and another worker does it", async (t) => {
@@ -75,14 +80,7 @@ t.test("presque work killed with SIGKILL mid-job: the job comes back and another
   const child = launch(t, process.execPath, ["dist/cli.js", "work", q, "--lease", "1", "--", "sh", "-c", "echo running; sleep 2"], {
     PRESQUE_URL: h.url,
   });
-  await until("running", () => child.out().includes("running"));
-  process.kill(child.proc.pid!, "SIGKILL");
-  await child.exited;
-  const { w, done } = await finisher(q);
-  await until("done by another", () => done.length === 1);
-  await w.stop();
-  t.same(done, [{ id, attempt: 2 }]);
-  t.equal(await c.job(q, id), null);
+  await killedThenDoneByAnother(t, q, id, child, "running");
 });
 
 t.test("SIGTERM mid-job: the job is handed back, ready again at once (whatever the backoff), the worker exits 0", async (t) => {
