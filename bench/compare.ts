@@ -79,8 +79,8 @@ function commitOf(dir: string): string | undefined {
 const trees: Tree[] = dirs.map((d, i) => {
   const dir = resolve(d);
   // startPresque runs the tree's own build and dependencies: without node_modules it fails later, less clearly
-  const problem = !existsSync(join(dir, "src", "cli.ts"))
-    ? "is not a presque checkout (no src/cli.ts)"
+  const problem = ![join("src", "cli", "main.ts"), join("src", "cli.ts")].some((f) => existsSync(join(dir, f)))
+    ? "is not a presque checkout (no src/cli/main.ts, nor the src/cli.ts of earlier layouts)"
     : !existsSync(join(dir, "node_modules")) && "has no node_modules: run npm ci there, or symlink this tree's";
   if (problem) {
     log(`bench:compare: ${dir} ${problem}`);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { RedisMemoryServer } from "redis-memory-server";
-import { findOnPath } from "../src/redis.js";
+import { findOnPath } from "../src/store/redis.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -118,8 +118,9 @@ export interface PresqueOptions {
   cluster?: string[];
 }
 
-/** presque as `npm start` runs it: src/ built into dist/, then `node dist/cli.js --port P --redis URL
- *  --config F`. A checkout from before dist/ existed runs as it was started then, under tsx. */
+/** presque as `npm start` runs it: src/ built into dist/, then `node dist/cli/main.js --port P --redis URL
+ *  --config F` (`dist/cli.js` in checkouts from before src/ had folders). A checkout from before dist/
+ *  existed runs as it was started then, under tsx. */
 export async function startPresque(redisUrl: string, opts: PresqueOptions = {}): Promise<Child> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "presque-bench-"));
@@ -131,7 +132,7 @@ export async function startPresque(redisUrl: string, opts: PresqueOptions = {}):
   let entry = join(tree, "src", "cli.ts");
   if (existsSync(builder)) {
     execFileSync(process.execPath, [builder], { cwd: tree, stdio: "inherit" });
-    entry = join(tree, "dist", "cli.js");
+    entry = [join(tree, "dist", "cli", "main.js"), join(tree, "dist", "cli.js")].find((f) => existsSync(f))!;
   }
   const redisFlags = opts.cluster ? ["--redis-cluster", opts.cluster.join(",")] : ["--redis", redisUrl];
   const args = [entry, "--port", String(port), ...redisFlags, "--config", config];

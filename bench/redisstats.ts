@@ -3,7 +3,7 @@
 // used_memory.
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { readScripts } from "../src/scripts.js";
+import { readScripts } from "../src/store/scripts.js";
 import { sleep } from "./load.js";
 
 export type CommandCounts = Map<string, number>;

@@ -2,9 +2,9 @@
 // The queues are filled through presque's own Store (the push script and the listing beside it),
 // so they hold exactly what pushes would have written, only faster than over HTTP.
 import { Redis } from "ioredis";
-import { DEFAULTS } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { Store } from "../src/store.js";
+import { DEFAULTS } from "../src/server/config.js";
+import { createLogger } from "../src/shared/log.js";
+import { Store } from "../src/store/store.js";
 import { commandCounts, commandUse } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
 import { sleep } from "./load.js";

@@ -43,7 +43,7 @@ const result = await esbuild.build({
 for (const file of result.outputFiles) {
   mkdirSync(dirname(file.path), { recursive: true });
   const temporary = `${file.path}.${process.pid}.tmp`;
-  writeFileSync(temporary, file.contents, { mode: file.path.endsWith("cli.js") ? 0o755 : 0o644 });
+  writeFileSync(temporary, file.contents, { mode: file.path.endsWith("cli/main.js") ? 0o755 : 0o644 });
   renameSync(temporary, file.path);
 }
 

@@ -19,8 +19,8 @@ export {
   type QueueSettings,
   type Stats,
   type WorkerInfo,
-} from "./client.js";
-export { Worker, type Handler, type JobContext, type WorkerCounts, type WorkerOptions } from "./worker.js";
+} from "./client/client.js";
+export { Worker, type Handler, type JobContext, type WorkerCounts, type WorkerOptions } from "./client/worker.js";
 export { startPresque, type PresqueOptions, type RunningPresque } from "./kit.js";
-export { startServer, type RunningServer } from "./server.js";
-export { DEFAULTS, type Config } from "./config.js";
+export { startServer, type RunningServer } from "./server/start.js";
+export { DEFAULTS, type Config } from "./server/config.js";

@@ -1,10 +1,10 @@
 // startPresque(): presque for a test suite. An in-process server on a free port with its own
 // throwaway redis-server (nothing written to disk that outlives close()).
-import { Client } from "./client.js";
-import { DEFAULTS, type Config } from "./config.js";
-import { createLogger } from "./log.js";
-import { startRedisProcess } from "./redisserver.js";
-import { startServer } from "./server.js";
+import { Client } from "./client/client.js";
+import { DEFAULTS, type Config } from "./server/config.js";
+import { createLogger } from "./shared/log.js";
+import { startRedisProcess } from "./store/redisserver.js";
+import { startServer } from "./server/start.js";
 
 export interface PresqueOptions {
   /** the redis-server to run; default PRESQUE_REDIS_SERVER, then the one on PATH */

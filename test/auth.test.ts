@@ -1,4 +1,4 @@
-// Tokens and roles: who may call which route on which queue (src/auth/), against a real server.
+// Tokens and roles: who may call which route on which queue (src/server/auth/), against a real server.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -6,11 +6,11 @@ import { pino } from "pino";
 import fc from "fast-check";
 import t from "tap";
 import { parse as parseYaml } from "yaml";
-import { digestOf, globsToRegExp, newToken, TokenTable, type Role, type TokenSpec } from "../src/auth/tokens.js";
-import { ROUTE_ROLES } from "../src/auth/routes.js";
-import { exposureComplaint } from "../src/auth/tokensfile.js";
-import { main as tokenCommand } from "../src/commands/token.js";
-import { startServer } from "../src/server.js";
+import { digestOf, globsToRegExp, newToken, TokenTable, type Role, type TokenSpec } from "../src/server/auth/tokens.js";
+import { ROUTE_ROLES } from "../src/server/auth/routes.js";
+import { exposureComplaint } from "../src/server/auth/tokensfile.js";
+import { main as tokenCommand } from "../src/cli/commands/token.js";
+import { startServer } from "../src/server/start.js";
 import { client, harness, redisUrl, startRedis, testConfig } from "./helpers.js";
 
 const ROLE_NAMES: Role[] = ["producer", "consumer", "monitor", "admin"];
@@ -40,7 +40,7 @@ t.teardown(async () => {
 const http = client(presque.url);
 const as = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
-// Written from the issue, not from src/auth/routes.ts, so that a wrong table fails here.
+// Written from the issue, not from src/server/auth/routes.ts, so that a wrong table fails here.
 // [method, path with :q for the queue, roles that may call it]
 const MATRIX: Array<[string, string, Role[]]> = [
   ["POST", "/q/:q", ["producer"]],
@@ -97,7 +97,7 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
   t.equal(checked, 268, "21 queue routes x 3 queues x 4 roles, 4 others x 4 roles");
 });
 
-t.test("the table in src/auth/routes.ts has no route the matrix above leaves out", async (t) => {
+t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {
   const tested = new Set(MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id")}`));
   for (const [path, methods] of Object.entries(ROUTE_ROLES)) {
     for (const [method, allowed] of Object.entries(methods)) {
@@ -263,7 +263,7 @@ t.test("no tokens: open on loopback, refused elsewhere unless --insecure", async
 });
 
 t.test("a path the router knows and the table does not needs admin", async (t) => {
-  const { Guard } = await import("../src/auth/guard.js");
+  const { Guard } = await import("../src/server/auth/guard.js");
   const guard = new Guard({ tokens, insecure: false }, { wait: async () => 0 } as never, pino({ level: "silent" }));
   const answer = (token: string) => {
     let status = 0;

@@ -1,8 +1,8 @@
-// presque push/pop/stats/stop/start/purge/dead as a user runs them: child processes of dist/cli.js.
+// presque push/pop/stats/stop/start/purge/dead as a user runs them: child processes of dist/cli/main.js.
 import { execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import t from "tap";
-import { Client } from "../src/client.js";
+import { Client } from "../src/client/client.js";
 import { freePort, harness, queueName } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -14,7 +14,7 @@ t.teardown(() => c.close());
 /** Runs the CLI; asynchronously, since the server it talks to lives in this process. */
 function presque(args: string[], input?: string, env: Record<string, string> = { PRESQUE_URL: h.url }) {
   const { PRESQUE_URL: _, ...base } = process.env;
-  const child = spawn(process.execPath, ["dist/cli.js", ...args], { cwd: REPO, env: { ...base, ...env }, stdio: "pipe" });
+  const child = spawn(process.execPath, ["dist/cli/main.js", ...args], { cwd: REPO, env: { ...base, ...env }, stdio: "pipe" });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += d));

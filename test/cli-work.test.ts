@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import t from "tap";
-import { Client } from "../src/client.js";
+import { Client } from "../src/client/client.js";
 import { harness, queueName } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), "presque-work-"));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 function work(args: string[]) {
-  const child = spawn(process.execPath, ["dist/cli.js", "work", ...args], {
+  const child = spawn(process.execPath, ["dist/cli/main.js", "work", ...args], {
     cwd: REPO,
     env: { ...process.env, PRESQUE_URL: h.url },
     stdio: "pipe",

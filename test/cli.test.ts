@@ -1,4 +1,4 @@
-// presque as the README starts it: a child process (npm start, or node dist/cli.js serve, which is what
+// presque as the README starts it: a child process (npm start, or node dist/cli/main.js serve, which is what
 // npm start runs from the dist/ that npm install built, where npm adds nothing), talked to over HTTP, stopped
 // with SIGTERM.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -6,12 +6,12 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFil
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
-import { newToken } from "../src/auth/tokens.js";
+import { newToken } from "../src/server/auth/tokens.js";
 import { client, freePort, redisUrl, sleep, startRedis } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const NODE = process.execPath;
-const CLI = "dist/cli.js";
+const CLI = "dist/cli/main.js";
 execFileSync(NODE, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" });
 const SCRIPTS = readdirSync(join(REPO, "lua"))
   .filter((f) => f.endsWith(".lua"))
@@ -172,7 +172,7 @@ t.test("npm start -- --port --redis: serves, logs JSON, stops on SIGTERM", async
   );
 });
 
-t.test("node dist/cli.js: SIGTERM mid-request finishes it and exits 0", async (t) => {
+t.test("node dist/cli/main.js: SIGTERM mid-request finishes it and exits 0", async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const port = await freePort();

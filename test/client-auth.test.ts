@@ -2,9 +2,9 @@
 import { execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import t from "tap";
-import { newToken } from "../src/auth/tokens.js";
-import { Client, PresqueError } from "../src/client.js";
-import { Worker } from "../src/worker.js";
+import { newToken } from "../src/server/auth/tokens.js";
+import { Client, PresqueError } from "../src/client/client.js";
+import { Worker } from "../src/client/worker.js";
 import { harness, queueName } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -42,7 +42,7 @@ t.test("presque push --token, and PRESQUE_TOKEN", async (t) => {
   const q = queueName();
   const run = (args: string[], env: Record<string, string>) =>
     new Promise<{ code: number | null; err: string }>((ok) => {
-      const child = spawn(process.execPath, ["dist/cli.js", ...args], {
+      const child = spawn(process.execPath, ["dist/cli/main.js", ...args], {
         cwd: REPO,
         env: { ...process.env, PRESQUE_URL: h.url, ...env },
         stdio: ["ignore", "ignore", "pipe"],

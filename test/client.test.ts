@@ -2,7 +2,7 @@
 // where a repeat is harmless.
 import { createServer } from "node:http";
 import t from "tap";
-import { Client, ConnectionError, PresqueError } from "../src/client.js";
+import { Client, ConnectionError, PresqueError } from "../src/client/client.js";
 import { freePort, harness, queueName } from "./helpers.js";
 
 const h = await harness(t);

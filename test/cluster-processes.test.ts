@@ -34,7 +34,7 @@ async function processes(t: Test, redisFlags: string[]): Promise<string[]> {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "src/cli.ts", "--port", String(port), "--workers", String(workers), ...redisFlags],
+      ["--import", "tsx", "src/cli/main.ts", "--port", String(port), "--workers", String(workers), ...redisFlags],
       {
         cwd: ROOT,
         detached: true,

@@ -9,11 +9,11 @@ import { join } from "node:path";
 import calculateSlot from "cluster-key-slot";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
-import { masters, nodeKey, type RedisClient } from "../src/topology.js";
+import { createLogger } from "../src/shared/log.js";
+import { startServer, type RunningServer } from "../src/server/start.js";
+import { masters, nodeKey, type RedisClient } from "../src/store/topology.js";
 import { type DeepPartial, queueName, redisUrl, sleep, startRedis, testConfig } from "./helpers.js";
-import type { Config } from "../src/config.js";
+import type { Config } from "../src/server/config.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 
 let shared: Promise<TestCluster> | undefined;

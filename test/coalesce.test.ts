@@ -1,7 +1,7 @@
 // Group commit caps: single-job pushes that arrive together share a script call, cut by count and
 // by bytes, so that one call never carries more than a few MB while each job is still stored.
 import t, { type Test } from "tap";
-import { Coalescer, MAX_GROUP_BYTES } from "../src/coalesce.js";
+import { Coalescer, MAX_GROUP_BYTES } from "../src/store/coalesce.js";
 import { harness, queueName } from "./helpers.js";
 
 /** A Coalescer whose calls are recorded: each call's items. */

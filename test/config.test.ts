@@ -1,8 +1,8 @@
-// src/config.ts: flags > environment > config file > defaults, and a config file checked key by key.
+// src/server/config.ts: flags > environment > config file > defaults, and a config file checked key by key.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
-import { ConfigError, DEFAULTS, loadConfig, readConfigFile, USAGE, usesEmbeddedRedis, type Config } from "../src/config.js";
+import { ConfigError, DEFAULTS, loadConfig, readConfigFile, USAGE, usesEmbeddedRedis, type Config } from "../src/server/config.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const pristine: Config = structuredClone(DEFAULTS);

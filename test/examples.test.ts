@@ -2,7 +2,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import t from "tap";
-import { Client } from "../src/client.js";
+import { Client } from "../src/client/client.js";
 import { harness, queueName, sleep } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");

@@ -8,8 +8,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
-import { createLogger } from "../src/log.js";
-import { startServer } from "../src/server.js";
+import { createLogger } from "../src/shared/log.js";
+import { startServer } from "../src/server/start.js";
 import { freePort, harness, queueName, redisUrl, sleep, startRedis, testConfig, until } from "./helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -194,7 +194,7 @@ t.test("presque killed with SIGKILL under load and restarted: every job answered
 
   const startPresque = async () => {
     // its own process group: tsx runs the server in a child process of its own
-    const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", "--port", String(port), "--redis", url], {
+    const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli/main.ts", "--port", String(port), "--redis", url], {
       cwd: ROOT,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],

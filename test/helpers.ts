@@ -6,10 +6,10 @@ import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis } from "ioredis";
 import { RedisMemoryServer } from "redis-memory-server";
 import tap, { type Test } from "tap";
-import { DEFAULTS, type Config } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { findOnPath } from "../src/redis.js";
-import { startServer, type RunningServer, type StartOptions } from "../src/server.js";
+import { DEFAULTS, type Config } from "../src/server/config.js";
+import { createLogger } from "../src/shared/log.js";
+import { findOnPath } from "../src/store/redis.js";
+import { startServer, type RunningServer, type StartOptions } from "../src/server/start.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 
 export const REDIS_BINARY = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server") || "/usr/bin/redis-server";

@@ -2,8 +2,8 @@
 // max_length and max_payload.
 import { pino } from "pino";
 import t from "tap";
-import { newToken, type TokenSpec } from "../src/auth/tokens.js";
-import { startServer } from "../src/server.js";
+import { newToken, type TokenSpec } from "../src/server/auth/tokens.js";
+import { startServer } from "../src/server/start.js";
 import { client, harness, queueName, redisUrl, startRedis, testConfig, type Harness } from "./helpers.js";
 
 const slow = newToken("slow");

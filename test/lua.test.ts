@@ -5,10 +5,10 @@ import { Redis } from "ioredis";
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { queueKeys } from "../src/keys.js";
-import { createLogger } from "../src/log.js";
-import { LUA_DIR, readScripts } from "../src/scripts.js";
-import { SCRIPT_VERSIONS, Store } from "../src/store.js";
+import { queueKeys } from "../src/store/keys.js";
+import { createLogger } from "../src/shared/log.js";
+import { LUA_DIR, readScripts } from "../src/store/scripts.js";
+import { SCRIPT_VERSIONS, Store } from "../src/store/store.js";
 import { queueName, redisUrl, startRedis } from "./helpers.js";
 
 const scripts = readScripts();

@@ -2,9 +2,9 @@
 // warned about once per interval, and no log line ever carries a job payload, whatever fails.
 import { Redis } from "ioredis";
 import t from "tap";
-import { classify } from "../src/errors.js";
-import { createLogger } from "../src/log.js";
-import { startServer } from "../src/server.js";
+import { classify } from "../src/shared/errors.js";
+import { createLogger } from "../src/shared/log.js";
+import { startServer } from "../src/server/start.js";
 import { client, queueName, redisUrl, startRedis, testConfig } from "./helpers.js";
 
 const redisServer = await startRedis();

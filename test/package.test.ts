@@ -25,8 +25,9 @@ t.comment(installed.stderr.trim());
 
 t.test("the install holds compiled JavaScript and types, and nothing of the build", async (t) => {
   const pkg = join(app, "node_modules", "presque");
-  const dist = readdirSync(join(pkg, "dist"));
-  for (const f of ["index.js", "index.d.ts", "client.d.ts", "worker.d.ts", "kit.d.ts", "cli.js"]) t.ok(dist.includes(f), f);
+  const dist = readdirSync(join(pkg, "dist"), { recursive: true, encoding: "utf8" });
+  for (const f of ["index.js", "index.d.ts", "client/client.d.ts", "client/worker.d.ts", "kit.d.ts", "cli/main.js"])
+    t.ok(dist.includes(f), f);
   const modules = readdirSync(join(app, "node_modules"));
   for (const absent of ["esbuild", "tsx", "typescript", "redis-memory-server", "tap"]) t.notOk(modules.includes(absent), `no ${absent}`);
 });

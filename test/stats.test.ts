@@ -1,8 +1,8 @@
 // GET /stats/ paged and sorted, GET /status/ paged, and the sorted list of queue names they read
 // (data layout 3): its migration and its catch-up with presque of older layouts.
 import t from "tap";
-import { checkLayout, LAYOUT_VERSION } from "../src/layout.js";
-import { createLogger } from "../src/log.js";
+import { checkLayout, LAYOUT_VERSION } from "../src/store/layout.js";
+import { createLogger } from "../src/shared/log.js";
 import { harness } from "./helpers.js";
 
 const h = await harness(t);

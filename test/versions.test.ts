@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import t from "tap";
-import { checkLayout, LAYOUT_VERSION, LayoutError, type Migration } from "../src/layout.js";
-import { createLogger } from "../src/log.js";
-import { LUA_DIR, parseScript, readScripts, ScriptError } from "../src/scripts.js";
-import { startServer } from "../src/server.js";
-import { SCRIPT_VERSIONS } from "../src/store.js";
+import { checkLayout, LAYOUT_VERSION, LayoutError, type Migration } from "../src/store/layout.js";
+import { createLogger } from "../src/shared/log.js";
+import { LUA_DIR, parseScript, readScripts, ScriptError } from "../src/store/scripts.js";
+import { startServer } from "../src/server/start.js";
+import { SCRIPT_VERSIONS } from "../src/store/store.js";
 import { client, queueName, redisUrl, startRedis, testConfig } from "./helpers.js";
 
 const quiet = createLogger("silent");

@@ -3,10 +3,10 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 import t, { type Test } from "tap";
-import { Client } from "../src/client.js";
-import { createLogger } from "../src/log.js";
-import { startServer } from "../src/server.js";
-import { Worker } from "../src/worker.js";
+import { Client } from "../src/client/client.js";
+import { createLogger } from "../src/shared/log.js";
+import { startServer } from "../src/server/start.js";
+import { Worker } from "../src/client/worker.js";
 import { freePort, harness, queueName, sleep, until } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -77,7 +77,7 @@ t.test("a Worker killed with SIGKILL mid-job: the job comes back after its lease
 t.test("presque work killed with SIGKILL mid-job: the job comes back and another worker does it", async (t) => {
   const q = queueName();
   const id = await c.push(q, { n: 1 });
-  const child = launch(t, process.execPath, ["dist/cli.js", "work", q, "--lease", "1", "--", "sh", "-c", "echo running; sleep 2"], {
+  const child = launch(t, process.execPath, ["dist/cli/main.js", "work", q, "--lease", "1", "--", "sh", "-c", "echo running; sleep 2"], {
     PRESQUE_URL: h.url,
   });
   await killedThenDoneByAnother(t, q, id, child, "running");
@@ -93,7 +93,7 @@ t.test("SIGTERM mid-job: the job is handed back, ready again at once (whatever t
         : launch(
             t,
             process.execPath,
-            ["dist/cli.js", "work", q, "--lease", "60", "--grace", "0.1", "--", "sh", "-c", "echo running; sleep 30"],
+            ["dist/cli/main.js", "work", q, "--lease", "60", "--grace", "0.1", "--", "sh", "-c", "echo running; sleep 30"],
             { PRESQUE_URL: h.url },
           );
     await until(`${kind} started`, () => /started \d|running/.test(child.out()));

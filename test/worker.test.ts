@@ -1,7 +1,7 @@
 // Worker: concurrency across queues, batch acks, failures, lease extension and loss, stop().
 import t from "tap";
-import { Client } from "../src/client.js";
-import { Worker, type WorkerOptions } from "../src/worker.js";
+import { Client } from "../src/client/client.js";
+import { Worker, type WorkerOptions } from "../src/client/worker.js";
 import { harness, queueName, sleep, until } from "./helpers.js";
 
 const h = await harness(t);

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { findOnPath } from "../../src/redis.js";
+import { findOnPath } from "../../src/store/redis.js";
 
 const REDIS_SERVER = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server") || "/usr/bin/redis-server";
 const REDIS_CLI = findOnPath("redis-cli") || "/usr/bin/redis-cli";

@@ -1,0 +1,74 @@
+// The HTTP application: a Polka router whose routes are registered by src/server/routes/*.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import polka from "polka";
+import { classify } from "../shared/errors.js";
+import { Notices } from "../shared/log.js";
+import { sendJson, type Req, type Res } from "./http.js";
+import { METHODS, Router, type Context, type Method } from "./router.js";
+import { registerBatchRoutes } from "./routes/batch.js";
+import { registerDashboard } from "./routes/dashboard.js";
+import { registerDeadRoutes } from "./routes/dead.js";
+import { registerJobRoutes } from "./routes/jobs.js";
+import { registerQueueRoutes } from "./routes/queues.js";
+import { registerWorkerRoutes } from "./routes/workers.js";
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createApp(ctx: Context): RequestListener {
+  /** A known path asked with a method it does not take: 405 with an Allow header; else 404. */
+  const noRoute = (req: Req, res: Res) => {
+    const allowed = METHODS.filter((m) => app.find(m, req.path).handlers.length > 0);
+    if (allowed.length === 0) sendJson(res, 404, { error: "not found" });
+    else sendJson(res, 405, { error: "method not allowed" }, { allow: allowed.join(", ") });
+  };
+
+  const app = polka({
+    onError: (err: unknown, req: Req, res: Res) => {
+      const { status, message, headers, bug, notice } = classify(err);
+      // err goes through log.ts's serialiser (name, message, stack, command name: no arguments)
+      if (bug) ctx.log.error({ err, method: req.method, url: req.url }, "request failed");
+      if (notice) notices.note(notice);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, status, { error: message }, headers);
+    },
+    onNoMatch: noRoute,
+  } as never);
+
+  const notices = new Notices(ctx.log);
+
+  const router = new Router();
+  registerJobRoutes(router, ctx);
+  registerBatchRoutes(router, ctx);
+  registerQueueRoutes(router, ctx);
+  registerDeadRoutes(router, ctx);
+  registerWorkerRoutes(router, ctx);
+  registerDashboard(router, ctx);
+  router.mount(app);
+
+  const guard = ctx.guard;
+  const routed = (method: string, path: string) => app.find(method as Method, path).handlers.length > 0;
+  const guarded = (req: IncomingMessage, res: ServerResponse) => {
+    // parse() keeps its result on the request, so the router does not parse the URL again
+    const url = app.parse(req);
+    guard!.admit(req as Req, res, url.pathname, routed, url.query as Record<string, unknown>).then(
+      (go) => go && app.handler(req as never, res as never, undefined as never),
+      (err) => app.onError(err, req as never, res as never, undefined as never),
+    );
+  };
+
+  return (req, res) => {
+    // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a job
+    // and drop its body. HEAD is not in any Allow, so it is refused like any other method.
+    if (req.method === "HEAD") {
+      const r = req as Req;
+      r.path = app.parse(req).pathname;
+      noRoute(r, res);
+      return;
+    }
+    if (guard?.enabled) return guarded(req, res);
+    app.handler(req as never, res as never, undefined as never);
+  };
+}

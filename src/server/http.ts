@@ -1,0 +1,104 @@
+// Request bodies and responses, shared by the routes (query and header readers: src/server/params.ts).
+import { isUtf8 } from "node:buffer";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { badRequest, HttpError } from "../shared/errors.js";
+
+export type Query = Record<string, string | string[] | undefined>;
+export interface Req extends IncomingMessage {
+  params: Record<string, string>;
+  query: Query;
+  path: string;
+}
+export type Res = ServerResponse;
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
+  sendRaw(res, status, JSON.stringify(body), headers);
+}
+
+export function sendRaw(res: Res, status: number, body: string | Buffer, headers: Record<string, string | number> = {}): void {
+  res.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+export function sendEmpty(res: Res, status = 204): void {
+  res.writeHead(status);
+  res.end();
+}
+
+// --- bodies
+
+export function readBody(req: Req, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  // plain listeners: the stream's async iterator costs a measurable share of a small POST
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData); // what else comes is read and dropped, never kept
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    // a client that goes away mid-upload: nobody is left to answer, and it is not our bug
+    req.once("error", () => reject(new HttpError(400, "the request was cut short")));
+  });
+}
+
+export function tooLarge(limit: number): HttpError {
+  // the rest of the body is not read: the connection closes after the answer
+  return new HttpError(413, `body is larger than ${limit} bytes`, { connection: "close" });
+}
+
+export function requireJsonType(req: Req): void {
+  const type = req.headers["content-type"];
+  if (!type) throw badRequest("Content-Type must be application/json");
+  if (type.split(";")[0].trim().toLowerCase() !== "application/json") {
+    throw badRequest(`Content-Type must be application/json, not ${type.split(";")[0].trim()}`);
+  }
+}
+
+export function parseJson(body: Buffer | string, what: string): unknown {
+  if (body.length === 0) throw badRequest(`${what} is missing`);
+  try {
+    return JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
+  } catch (err) {
+    throw badRequest(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A job body: one JSON object, returned as the text that was sent. JSON is UTF-8 (RFC 8259), so
+ *  the text holds exactly the bytes that were sent; other bytes are refused rather than altered. */
+export async function readJob(req: Req, limit: number): Promise<string> {
+  requireJsonType(req);
+  const body = await readBody(req, limit);
+  if (!isUtf8(body)) throw badRequest("job is not valid UTF-8");
+  const text = body.toString("utf8");
+  if (!isObject(parseJson(text, "job"))) throw badRequest("job must be a JSON object");
+  return text;
+}
+
+/** A JSON object body whose Content-Type is not insisted upon (presque's /control and /w clients). */
+export async function readLooseObject(req: Req, limit: number, what: string): Promise<Record<string, unknown>> {
+  const value = parseJson(await readBody(req, limit), what);
+  if (!isObject(value)) throw badRequest(`${what} must be a JSON object`);
+  return value;
+}
+
+/** Aborts when the client goes away before its answer, so that a long poll stops waiting for it. */
+export function closeSignal(res: Res): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => controller.abort());
+  return controller.signal;
+}
