@@ -2,13 +2,23 @@
 // docs' http://localhost:5000 becomes this server's address (PRESQUE_URL for the presque command),
 // and each command's status, body, headers or output must be what the docs show under it (the
 // convention is in test/support/shdocs.ts). Each block starts from an empty store.
-import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
-import { harness } from "./helpers.js";
-import { bodyMismatch, headerMismatch, isCurl, mismatch, parsePattern, shBlocks, type Command } from "./support/shdocs.js";
+import { harness, until } from "./helpers.js";
+import {
+  bodyMismatch,
+  headerMismatch,
+  isCurl,
+  jsPrograms,
+  mismatch,
+  parsePattern,
+  printed,
+  shBlocks,
+  type Command,
+} from "./support/shdocs.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const FILES = [
@@ -18,6 +28,7 @@ const FILES = [
     .map((f) => `docs/${f}`),
 ];
 const blocks = FILES.flatMap((file) => shBlocks(file, readFileSync(join(REPO, file), "utf8")));
+const programs = FILES.flatMap((file) => jsPrograms(file, readFileSync(join(REPO, file), "utf8")));
 
 t.test("the convention itself: a wrong status, body or member is caught", async (t) => {
   t.equal(bodyMismatch('{"id":"1"}', '{"id":"1"}'), undefined);
@@ -44,6 +55,10 @@ t.test("the convention itself: a wrong status, body or member is caught", async 
     exit: 0,
   });
   t.same(block.commands[1].expect, { body: "", headers: [], exit: 1 });
+  const shown = printed("console.log(a); // -> { id: '1', ... }\nconsole.log(b); // -> [ 1 ]\n")!;
+  t.match("{\n  id: '1',\n  x: 2\n}\n[ 1 ]\n", shown);
+  t.notMatch("{ id: '2' }\n[ 1 ]\n", shown);
+  t.notMatch("{ id: '1' }\n[ 1 ]\nmore\n", shown, "nothing printed beyond what the docs show");
 });
 
 t.test("the docs hold examples, and every one that runs says what it answers", async (t) => {
@@ -149,5 +164,46 @@ for (const block of blocks) {
       const command = c.text.replaceAll(/(localhost|127\.0\.0\.1):5000/g, address);
       check(t, `${at} ${c.text}`, c, await sh(command));
     }
+  });
+}
+
+// The JavaScript snippets: each a file of its own beside a node_modules/presque that is this
+// checkout, run with node from an empty store. A Worker gets a job to do, then SIGINT (Ctrl-C).
+const app = join(scratch, "app");
+mkdirSync(join(app, "node_modules"), { recursive: true });
+symlinkSync(REPO, join(app, "node_modules", "presque"));
+for (const program of programs) {
+  t.test(`${program.file}:${program.line}: node snippet.mjs`, async (t) => {
+    await emptyStore();
+    const file = join(app, `snippet-${program.line}.mjs`);
+    writeFileSync(file, program.code.replaceAll(/(localhost|127\.0\.0\.1):5000/g, address));
+    const worker = /\bworker\.start\(\)/.test(program.code);
+    if (worker) await h.http("POST", "/q/mail", { body: { to: "docs@example.com" } });
+    const child = spawn(process.execPath, [file], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+    t.teardown(() => void child.kill("SIGKILL"));
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.stderr.on("data", (d: Buffer) => (err += d));
+    const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+    if (worker) {
+      await until("the worker did its job", async () => (await h.http("GET", "/j/mail")).json.job_processed === 1, 30_000);
+      child.kill("SIGINT");
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const code = await exited;
+    clearTimeout(timer);
+    t.equal(code, 0, "exits 0");
+    t.equal(err, "", "nothing on stderr");
+    const shown = printed(program.code);
+    if (shown) t.match(out, shown, "prints what its // -> comments show");
+    if (worker) t.match(out, /docs@example\.com/, "did the job");
+    const stats = (await h.http("GET", "/stats/")).json as { queues: { queue_name: string; job_leased: number }[] };
+    t.same(
+      stats.queues.filter((q) => q.job_leased),
+      [],
+      "leaves no job leased",
+    );
+    t.same((await h.http("GET", "/w/")).json, [], "no worker left registered");
   });
 }

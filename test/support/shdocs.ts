@@ -201,3 +201,36 @@ export function headerMismatch(name: string, documented: string, actual: string 
   if (/^<[^>]*>$/.test(documented)) return undefined;
   return actual === documented ? undefined : `header ${name}: ${JSON.stringify(actual)}, the docs say ${JSON.stringify(documented)}`;
 }
+
+export interface Program {
+  file: string;
+  line: number;
+  code: string;
+}
+
+/** The ```js blocks: whole programs (ES modules), run as written. */
+export function jsPrograms(file: string, markdown: string): Program[] {
+  const programs: Program[] = [];
+  const lines = markdown.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() !== "```js") continue;
+    const start = i + 1;
+    while (++i < lines.length && lines[i].trim() !== "```");
+    programs.push({ file, line: start, code: lines.slice(start, i).join("\n") + "\n" });
+  }
+  return programs;
+}
+
+/** What a program prints, from its `// -> ` comments, in order (`...` for anything), as a pattern
+ *  for its output with whitespace collapsed; undefined when it shows none. */
+export function printed(code: string): RegExp | undefined {
+  const shown = [...code.matchAll(/\/\/ -> (.*)$/gm)].map((m) => m[1].trim());
+  if (!shown.length) return undefined;
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const one = (s: string) =>
+    s
+      .split("...")
+      .map((part) => escape(part.replace(/\s+/g, " ").trim()).replace(/ /g, "\\s*"))
+      .join(".*?");
+  return new RegExp(`^\\s*${shown.map(one).join("\\s*")}\\s*$`, "s");
+}
