@@ -189,6 +189,8 @@ t.test("dead jobs retried by a filter become ready; the payload search; a payloa
   t.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, "no payload ran as code");
   await page.setViewportSize({ width: 1280, height: 900 });
   await shot(page, "queue-detail");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, "phone-queue-detail");
   noScriptErrors(t, page);
 });
 

@@ -224,6 +224,15 @@ document.addEventListener("visibilitychange", () => (document.hidden ? pause() :
 
 // --- drawing
 
+/** Names each cell by its column's heading, which a phone's width shows above the value (app.css). */
+function labelCells(table) {
+  const names = [...table.querySelectorAll("thead th")].filter((th) => !th.hidden).map((th) => th.textContent.trim());
+  for (const tr of table.tBodies[0].rows) {
+    if (tr.cells.length !== names.length) continue;
+    [...tr.cells].forEach((td, i) => names[i] && (td.dataset.label = names[i]));
+  }
+}
+
 function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined && text !== null) e.textContent = String(text);
@@ -327,6 +336,7 @@ function draw(o) {
     rows.push(tr);
   }
   $("queues").replaceChildren(...rows);
+  labelCells($("queues-table"));
   const v = state.view;
   $("range").textContent = o.queues.length ? `${v.offset + 1}–${v.offset + o.queues.length} of ${o.total}` : "";
   $("prev").disabled = v.offset === 0;
@@ -353,6 +363,7 @@ function draw(o) {
     workers.push(tr);
   }
   $("workers").replaceChildren(...workers);
+  labelCells($("workers-table"));
   $("workers-more").textContent =
     o.workers.total > o.workers.shown.length ? `${o.workers.shown.length} of ${o.workers.total} workers shown` : "";
 }
@@ -548,6 +559,7 @@ async function loadDead() {
       rows.push(tr);
     }
     $("dead").replaceChildren(...rows);
+    labelCells($("dead-table"));
     $("dead-range").textContent = r.jobs.length ? `${state.deadOffset + 1}–${state.deadOffset + r.jobs.length} of ${r.total}` : "";
     $("dead-prev").disabled = state.deadOffset === 0;
     $("dead-next").disabled = state.deadOffset + DEAD_PAGE >= r.total;
