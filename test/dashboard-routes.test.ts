@@ -74,10 +74,17 @@ t.test("whoami and /events with tokens", async (t) => {
   t.equal((await h.http("GET", "/events")).status, 401);
   t.equal((await h.http("GET", "/events", { headers: as(producer.token) })).status, 403, "the monitor role");
   t.equal((await h.http("GET", "/events?token=" + monitor.token)).status, 401, "a token in the URL is not read");
+  for (const queue of ["a-1", "a-secret", "b-1"]) await h.http("POST", `/q/${queue}`, { body: { n: 1 }, headers: as(producer.token) });
   const feed = openEvents(h.url + "/events", as(monitor.token));
   t.teardown(feed.close);
   t.equal((await feed.opened).status, 200);
-  t.equal((await feed.next()).event, "overview");
+  const e = await feed.next();
+  t.equal(e.event, "overview");
+  t.same(
+    e.data.queues.map((q: { name: string }) => q.name),
+    ["a-1"],
+    "a token kept to some queues sees only those",
+  );
   t.equal((await h.http("GET", "/", {})).status, 200, "the page itself is public");
 });
 

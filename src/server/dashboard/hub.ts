@@ -10,8 +10,8 @@ export interface View {
 }
 
 export interface Listener {
-  /** one event, already framed as text/event-stream */
-  send(chunk: string): void;
+  /** one event, already framed as text/event-stream, and the reading it carries (absent for a problem) */
+  send(chunk: string, reading?: unknown): void;
   /** the server is closing */
   end(): void;
 }
@@ -21,8 +21,8 @@ interface Feed {
   listeners: Set<Listener>;
   timer?: NodeJS.Timeout;
   reading: boolean;
-  /** the last event sent, for a page that joins between ticks */
-  last?: string;
+  /** the last event sent and its reading, for a page that joins between ticks */
+  last?: { chunk: string; reading: unknown };
 }
 
 export const TICK_MS = 2000;
@@ -67,7 +67,7 @@ export class EventHub {
     // the whole state at once (once the caller has written its headers): a page that (re)connects
     // needs nothing it missed
     const last = feed.last;
-    if (last) setImmediate(() => feed.listeners.has(listener) && listener.send(last));
+    if (last) setImmediate(() => feed.listeners.has(listener) && listener.send(last.chunk, last.reading));
     if (!feed.timer && !feed.reading) void this.tick(key, feed);
     return () => {
       if (!feed.listeners.delete(listener)) return;
@@ -83,16 +83,18 @@ export class EventHub {
     feed.timer = undefined;
     feed.reading = true;
     let chunk: string;
+    let reading: unknown;
     try {
       this.reads++;
-      chunk = `event: overview\ndata: ${JSON.stringify(await this.read(feed.view))}\n\n`;
-      feed.last = chunk;
+      reading = await this.read(feed.view);
+      chunk = overviewEvent(reading);
+      feed.last = { chunk, reading };
     } catch (err) {
       chunk = `event: problem\ndata: ${JSON.stringify({ error: (err as Error).message })}\n\n`;
     }
     feed.reading = false;
     if (this.feeds.get(key) !== feed) return; // everyone left meanwhile
-    for (const listener of feed.listeners) listener.send(chunk);
+    for (const listener of feed.listeners) listener.send(chunk, reading);
     feed.timer = setTimeout(() => void this.tick(key, feed), this.everyMs);
     feed.timer.unref();
   }
@@ -108,4 +110,8 @@ export class EventHub {
     this.feeds.clear();
     this.count = 0;
   }
+}
+
+export function overviewEvent(reading: unknown): string {
+  return `event: overview\ndata: ${JSON.stringify(reading)}\n\n`;
 }

@@ -2,8 +2,9 @@
 // (a page of queues, and workers) at every tick, read once per process for all pages that show the
 // same view (src/server/dashboard/hub.ts).
 import { badRequest, HttpError } from "../../shared/errors.js";
-import { HubFull, type View } from "../dashboard/hub.js";
-import { MAX_PAGE } from "../dashboard/overview.js";
+import { mayUseQueue, type Token } from "../auth/tokens.js";
+import { HubFull, overviewEvent, type View } from "../dashboard/hub.js";
+import { MAX_PAGE, type Overview } from "../dashboard/overview.js";
 import type { Query } from "../http.js";
 import { intParam, stringParam } from "../params.js";
 import type { Context, Router } from "../router.js";
@@ -27,10 +28,15 @@ export function registerEventRoutes(router: Router, ctx: Context): void {
   router.route("/events", {
     GET: (req, res) => {
       const view = viewOf(req.query);
+      const token = ctx.guard?.enabled ? ctx.guard.tokenOf(req) : undefined;
+      // a token kept to some queues sees those of the shared reading only
+      const own = token && (token.allow || token.deny) ? (reading: unknown) => overviewEvent(onlyOwn(reading as Overview, token)) : null;
       let stop: () => void;
       const listener = {
         // a page that reads slower than the ticks skips readings instead of queueing them
-        send: (chunk: string) => void (res.writableNeedDrain || res.write(chunk)),
+        send: (chunk: string, reading?: unknown) => {
+          if (!res.writableNeedDrain) res.write(own && reading ? own(reading) : chunk);
+        },
         end: () => res.end(),
       };
       try {
@@ -48,4 +54,11 @@ export function registerEventRoutes(router: Router, ctx: Context): void {
       res.write(`retry: ${RETRY_MS}\n\n`);
     },
   });
+}
+
+/** A reading as a token kept to some queues may see it: its queues, and the workers on them. */
+function onlyOwn(o: Overview, token: Token): Overview {
+  const mine = (queue: string) => mayUseQueue(token, queue);
+  const shown = o.workers.shown.flatMap((w) => (w.queues.some(mine) ? [{ ...w, queues: w.queues.filter(mine) }] : []));
+  return { ...o, queues: o.queues.filter((q) => mine(q.name)), workers: { total: shown.length, shown } };
 }
