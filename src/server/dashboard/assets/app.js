@@ -294,11 +294,29 @@ function rateCell(value, values, cls) {
   return td;
 }
 
+// the rows are drawn again only when what they show changed, so that a button is not replaced
+// under the pointer at every tick
+let drawn = { queues: "", workers: "" };
+
 function draw(o) {
   state.total = o.total;
   const r = o.redis;
   $("redis").textContent =
     `Redis ${r.version} at ${r.target}${r.embedded ? " (embedded)" : ""} · ${o.total} queues · ${o.workers.total} workers`;
+  const queuesNow = JSON.stringify([o.queues, o.total, state.view, canAct()]);
+  if (queuesNow !== drawn.queues) {
+    drawn.queues = queuesNow;
+    drawQueues(o);
+  }
+  // (and every ten seconds, for the times shown as "ago")
+  const workersNow = JSON.stringify([o.workers, Math.floor(Date.now() / 10_000)]);
+  if (workersNow !== drawn.workers) {
+    drawn.workers = workersNow;
+    drawWorkers(o);
+  }
+}
+
+function drawQueues(o) {
   const rows = o.queues.map((qu) => {
     const tr = el("tr");
     tr.dataset.queue = qu.name;
@@ -341,7 +359,9 @@ function draw(o) {
   $("range").textContent = o.queues.length ? `${v.offset + 1}–${v.offset + o.queues.length} of ${o.total}` : "";
   $("prev").disabled = v.offset === 0;
   $("next").disabled = v.offset + v.limit >= o.total;
+}
 
+function drawWorkers(o) {
   const workers = o.workers.shown.map((w) => {
     const tr = el("tr");
     tr.append(
@@ -393,6 +413,7 @@ $("next").addEventListener("click", () => {
 
 function confirmed(text, ok = "confirm") {
   const dialog = $("confirm");
+  if (dialog.open) return Promise.resolve(false);
   $("confirm-text").textContent = text;
   $("confirm-ok").textContent = ok;
   dialog.returnValue = "";
