@@ -210,6 +210,8 @@ t.test("with tokens: a form takes the token; a monitor-only token sees no action
   const page = await open(t, h, context);
   await page.locator("#login").waitFor();
   t.ok(await page.locator("#main").isHidden(), "nothing but the form before a token");
+  await page.setViewportSize({ width: 390, height: 500 });
+  await shot(page, "token-form");
 
   await page.fill("#token", "pq_mon_wrongwrongwrongwrongwrong");
   await page.click("#login button");

@@ -64,6 +64,7 @@ function showError(err) {
 
 function askForToken(why) {
   pause();
+  setLive("token needed", "down");
   state.who = null;
   $("main").hidden = true;
   $("login").hidden = false;
