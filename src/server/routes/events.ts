@@ -30,7 +30,7 @@ export function registerEventRoutes(router: Router, ctx: Context): void {
       const view = viewOf(req.query);
       const token = ctx.guard?.enabled ? ctx.guard.tokenOf(req) : undefined;
       // a token kept to some queues sees those of the shared reading only
-      const own = token && (token.allow || token.deny) ? (reading: unknown) => overviewEvent(onlyOwn(reading as Overview, token)) : null;
+      const own = token && keptToSome(token) ? (reading: unknown) => overviewEvent(onlyOwn(reading as Overview, token)) : null;
       let stop: () => void;
       const listener = {
         // a page that reads slower than the ticks skips readings instead of queueing them
@@ -61,4 +61,9 @@ function onlyOwn(o: Overview, token: Token): Overview {
   const mine = (queue: string) => mayUseQueue(token, queue);
   const shown = o.workers.shown.flatMap((w) => (w.queues.some(mine) ? [{ ...w, queues: w.queues.filter(mine) }] : []));
   return { ...o, queues: o.queues.filter((q) => mine(q.name)), workers: { total: shown.length, shown } };
+}
+
+function keptToSome(token: Token): boolean {
+  const { queues, deny } = token.globs;
+  return deny.length > 0 || !queues.includes("*");
 }
