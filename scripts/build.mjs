@@ -5,7 +5,7 @@
 // Each file is written beside its old self and renamed over it, so a server starting while
 // another start builds never loads half a file.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -45,6 +45,15 @@ for (const file of result.outputFiles) {
   const temporary = `${file.path}.${process.pid}.tmp`;
   writeFileSync(temporary, file.contents, { mode: file.path.endsWith("cli/main.js") ? 0o755 : 0o644 });
   renameSync(temporary, file.path);
+}
+
+// files served as they are (the dashboard's page, script and style: src/**/assets/*), copied beside
+// the compiled code that reads them
+for (const f of readdirSync(src, { recursive: true, encoding: "utf8" }).filter((f) => /(^|[\\/])assets[\\/][^\\/]+\.[a-z]+$/.test(f))) {
+  const target = join(out, f);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(join(src, f), `${target}.${process.pid}.tmp`);
+  renameSync(`${target}.${process.pid}.tmp`, target);
 }
 
 if (process.argv.includes("--types")) {

@@ -8,8 +8,10 @@ import { METHODS, Router, type Context, type Method } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
 import { registerDashboard } from "./routes/dashboard.js";
 import { registerDeadRoutes } from "./routes/dead.js";
+import { registerEventRoutes } from "./routes/events.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerQueueRoutes } from "./routes/queues.js";
+import { registerSearchRoutes } from "./routes/search.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -45,6 +47,8 @@ export function createApp(ctx: Context): RequestListener {
   registerQueueRoutes(router, ctx);
   registerDeadRoutes(router, ctx);
   registerWorkerRoutes(router, ctx);
+  registerSearchRoutes(router, ctx);
+  registerEventRoutes(router, ctx);
   registerDashboard(router, ctx);
   router.mount(app);
 

@@ -3,6 +3,7 @@ import type { Polka } from "polka";
 import type { Logger } from "pino";
 import type { Guard } from "./auth/guard.js";
 import type { Config } from "./config.js";
+import type { EventHub } from "./dashboard/hub.js";
 import type { Req, Res } from "./http.js";
 import type { LongPoll } from "../store/longpoll.js";
 import type { Store } from "../store/store.js";
@@ -18,6 +19,8 @@ export interface Context {
   /** nodes: on a cluster, every node the client knows now (for /stats/) */
   redisInfo: { target: string; version: string; embedded: boolean; nodes?: () => unknown[] | undefined };
   processes: () => Promise<unknown[]>;
+  /** the dashboard's live feed (GET /events), one per process */
+  events: EventHub;
 }
 
 type Handler = (req: Req, res: Res) => Promise<void> | void;

@@ -13,6 +13,8 @@ import { LongPoll } from "../store/longpoll.js";
 import { ProcessRegistry } from "../store/processes.js";
 import { createClient, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
+import { EventHub } from "./dashboard/hub.js";
+import { readOverview } from "./dashboard/overview.js";
 import { Store, type ScriptBuild } from "../store/store.js";
 import { Sweeper } from "../store/sweeper.js";
 import { reloadScriptsOnNewNodes } from "../store/scripts.js";
@@ -32,6 +34,8 @@ export interface StartOptions {
   sweepEveryMs?: number;
   /** other script versions than this build's (tests of rolling deploys) */
   scripts?: ScriptBuild;
+  /** milliseconds between readings of the dashboard's live feed */
+  eventsEveryMs?: number;
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
@@ -94,6 +98,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
+    const events = new EventHub((view) => readOverview(context, view), opts.eventsEveryMs);
     const context: Context = {
       config,
       store,
@@ -102,6 +107,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       log,
       redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) },
       processes,
+      events,
     };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
@@ -109,7 +115,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
-    const close = closer(server, longPoll, sweeper, registry, connections);
+    const close = closer(server, longPoll, events, sweeper, registry, connections);
     return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
@@ -147,13 +153,21 @@ async function listen(config: Config, handle: ReturnType<typeof createApp>): Pro
 
 /** Stops accepting connections, lets requests in flight finish (long polls answer at once), and
  *  closes Redis; the same promise for every caller. */
-function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, connections: RedisClient[]) {
+function closer(
+  server: Server,
+  longPoll: LongPoll,
+  events: EventHub,
+  sweeper: Sweeper,
+  registry: ProcessRegistry,
+  connections: RedisClient[],
+) {
   let closing: Promise<void> | undefined;
   return () =>
     (closing ??= (async () => {
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       longPoll.close(); // long polls answer now instead of holding shutdown up
+      events.close(); // and the dashboard's streams end
       // keep-alive connections become idle as their last answers go out: close them as they do
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();

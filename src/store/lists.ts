@@ -56,6 +56,18 @@ export class Lists {
       : this.redis.zrevrange(this.global.queueNames, offset, last);
   }
 
+  /** A page of the queue names that start with `prefix`, in name order, and how many there are:
+   *  two O(log n + limit) commands (all scores are 0, so the sorted set is ordered by name). */
+  async queuePageByPrefix(prefix: string, offset: number, limit: number): Promise<[string[], number]> {
+    // queue names are ASCII: every name that starts with the prefix sorts below prefix + "ÿ" (C3 BF)
+    const [min, max] = prefix === "" ? ["-", "+"] : [`[${prefix}`, `[${prefix}\xff`];
+    const [names, total] = await Promise.all([
+      this.redis.zrangebylex(this.global.queueNames, min, max, "LIMIT", offset, limit),
+      this.redis.zlexcount(this.global.queueNames, min, max),
+    ]);
+    return [names, total];
+  }
+
   /** Every queue with its size (ready jobs), largest first, ties by name. Reading it costs two O(1)
    *  commands per queue, sent CHUNK queues per round trip (at 100,000 queues: 100 round trips and
    *  200,000 commands, a few hundred ms, never one long command); a process therefore keeps a

@@ -16,6 +16,7 @@ import { Clocks, scriptThenWait, type RedisClient } from "./topology.js";
 export const SCRIPT_VERSIONS = {
   ackJobs: 3,
   configureQueue: 3,
+  deleteDeadJobs: 1,
   extendLease: 2,
   failJob: 4,
   failJobs: 4,
@@ -31,7 +32,9 @@ export const SCRIPT_VERSIONS = {
   registerWorker: 1,
   removeJob: 2,
   retryDead: 2,
+  retryDeadJobs: 1,
   retryJob: 2,
+  searchJobs: 1,
   settleDue: 1,
   sweepQueue: 3,
   unregisterWorker: 1,
@@ -145,6 +148,22 @@ export interface JobView {
   lastError?: string;
   /** due (delayed), lease deadline (leased) or death (dead), in ms; null for a ready job */
   atMs: number | null;
+}
+
+/** Which dead jobs a bulk action takes: these ids, or those whose last error (`where` "error"),
+ *  payload ("payload") or either ("any") holds `match` (plain text; absent: every one). */
+export interface DeadPick {
+  ids?: string[];
+  match?: string;
+  where?: "error" | "payload" | "any";
+  cursor?: string;
+}
+
+export interface DeadStep {
+  /** where the next step starts; "0" when the whole dead set was gone through */
+  cursor: string;
+  scanned: number;
+  done: number;
 }
 
 /** One job's outcome in a batch acknowledgement or failure: a state, or the refusal of that job. */
@@ -548,6 +567,34 @@ export class Store {
       left = rest;
     }
     return deleted;
+  }
+
+  /** One bounded step of a bulk action on dead jobs: the ids named, or about `step` dead jobs from
+   *  a ZSCAN cursor whose last error or payload holds `match`. The caller goes on with `cursor`
+   *  until it is "0". */
+  async deadBulk(action: "retry" | "delete", queue: string, pick: DeadPick, step = 1000): Promise<DeadStep> {
+    const args = [pick.ids ? "ids" : "scan", pick.cursor ?? "0", step, pick.match ?? "", pick.where ?? "any", ...(pick.ids ?? [])];
+    const [cursor, scanned, done] =
+      action === "retry"
+        ? await this.run<[string, number, number]>("retryDeadJobs", queue, [this.keys(queue).notify, ...args])
+        : await this.run<[string, number, number]>("deleteDeadJobs", queue, args);
+    return { cursor: String(cursor), scanned: Number(scanned), done: Number(done) };
+  }
+
+  /** One bounded step of a search of the ready and delayed jobs for a text in their payload. */
+  async search(queue: string, text: string, cursor: string, step: number, budget: number) {
+    const reply = await this.run<Buffer[]>("searchJobs", queue, [cursor, step, text, budget], true);
+    const jobs: Array<{ id: string; state: "ready" | "delayed"; payload: Buffer | null; dueMs: number | null }> = [];
+    for (let i = 2; i < reply.length; i += 4) {
+      const due = reply[i + 3].toString();
+      jobs.push({
+        id: reply[i].toString(),
+        state: reply[i + 1].toString() as "ready" | "delayed",
+        payload: reply[i + 2].length ? reply[i + 2] : null,
+        dueMs: due ? Number(due) : null,
+      });
+    }
+    return { cursor: reply[0].toString(), scanned: Number(reply[1].toString()), jobs };
   }
 
   // --- workers

@@ -14,6 +14,8 @@ const INVALID = 'Bearer realm="presque", error="invalid_token"';
 export class Guard {
   private table: TokenTable;
   private readonly routes = new RouteTable();
+  /** the token each admitted request came with (GET /whoami describes it) */
+  private readonly tokens = new WeakMap<object, Token>();
 
   constructor(
     private readonly auth: AuthSettings,
@@ -59,6 +61,7 @@ export class Guard {
     const token = this.authenticate(req.headers.authorization);
     if (token === "missing") return refuse(res, 401, "a bearer token is required (Authorization: Bearer <token>)", CHALLENGE);
     if (token === null) return refuse(res, 401, "the token is not valid", INVALID);
+    this.tokens.set(req, token);
 
     const allowed = matched ? matched.rule.allowed : routed(method, pathname) ? (["admin"] as const) : "any";
     if (allowed !== "any" && !allowed.some((role) => token.roles.has(role))) {
@@ -91,6 +94,11 @@ export class Guard {
       }
     }
     return true;
+  }
+
+  /** The token an admitted request came with; undefined for a public route or with no tokens. */
+  tokenOf(req: object): Token | undefined {
+    return this.tokens.get(req);
   }
 
   /** The token a header carries, "missing" when there is none, or null when it is not valid. */

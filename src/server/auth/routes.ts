@@ -27,10 +27,22 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/metrics": { GET: ["monitor"] },
   "/dead/:queue": { GET: ["monitor", "admin"], DELETE: ["admin"] },
   "/dead/:queue/:id/retry": { POST: ["admin"] },
+  // the selected dead jobs, or a bounded step of those matching a filter (see docs/dashboard.md)
+  "/dead/:queue/retry": { POST: ["admin"] },
+  "/dead/:queue/delete": { POST: ["admin"] },
+  // payloads are shown to the roles that read them elsewhere (GET /dead, GET /q/:queue/:id)
+  "/search/:queue": { GET: ["monitor", "admin"] },
+  // the dashboard's live feed; the page sends its token in the Authorization header (a fetch
+  // reader, not EventSource), so no token ever appears in a URL
+  "/events": { GET: ["monitor"] },
+  // what the token may do, so that the page shows only the actions its roles allow
+  "/whoami": { GET: "any" },
   "/w/": { GET: ["consumer", "monitor"] },
   "/w/:queue": { POST: ["consumer"], DELETE: ["consumer"] },
-  // the dashboard page holds no data: it asks for a token when /stats/ answers 401
+  // the dashboard page and its script and style hold no data: it asks for a token in a form
   "/": { GET: "public" },
+  "/dashboard/app.js": { GET: "public" },
+  "/dashboard/app.css": { GET: "public" },
 };
 
 export interface RouteRule {

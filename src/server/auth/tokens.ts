@@ -33,6 +33,8 @@ export interface Token {
   rate: number;
   burst: number;
   digest: Buffer;
+  /** the globs as configured, for GET /whoami */
+  globs: { queues: readonly string[]; deny: readonly string[] };
 }
 
 export const TOKEN_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -98,6 +100,7 @@ export function compile(spec: TokenSpec): Token {
     rate,
     burst: spec.burst ?? Math.max(1, Math.ceil(rate)),
     digest: Buffer.from(spec.sha256, "hex"),
+    globs: { queues: spec.queues ?? ["*"], deny: spec.deny ?? [] },
   };
 }
 
