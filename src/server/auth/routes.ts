@@ -31,6 +31,8 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/w/:queue": { POST: ["consumer"], DELETE: ["consumer"] },
   // the dashboard page holds no data: it asks for a token when /stats/ answers 401
   "/": { GET: "public" },
+  // the OpenAPI document describes the API and holds no data
+  "/openapi.json": { GET: "public" },
 };
 
 export interface RouteRule {
