@@ -18,17 +18,22 @@ const MEANING: Record<number, string> = {
   422: "an Idempotency-Key used again for another request",
   429: "too many: the queue is full (max_length), or the token is over its rate",
   503: "Redis cannot serve now: nothing was done, unless the message says the job may have been stored",
+  500: "a fault of presque's (a bug, or a key in Redis that presque did not write): logged with its stack; it should not happen",
 };
 
 /** Headers an error status always carries. */
 const ERROR_HEADERS: Record<number, string[]> = { 401: ["WWW-Authenticate"], 429: ["Retry-After"], 503: ["Retry-After"] };
 
-/** What the guard answers before any guarded route runs (src/server/auth/guard.ts). */
-const GUARD_ERRORS: Errors & { 401: string[]; 403: string[] } = {
+/** What every route that needs a token may answer besides its own errors: the guard's refusals
+ *  (src/server/auth/guard.ts: no token, a role or queue it may not use, its rate, the rate check
+ *  failing) and app.ts's 500. */
+const GUARDED: Errors & { 401: string[]; 403: string[]; 500: string[] } = {
   401: ["a bearer token is required (Authorization: Bearer <token>)", "the token is not valid"],
   403: ["token ci may not call DELETE /q/:queue: that needs the role admin", "token ci may not use this queue"],
   429: ["token ci is limited to 50 requests per second"],
   503: ["redis unavailable"],
+  // app.ts's onError, for anything that is not a refusal: documented, since no route is free of bugs
+  500: ["internal error"],
 };
 
 function errorResponse(status: number, messages: string[]): Json {
@@ -61,7 +66,7 @@ function operation(path: string, method: string, op: Operation): Json {
     for (const [status, messages] of Object.entries(given)) all[Number(status)] = [...(all[Number(status)] ?? []), ...messages];
   };
   add(errors);
-  if (allowed !== "public") add(GUARD_ERRORS);
+  if (allowed !== "public") add(GUARDED);
   const who =
     allowed === "public"
       ? "No token is needed."

@@ -9,7 +9,7 @@ import type { Method } from "../router.js";
 import { header, json, object, param, query, schema, type Json, type Limits } from "./components.js";
 
 /** The errors a route gives itself, each status with the messages it can carry (as examples). */
-export type Errors = Partial<Record<400 | 404 | 409 | 413 | 422 | 429 | 503, string[]>>;
+export type Errors = Partial<Record<400 | 404 | 409 | 413 | 422 | 429 | 500 | 503, string[]>>;
 
 export interface Operation {
   operationId: string;
