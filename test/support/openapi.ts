@@ -75,7 +75,8 @@ export class ResponseChecker {
     const content = response.content as Json | undefined;
     if (!content) return answer.text === "" ? null : `${where} with a body, where the document says there is none`;
     const type = (answer.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    const media = content[type];
+    // a documented type may carry parameters of its own (text/plain; version=0.0.4)
+    const media = Object.entries(content).find(([name]) => name.split(";")[0]!.trim().toLowerCase() === type)?.[1];
     if (!media) return `${where} with Content-Type ${type || "(none)"}, not one the document lists (${Object.keys(content).join(", ")})`;
     if (!media.schema || !type.endsWith("json")) return null;
     let body: unknown;
