@@ -46,6 +46,9 @@ const PUSHED = [
 const CONFLICT = ["the job was handed out again (attempt 2)", "the job is not leased"];
 const seconds = (name: string, max: number) => `${name} must be a number of seconds from 0 to ${max}`;
 
+/** A request body's fields that the route reads; others are ignored, not refused. */
+const ignoringOthers = { additionalProperties: true };
+
 const noContent = (description: string) => ({ description });
 const ok = (description: string, body: Json, examples?: Record<string, unknown>, headers?: Record<string, Json>) => ({
   description,
@@ -90,7 +93,9 @@ export function sections(l: Limits): Record<string, Section> {
   const jobsBody = (item: Json, description: string, example: unknown) => ({
     required: true,
     description,
-    content: json(object({ jobs: { type: "array", minItems: 1, maxItems: l.batch.max_push, items: item } }), { example }),
+    content: json(object({ jobs: { type: "array", minItems: 1, maxItems: l.batch.max_push, items: item } }, [], ignoringOthers), {
+      example,
+    }),
   });
   const batchErrors = (shape: string) => [
     QUEUE,
@@ -103,14 +108,18 @@ export function sections(l: Limits): Record<string, Section> {
     "jobs[0].attempt must be a positive integer",
   ];
   const leased = object(
-    { id: { oneOf: [schema("JobId"), { type: "integer", minimum: 1 }] }, attempt: { type: "integer", minimum: 1, maximum: 999_999 } },
+    {
+      id: { oneOf: [schema("JobId"), { type: "integer", minimum: 1 }] },
+      attempt: { type: ["integer", "null"], minimum: 1, maximum: 999_999 },
+    },
     ["attempt"],
+    ignoringOthers,
   );
   const maxRetryIn = QUEUE_SETTING_RANGES.backoff_cap[1];
   const failure = {
     error: { description: "what went wrong: a string, or any JSON (kept as its text, cut at 4096 characters)" },
     retry_in: {
-      type: "number",
+      type: ["number", "null"],
       minimum: 0,
       maximum: maxRetryIn,
       description: "seconds until it is tried again instead of the backoff; 0: ready at once",
@@ -243,7 +252,7 @@ export function sections(l: Limits): Record<string, Section> {
         requestBody: {
           required: false,
           description: 'optional: {"error": "...", "retry_in": seconds}; an empty body reads as {"error": "failed"}',
-          content: json(object(failure, ["error", "retry_in"]), {
+          content: json(object(failure, ["error", "retry_in"], ignoringOthers), {
             failure: { error: "smtp timeout" },
             handBack: { error: "stopping", retry_in: 0 },
           }),
@@ -280,7 +289,7 @@ export function sections(l: Limits): Record<string, Section> {
         parameters: [param("queue"), param("id"), param("attempt"), param("attemptQuery")],
         requestBody: {
           required: true,
-          content: json(object({ seconds: { type: "number", exclusiveMinimum: 0, maximum: l.jobs.max_lease } }), {
+          content: json(object({ seconds: { type: "number", exclusiveMinimum: 0, maximum: l.jobs.max_lease } }, [], ignoringOthers), {
             extend: { seconds: 60 },
           }),
         },
@@ -657,7 +666,9 @@ export function sections(l: Limits): Record<string, Section> {
         parameters: [param("queue"), param("workerId"), param("workerIdQuery")],
         requestBody: {
           required: false,
-          content: json(object({ worker_id: { type: "string", minLength: 1, maxLength: 256 } }), { register: { worker_id: "myworker_1" } }),
+          content: json(object({ worker_id: { type: ["string", "null"], maxLength: 256 } }, ["worker_id"], ignoringOthers), {
+            register: { worker_id: "myworker_1" },
+          }),
         },
         responses: {
           201: ok("registered", object({ worker_id: { type: "string" }, queue: schema("QueueName") }), {
