@@ -8,7 +8,7 @@ import { newToken } from "../src/server/auth/tokens.js";
 import { openApiDocument } from "../src/server/openapi/document.js";
 import type { ServedRoute } from "../src/server/router.js";
 import { harness, queueName } from "./helpers.js";
-import { ResponseChecker } from "./support/openapi.js";
+import { pointer, ResponseChecker } from "./support/openapi.js";
 
 const producer = newToken("oa-producer");
 const h = await harness(t, {
@@ -112,4 +112,38 @@ t.test("the judge of answers refuses what breaks the document and passes what it
     /must have required property 'due_at'/,
     "a delayed job without due_at",
   );
+});
+
+t.test("every example in the document fits the schema beside it", async (t) => {
+  const checker = new ResponseChecker();
+  let checked = 0;
+  const judge = (at: string[], value: unknown) => {
+    const validate = checker.validator(pointer(...at));
+    if (!validate(value)) t.fail(`${at.join(" ")}: ${JSON.stringify(value)}: ${JSON.stringify(validate.errors)}`);
+    checked++;
+  };
+  type Node = Record<string, Record<string, unknown>>;
+  const walkMedia = (at: string[], content: Node | undefined) => {
+    for (const [type, media] of Object.entries(content ?? {})) {
+      if (!media.schema) continue;
+      for (const example of Object.values((media.examples ?? {}) as Node)) judge([...at, type, "schema"], example.value);
+    }
+  };
+  const full = checker.doc as { paths: Record<string, Record<string, Node>>; components: Record<string, Node> };
+  for (const [path, item] of Object.entries(full.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      walkMedia(["paths", path, method, "requestBody", "content"], (op.requestBody as { content?: Node } | undefined)?.content);
+      for (const [status, response] of Object.entries(op.responses as Node)) {
+        walkMedia(["paths", path, method, "responses", status, "content"], (response as { content?: Node }).content);
+      }
+    }
+  }
+  for (const [name, s] of Object.entries(full.components.schemas!)) {
+    for (const example of ((s as { examples?: unknown[] }).examples ?? []) as unknown[]) judge(["components", "schemas", name], example);
+  }
+  for (const [name, p] of Object.entries(full.components.parameters!)) {
+    if ((p as { example?: unknown }).example !== undefined)
+      judge(["components", "parameters", name, "schema"], (p as { example: unknown }).example);
+  }
+  t.ok(checked > 100, `${checked} examples checked`);
 });

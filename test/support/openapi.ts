@@ -30,6 +30,8 @@ export interface Answer {
   text: string;
 }
 
+export { pointer };
+
 export class ResponseChecker {
   readonly doc: Json = openApiDocument();
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
@@ -49,7 +51,7 @@ export class ResponseChecker {
 
   /** What is wrong with an answer by the document, or null (also for a route it does not document). */
   check(method: string, url: string, answer: Answer): string | null {
-    const pathname = new URL(url, "http://x").pathname;
+    const pathname = new URL(url, "http://x").pathname; // as Polka reads it: no query, no fragment
     const found = this.matcher.find(method.toUpperCase() as "GET", pathname).handlers[0] as unknown as Found | undefined;
     // trouter hands HEAD to GET routes; the document (like the server) has no HEAD
     if (!found || found.method !== method.toLowerCase()) return null;
@@ -92,7 +94,7 @@ export class ResponseChecker {
   }
 
   /** The validator of the schema at a JSON pointer into the document, compiled on first use. */
-  private validator(at: string): ValidateFunction {
+  validator(at: string): ValidateFunction {
     let validate = this.validators.get(at);
     if (!validate) {
       validate = this.ajv.compile({ $ref: `${DOC_ID}#/${at}` });
