@@ -1,7 +1,7 @@
 // One section per route the router serves, keyed by its path as src/server/routes/ registers it
 // (":queue", turned into "{queue}" for the document). A new route is a new section here; who may
 // call it comes from src/server/auth/routes.ts, and the answers every guarded route can give (401,
-// 403, 429, 503) are added by document.ts. test/openapi.test.ts holds the sections against the router
+// 403, 429, 500, 503) are added by document.ts. test/openapi.test.ts holds the sections against the router
 // and the answers the route tests get against the schemas.
 import { QUEUE_SETTING_RANGES } from "../config.js";
 import { MAX_PRIORITY } from "../params.js";
