@@ -24,6 +24,12 @@ interface Found {
   operation: Json;
 }
 
+interface Expected {
+  headers: Array<{ name: string; required: boolean; validate: ValidateFunction }>;
+  /** by bare media type: the body's validator, or null for a body that is not parsed; null for no body */
+  content: Map<string, ValidateFunction | null> | null;
+}
+
 export interface Answer {
   status: number;
   headers: Headers;
@@ -37,6 +43,7 @@ export class ResponseChecker {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
   private readonly matcher = polka();
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly prepared = new Map<string, Expected | null>();
 
   constructor() {
     addFormats(this.ajv);
@@ -55,42 +62,66 @@ export class ResponseChecker {
     const found = this.matcher.find(method.toUpperCase() as "GET", pathname).handlers[0] as unknown as Found | undefined;
     // trouter hands HEAD to GET routes; the document (like the server) has no HEAD
     if (!found || found.method !== method.toLowerCase()) return null;
-    const where = `${method.toUpperCase()} ${found.path} answered ${answer.status}`;
-    const given = found.operation.responses?.[String(answer.status)] as Json | undefined;
-    if (!given)
-      return `${where}, a status the document does not list for it (it lists ${Object.keys(found.operation.responses).join(", ")})`;
-    // where the response sits in the document: its schemas are compiled there, so their $refs resolve
-    const base = given.$ref ? given.$ref.slice(2) : pointer("paths", found.path, found.method, "responses", String(answer.status));
-    const response = this.resolve(given)!;
+    const where = () => `${method.toUpperCase()} ${found.path} answered ${answer.status}`;
+    const expected = this.expected(found, answer.status);
+    if (!expected)
+      return `${where()}, a status the document does not list for it (it lists ${Object.keys(found.operation.responses).join(", ")})`;
 
-    for (const [name, spec] of Object.entries((response.headers ?? {}) as Json)) {
-      const header = this.resolve(spec)!;
+    for (const { name, required, validate } of expected.headers) {
       const value = answer.headers.get(name);
       if (value === null) {
-        if (header.required) return `${where} without the header ${name} the document requires`;
-        continue;
+        if (required) return `${where()} without the header ${name} the document requires`;
+      } else if (!validate(value)) {
+        return `${where()} with ${name}: ${value}, which its schema refuses: ${this.ajv.errorsText(validate.errors)}`;
       }
-      const validate = this.validator(`${spec.$ref ? spec.$ref.slice(2) : `${base}/${pointer("headers", name)}`}/schema`);
-      if (!validate(value)) return `${where} with ${name}: ${value}, which its schema refuses: ${this.ajv.errorsText(validate.errors)}`;
     }
 
-    const content = response.content as Json | undefined;
-    if (!content) return answer.text === "" ? null : `${where} with a body, where the document says there is none`;
+    if (!expected.content) return answer.text === "" ? null : `${where()} with a body, where the document says there is none`;
     const type = (answer.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    // a documented type may carry parameters of its own (text/plain; version=0.0.4)
-    const media = Object.entries(content).find(([name]) => name.split(";")[0]!.trim().toLowerCase() === type)?.[1];
-    if (!media) return `${where} with Content-Type ${type || "(none)"}, not one the document lists (${Object.keys(content).join(", ")})`;
-    if (!media.schema || !type.endsWith("json")) return null;
+    if (!expected.content.has(type))
+      return `${where()} with Content-Type ${type || "(none)"}, not one the document lists (${[...expected.content.keys()].join(", ")})`;
+    const validate = expected.content.get(type);
+    if (!validate) return null;
     let body: unknown;
     try {
       body = JSON.parse(answer.text);
     } catch {
-      return `${where} with a body that is not JSON: ${answer.text.slice(0, 200)}`;
+      return `${where()} with a body that is not JSON: ${answer.text.slice(0, 200)}`;
     }
-    const validate = this.validator(`${base}/${pointer("content", type, "schema")}`);
     if (!validate(body))
-      return `${where} with a body its schema refuses: ${this.ajv.errorsText(validate.errors)}: ${answer.text.slice(0, 300)}`;
+      return `${where()} with a body its schema refuses: ${this.ajv.errorsText(validate.errors)}: ${answer.text.slice(0, 300)}`;
     return null;
+  }
+
+  /** What the document expects of one status of one operation, worked out once; null when it lists no such status. */
+  private expected(found: Found, status: number): Expected | null {
+    const key = `${found.method} ${found.path} ${status}`;
+    let expected = this.prepared.get(key);
+    if (expected !== undefined) return expected;
+    const given = found.operation.responses?.[String(status)] as Json | undefined;
+    expected = null;
+    if (given) {
+      // where the response sits in the document: its schemas are compiled there, so their $refs resolve
+      const base = given.$ref ? given.$ref.slice(2) : pointer("paths", found.path, found.method, "responses", String(status));
+      const response = this.resolve(given)!;
+      const headers = Object.entries((response.headers ?? {}) as Json).map(([name, spec]) => ({
+        name,
+        required: !!this.resolve(spec)!.required,
+        validate: this.validator(`${spec.$ref ? spec.$ref.slice(2) : `${base}/${pointer("headers", name)}`}/schema`),
+      }));
+      let content: Expected["content"] = null;
+      if (response.content) {
+        content = new Map();
+        // a documented type may carry parameters of its own (text/plain; version=0.0.4); only JSON bodies are parsed
+        for (const [type, media] of Object.entries(response.content as Json)) {
+          const bare = type.split(";")[0]!.trim().toLowerCase();
+          content.set(bare, media.schema && bare.endsWith("json") ? this.validator(`${base}/${pointer("content", type, "schema")}`) : null);
+        }
+      }
+      expected = { headers, content };
+    }
+    this.prepared.set(key, expected);
+    return expected;
   }
 
   /** The validator of the schema at a JSON pointer into the document, compiled on first use. */
