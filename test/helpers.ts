@@ -11,6 +11,7 @@ import { createLogger } from "../src/shared/log.js";
 import { findOnPath } from "../src/store/redis.js";
 import { startServer, type RunningServer, type StartOptions } from "../src/server/start.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
+import { checkAnswer } from "./support/openapi.js";
 
 export const REDIS_BINARY = process.env.REDISMS_SYSTEM_BINARY || findOnPath("redis-server") || "/usr/bin/redis-server";
 
@@ -154,7 +155,9 @@ export function client(base: string): Client {
     } catch {
       json = undefined;
     }
-    return { status: res.status, headers: res.headers, text, json };
+    const reply = { status: res.status, headers: res.headers, text, json };
+    checkAnswer(method, path, reply);
+    return reply;
   };
 }
 
@@ -173,7 +176,14 @@ export function rawRequest(base: string, method: string, path: string, body: str
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json });
+        const reply = { status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json };
+        try {
+          checkAnswer(method, path, reply);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        resolve(reply);
       });
     });
     req.on("error", reject);

@@ -26,7 +26,15 @@ t.comment(installed.stderr.trim());
 t.test("the install holds compiled JavaScript and types, and nothing of the build", async (t) => {
   const pkg = join(app, "node_modules", "presque");
   const dist = readdirSync(join(pkg, "dist"), { recursive: true, encoding: "utf8" });
-  for (const f of ["index.js", "index.d.ts", "client/client.d.ts", "client/worker.d.ts", "kit.d.ts", "cli/main.js"])
+  for (const f of [
+    "index.js",
+    "index.d.ts",
+    "client/client.d.ts",
+    "client/worker.d.ts",
+    "kit.d.ts",
+    "cli/main.js",
+    "server/openapi/document.js",
+  ])
     t.ok(dist.includes(f), f);
   const modules = readdirSync(join(app, "node_modules"));
   for (const absent of ["esbuild", "tsx", "typescript", "redis-memory-server", "tap"]) t.notOk(modules.includes(absent), `no ${absent}`);
@@ -110,6 +118,9 @@ t.test("npx presque serve --ephemeral serves, and stops on SIGTERM", async (t) =
     if (status === undefined) await new Promise((ok) => setTimeout(ok, 50));
   }
   t.same(status, { queues: [], size: 0 }, out);
+  const api = await fetch(`http://127.0.0.1:${port}/openapi.json`).then((r) => r.json());
+  t.equal(api.openapi, "3.1.0", "the installed server serves its OpenAPI document");
+  t.ok(api.paths["/q/{queue}"]?.post, "with the routes in it");
   const scratch = /"url":"redis:\/\/127\.0\.0\.1:(\d+)/.exec(out);
   process.kill(-child.pid!, "SIGTERM");
   await gone;

@@ -4,19 +4,22 @@ import polka from "polka";
 import { classify } from "../shared/errors.js";
 import { Notices } from "../shared/log.js";
 import { sendJson, type Req, type Res } from "./http.js";
-import { METHODS, Router, type Context, type Method } from "./router.js";
+import { METHODS, Router, type Context, type Method, type ServedRoute } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
 import { registerDashboard } from "./routes/dashboard.js";
 import { registerDeadRoutes } from "./routes/dead.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerJobRoutes } from "./routes/jobs.js";
+import { registerOpenApi } from "./routes/openapi.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerSearchRoutes } from "./routes/search.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createApp(ctx: Context): RequestListener {
+/** `served`, when given, is filled with every path and the methods it serves (test/openapi.test.ts
+ *  holds the OpenAPI document against it). */
+export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener {
   /** A known path asked with a method it does not take: 405 with an Allow header; else 404. */
   const noRoute = (req: Req, res: Res) => {
     const allowed = METHODS.filter((m) => app.find(m, req.path).handlers.length > 0);
@@ -50,7 +53,9 @@ export function createApp(ctx: Context): RequestListener {
   registerSearchRoutes(router, ctx);
   registerEventRoutes(router, ctx);
   registerDashboard(router, ctx);
+  registerOpenApi(router, ctx);
   router.mount(app);
+  served?.push(...router.served());
 
   const guard = ctx.guard;
   const routed = (method: string, path: string) => app.find(method as Method, path).handlers.length > 0;

@@ -26,6 +26,10 @@ export interface Context {
 type Handler = (req: Req, res: Res) => Promise<void> | void;
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 export const METHODS: Method[] = ["GET", "POST", "PUT", "DELETE"];
+export interface ServedRoute {
+  path: string;
+  methods: Method[];
+}
 
 /** Collects each route family's handlers; mounted on Polka with nothing else in the route table,
  *  since trouter tests every entry of it on every request. */
@@ -34,6 +38,10 @@ export class Router {
 
   route(path: string, handlers: Partial<Record<Method, Handler>>): void {
     this.paths.push([path, handlers]);
+  }
+
+  served(): ServedRoute[] {
+    return this.paths.map(([path, handlers]) => ({ path, methods: Object.keys(handlers) as Method[] }));
   }
 
   mount(app: Polka): void {

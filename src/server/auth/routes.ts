@@ -43,6 +43,8 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/": { GET: "public" },
   "/dashboard/app.js": { GET: "public" },
   "/dashboard/app.css": { GET: "public" },
+  // the OpenAPI document describes the API and holds no data
+  "/openapi.json": { GET: "public" },
 };
 
 export interface RouteRule {

@@ -1,0 +1,344 @@
+// The parts of the OpenAPI document that many routes share: parameters, headers and schemas, and
+// the helpers that the sections of paths.ts are written with. Ranges come from the code that checks
+// them (params.ts, config.ts), so that the document cannot claim another limit than the server's.
+import { QUEUE_SETTING_RANGES, type Config } from "../config.js";
+import { MAX_PRIORITY } from "../params.js";
+
+export type Json = Record<string, unknown>;
+
+/** The limits of a running server that the document states (the defaults when it is built alone). */
+export type Limits = Pick<Config, "server" | "batch" | "jobs">;
+
+export const ref = (kind: "parameters" | "headers" | "schemas" | "responses", name: string) => ({ $ref: `#/components/${kind}/${name}` });
+export const param = (name: string) => ref("parameters", name);
+export const schema = (name: string) => ref("schemas", name);
+export const header = (name: string) => ref("headers", name);
+
+const int = (minimum: number, maximum: number, extra: Json = {}) => ({ type: "integer", minimum, maximum, ...extra });
+const count = { type: "integer", minimum: 0 };
+const epoch = { type: "number", description: "a time in epoch seconds (fractions of a second allowed)", examples: [1795433494.5] };
+
+/** A JSON body of the given schema, with examples by name. */
+export function json(body: Json, examples?: Record<string, unknown>): Json {
+  const media: Json = { schema: body };
+  if (examples) media.examples = Object.fromEntries(Object.entries(examples).map(([name, value]) => [name, { value }]));
+  return { "application/json": media };
+}
+
+/** A query parameter. */
+export function query(name: string, description: string, valueSchema: Json, example?: unknown): Json {
+  return { name, in: "query", description, schema: valueSchema, ...(example !== undefined && { example }) };
+}
+
+/** An object schema whose every listed property is required unless named in `optional`; nothing else is allowed. */
+export function object(properties: Record<string, Json>, optional: string[] = [], extra: Json = {}): Json {
+  return {
+    type: "object",
+    required: Object.keys(properties).filter((p) => !optional.includes(p)),
+    properties,
+    additionalProperties: false,
+    ...extra,
+  };
+}
+
+export function parameters(l: Limits): Record<string, Json> {
+  return {
+    queue: {
+      name: "queue",
+      in: "path",
+      required: true,
+      description: "the queue: 1-128 characters of A-Z a-z 0-9 _ - . : (anything else is 400 invalid queue name)",
+      schema: schema("QueueName"),
+      example: "emails",
+    },
+    id: {
+      name: "id",
+      in: "path",
+      required: true,
+      description: "a job id (anything that is not one is 404 no such job)",
+      schema: schema("JobId"),
+      example: "7",
+    },
+    attempt: {
+      name: "X-presque-attempt",
+      in: "header",
+      description:
+        "the attempt the job was handed out with (its lease token): an attempt that is not the job's latest is 409. " +
+        "Also accepted as ?attempt=",
+      schema: int(1, 999_999),
+      example: 1,
+    },
+    attemptQuery: query("attempt", "the attempt, when the X-presque-attempt header is not given", int(1, 999_999)),
+    workerId: {
+      name: "X-presque-workerid",
+      in: "header",
+      description: "the worker making the request: its figures count the job too (also accepted as ?worker_id=)",
+      schema: { type: "string", maxLength: 256 },
+      example: "host-1:4242:mail",
+    },
+    workerIdQuery: query("worker_id", "the worker, when the X-presque-workerid header is not given", { type: "string", maxLength: 256 }),
+    idempotencyKey: {
+      name: "Idempotency-Key",
+      in: "header",
+      description:
+        "names the request: the same key again (within the queue's idempotency_window) answers 200 with the first ids and " +
+        "stores nothing; the same key with another body, query or route is 422",
+      schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,255}$" },
+      example: "order-4711",
+    },
+    delayed: query("delayed", "not handed out before this time (epoch seconds); excludes delay", {
+      type: "number",
+      minimum: 0,
+      maximum: 1e11,
+    }),
+    delay: query("delay", "not handed out for this many seconds from now; excludes delayed", {
+      type: "number",
+      minimum: 0,
+      maximum: 365 * 86400,
+    }),
+    priority: query("priority", "higher first; FIFO within a priority", int(-MAX_PRIORITY, MAX_PRIORITY, { default: 0 })),
+    maxAttempts: query(
+      "max_attempts",
+      "deliveries under a lease before the job goes to the dead list (default: the queue's)",
+      int(1, 1000),
+    ),
+    lease: query(
+      "lease",
+      "lease the job for this many seconds instead of deleting it on fetch (0: delete on fetch, whatever the queue's lease); " +
+        "default: the queue's lease",
+      { type: "number", minimum: 0, maximum: l.jobs.max_lease },
+    ),
+    wait: query("wait", "long poll: wait up to this many seconds for a job (capped by server.max_wait)", {
+      type: "number",
+      minimum: 0,
+      maximum: l.server.max_wait,
+      default: 0,
+    }),
+    offset: query("offset", "how many to skip", int(0, Number.MAX_SAFE_INTEGER, { default: 0 })),
+  };
+}
+
+export const headers: Record<string, Json> = {
+  "X-presque-jobid": { description: "the id of the job handed out", required: true, schema: schema("JobId") },
+  "X-presque-attempt": {
+    description: "under a lease: the attempt (the lease token to send back with an ack, a failure or an extension)",
+    schema: { type: "string", pattern: "^[1-9][0-9]*$" },
+  },
+  "X-presque-lease-expires": {
+    description: "under a lease: when it runs out, in epoch seconds with milliseconds",
+    schema: { type: "string", pattern: "^[0-9]+\\.[0-9]{3}$" },
+    example: "1795433494.250",
+  },
+  "X-presque-jobids": {
+    description: "the ids of the jobs handed out, in the order of the body, comma-separated",
+    required: true,
+    schema: { type: "string", pattern: "^[1-9][0-9]*(,[1-9][0-9]*)*$" },
+    example: "7,8,9",
+  },
+  "X-presque-attempts": {
+    description: "under a lease: each job's attempt, in the order of X-presque-jobids",
+    schema: { type: "string", pattern: "^[1-9][0-9]*(,[1-9][0-9]*)*$" },
+    example: "1,1,2",
+  },
+  "Idempotent-Replayed": {
+    description: "this is the answer to an earlier request with the same Idempotency-Key: nothing new was stored",
+    required: true,
+    schema: { const: "true" },
+  },
+  "Retry-After": { description: "seconds to wait before trying again", required: true, schema: { type: "string", pattern: "^[0-9]+$" } },
+  "WWW-Authenticate": {
+    description: 'the challenge: Bearer realm="presque", with error="invalid_token" for a token that is not valid',
+    required: true,
+    schema: { type: "string", pattern: '^Bearer realm="presque"' },
+  },
+  Allow: { description: "the methods the path takes", required: true, schema: { type: "string" }, example: "GET, POST, PUT, DELETE" },
+  Connection: {
+    description: "close when the body was over server.max_body: the rest of it is not read, and the connection ends",
+    schema: { enum: ["close", "keep-alive"] },
+  },
+};
+
+export function schemas(l: Limits): Record<string, Json> {
+  const settingRange = (name: keyof typeof QUEUE_SETTING_RANGES) => int(QUEUE_SETTING_RANGES[name][0], QUEUE_SETTING_RANGES[name][1]);
+  const figures = {
+    queue_name: schema("QueueName"),
+    job_count: { ...count, description: "ready jobs" },
+    job_prioritized: { ...count, description: "ready jobs of a priority other than 0 (counted in job_count)" },
+    job_delayed: count,
+    job_leased: count,
+    job_dead: count,
+    job_processed: { ...count, description: "jobs fetched without a lease or acknowledged under one" },
+    job_failed: { ...count, description: "failures reported or leases expired" },
+  };
+  const settings = {
+    lease: { ...int(0, l.jobs.max_lease), description: "seconds; 0: plain GETs delete jobs as they hand them out" },
+    max_attempts: settingRange("max_attempts"),
+    backoff_base: { ...settingRange("backoff_base"), description: "seconds; a failed job waits backoff_base * 2^(attempt-1)" },
+    backoff_cap: { ...settingRange("backoff_cap"), description: "seconds" },
+    max_length: { ...settingRange("max_length"), description: "jobs ready or delayed; 0: no limit" },
+    max_payload: { ...settingRange("max_payload"), description: "bytes; 0: no limit but server.max_body" },
+    idempotency_window: { ...settingRange("idempotency_window"), description: "seconds an Idempotency-Key is remembered" },
+  };
+  const failed = (state: string, at?: string) =>
+    object({ id: schema("JobId"), state: { const: state }, ...(at && { [at]: epoch }) }, [], {
+      ...(at && { description: `${at}: ${at === "due_at" ? "when it is tried again" : "when it died"}` }),
+    });
+  return {
+    Error: object({ error: { type: "string", description: "what went wrong, for a person to read" } }, [], {
+      examples: [{ error: "invalid queue name" }],
+    }),
+    QueueName: { type: "string", pattern: "^[A-Za-z0-9_.:-]{1,128}$", examples: ["emails"] },
+    JobId: { type: "string", pattern: "^[1-9][0-9]{0,15}$", description: "whole numbers per queue, never reused", examples: ["7"] },
+    Job: {
+      type: "object",
+      description: "any JSON object (UTF-8), stored and handed back as the exact bytes that were sent",
+      examples: [{ to: "a@example.com" }],
+    },
+    Epoch: epoch,
+    JobView: {
+      ...object(
+        {
+          id: schema("JobId"),
+          queue: schema("QueueName"),
+          state: { enum: ["ready", "delayed", "leased", "dead"] },
+          attempts: { ...count, description: "deliveries under a lease so far" },
+          priority: int(-MAX_PRIORITY, MAX_PRIORITY),
+          max_attempts: int(1, 1000),
+          last_error: { type: "string" },
+          due_at: epoch,
+          lease_expires_at: epoch,
+          died_at: epoch,
+          job: schema("Job"),
+        },
+        ["max_attempts", "last_error", "due_at", "lease_expires_at", "died_at"],
+      ),
+      allOf: [
+        { if: { properties: { state: { const: "delayed" } } }, then: { required: ["due_at"] } },
+        { if: { properties: { state: { const: "leased" } } }, then: { required: ["lease_expires_at"] } },
+        { if: { properties: { state: { const: "dead" } } }, then: { required: ["died_at"] } },
+      ],
+      examples: [
+        {
+          id: "7",
+          queue: "emails",
+          state: "delayed",
+          attempts: 1,
+          priority: 0,
+          last_error: "smtp timeout",
+          due_at: 1795433494.5,
+          job: { to: "a" },
+        },
+      ],
+    },
+    QueueFigures: object(figures, [], {
+      examples: [
+        {
+          queue_name: "emails",
+          job_count: 3,
+          job_prioritized: 1,
+          job_delayed: 0,
+          job_leased: 2,
+          job_dead: 0,
+          job_processed: 40,
+          job_failed: 1,
+        },
+      ],
+    }),
+    QueueSettings: object(settings),
+    Control: object({ queue: schema("QueueName"), status: { enum: [0, 1], description: "1 open, 0 stopped" }, ...settings }, [], {
+      examples: [
+        {
+          queue: "emails",
+          status: 1,
+          lease: 0,
+          max_attempts: 5,
+          backoff_base: 1,
+          backoff_cap: 3600,
+          max_length: 0,
+          max_payload: 0,
+          idempotency_window: 86400,
+        },
+      ],
+    }),
+    StatsEntry: object({ ...figures, status: { enum: [0, 1] }, lease: settings.lease }),
+    Failed: {
+      description: "where a failed job went: delayed until due_at, dead, or ready at once (retry_in 0)",
+      oneOf: [failed("delayed", "due_at"), failed("dead", "died_at"), failed("ready")],
+      examples: [{ id: "7", state: "delayed", due_at: 1795433494.5 }],
+    },
+    BatchResult: {
+      description: "one job's outcome, with the status its single route would have answered",
+      oneOf: [
+        object({ id: schema("JobId"), status: { const: 204 }, state: { enum: ["acked", "cancelled"] } }),
+        object({ status: { const: 200 }, id: schema("JobId"), state: { const: "delayed" }, due_at: epoch }),
+        object({ status: { const: 200 }, id: schema("JobId"), state: { const: "dead" }, died_at: epoch }),
+        object({ status: { const: 200 }, id: schema("JobId"), state: { const: "ready" } }),
+        object({ id: schema("JobId"), status: { enum: [404, 409] }, error: { type: "string" } }),
+      ],
+    },
+    BatchResults: object(
+      { results: { type: "array", items: schema("BatchResult"), maxItems: l.batch.max_push, description: "in the order of the request" } },
+      [],
+      {
+        examples: [
+          {
+            results: [
+              { id: "7", status: 204, state: "acked" },
+              { id: "8", status: 409, error: "the job was handed out again (attempt 2)" },
+            ],
+          },
+        ],
+      },
+    ),
+    Worker: object(
+      {
+        worker_id: { type: "string" },
+        started_at: { type: "integer", description: "when it registered, in epoch seconds" },
+        queues: { type: "array", items: schema("QueueName") },
+        processed: count,
+        failed: count,
+      },
+      [],
+      { examples: [{ worker_id: "myworker_1", started_at: 1795433493, queues: ["foo"], processed: 0, failed: 0 }] },
+    ),
+    QueueWorkers: object(
+      { queue_name: schema("QueueName"), workers_list: { type: "array", items: { type: "string" } }, processed: count, failed: count },
+      [],
+      { examples: [{ queue_name: "foo", workers_list: ["myworker_1"], processed: 12, failed: 1 }] },
+    ),
+    Stats: object({
+      redis: object(
+        {
+          target: { type: "string", examples: ["redis://127.0.0.1:6379/0"] },
+          version: { type: "string" },
+          embedded: { type: "boolean", description: "presque started this redis-server itself" },
+          nodes: {
+            type: "array",
+            description: "on a Redis Cluster: every node the client knows, with its role",
+            items: object({ node: { type: "string" }, role: { enum: ["master", "replica"] } }),
+          },
+        },
+        ["nodes"],
+      ),
+      queues: { type: "array", items: schema("StatsEntry") },
+      total: { ...count, description: "every queue" },
+      offset: count,
+      limit: int(1, 1000),
+      sort: { enum: ["name", "size"] },
+      order: { enum: ["asc", "desc"] },
+      workers: { ...count, description: "registered workers" },
+      processes: {
+        type: "array",
+        description: "the presque processes sharing this Redis, oldest first",
+        items: object({
+          id: { type: "string" },
+          version: { type: "string" },
+          layout: { type: "integer", description: "the data layout it reads and writes" },
+          scripts: { type: "array", items: { type: "string" }, description: "the Lua script versions it calls" },
+          started_at: { type: "integer" },
+          expires_at: { ...epoch, description: "when its entry runs out unless renewed" },
+        }),
+      },
+    }),
+  };
+}

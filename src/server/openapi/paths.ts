@@ -1,0 +1,722 @@
+// One section per route the router serves, keyed by its path as src/server/routes/ registers it
+// (":queue", turned into "{queue}" for the document). A new route is a new section here; who may
+// call it comes from src/server/auth/routes.ts, and the answers every guarded route can give (401,
+// 403, 429, 500, 503) are added by document.ts. test/openapi.test.ts holds the sections against the router
+// and the answers the route tests get against the schemas.
+import { QUEUE_SETTING_RANGES } from "../config.js";
+import { MAX_PRIORITY } from "../params.js";
+import type { Method } from "../router.js";
+import { header, json, object, param, query, schema, type Json, type Limits } from "./components.js";
+
+/** The errors a route gives itself, each status with the messages it can carry (as examples). */
+export type Errors = Partial<Record<400 | 404 | 409 | 413 | 422 | 429 | 500 | 503, string[]>>;
+
+export interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  parameters?: Json[];
+  requestBody?: Json;
+  /** the answers that are not errors, as OpenAPI Response Objects */
+  responses: Record<string, Json>;
+  errors: Errors;
+}
+
+export type Section = Partial<Record<Method, Operation>>;
+
+const QUEUE = "invalid queue name";
+const TWICE = "priority is given more than once";
+const NO_SUCH_JOB = "no such job";
+const UNAVAILABLE = "redis unavailable";
+const OUT_OF_MEMORY = "redis is out of memory";
+const JOB_BODY = [
+  "Content-Type must be application/json",
+  "Content-Type must be application/json, not text/plain",
+  "job is missing",
+  "job is not valid JSON: Unexpected end of JSON input",
+  "job is not valid UTF-8",
+  "job must be a JSON object",
+  "the request was cut short",
+];
+const PUSHED = [
+  "the job is stored, but only 0 of 1 replicas confirmed it",
+  "redis did not confirm the push in time: the job may have been stored",
+];
+const CONFLICT = ["the job was handed out again (attempt 2)", "the job is not leased"];
+const seconds = (name: string, max: number) => `${name} must be a number of seconds from 0 to ${max}`;
+
+/** A request body's fields that the route reads; others are ignored, not refused. */
+const ignoringOthers = { additionalProperties: true };
+
+const noContent = (description: string) => ({ description });
+const ok = (description: string, body: Json, examples?: Record<string, unknown>, headers?: Record<string, Json>) => ({
+  description,
+  ...(headers && { headers }),
+  content: json(body, examples),
+});
+
+const pushOptions = [param("delayed"), param("delay"), param("priority"), param("maxAttempts")];
+const pushQueryErrors = [
+  "give delayed (epoch seconds) or delay (seconds), not both",
+  "delayed must be a time in epoch seconds",
+  seconds("delay", 365 * 86400),
+  `priority must be an integer from ${-MAX_PRIORITY} to ${MAX_PRIORITY}`,
+  "max_attempts must be an integer from 1 to 1000",
+  TWICE,
+];
+const replayed = { "Idempotent-Replayed": header("Idempotent-Replayed") };
+const leaseHeaders = (...names: string[]) => Object.fromEntries(names.map((n) => [n, header(n)]));
+
+/** Every method of /q/ and /qb/: the queue name is empty. */
+function emptyName(path: string): Section {
+  const op = (method: string): Operation => ({
+    operationId: `${method.toLowerCase()}${path === "/q/" ? "Q" : "Qb"}WithoutQueue`,
+    summary: `${method} ${path} with no queue name`,
+    description: "An empty queue name is a bad name, not an unknown path: always 400.",
+    tags: ["errors"],
+    responses: {},
+    errors: { 400: [QUEUE] },
+  });
+  return { GET: op("GET"), POST: op("POST"), PUT: op("PUT"), DELETE: op("DELETE") };
+}
+
+export function sections(l: Limits): Record<string, Section> {
+  const tooLarge = `body is larger than ${l.server.max_body} bytes`;
+  const takeErrors = [
+    QUEUE,
+    seconds("lease", l.jobs.max_lease),
+    seconds("wait", l.server.max_wait),
+    "worker_id is longer than 256 characters",
+  ];
+  const take = [param("lease"), param("wait"), param("workerId"), param("workerIdQuery")];
+  const jobsBody = (item: Json, description: string, example: unknown) => ({
+    required: true,
+    description,
+    content: json(object({ jobs: { type: "array", minItems: 1, maxItems: l.batch.max_push, items: item } }, [], ignoringOthers), {
+      example,
+    }),
+  });
+  const batchErrors = (shape: string) => [
+    QUEUE,
+    "Content-Type must be application/json",
+    "body is missing",
+    `body must be {"jobs": [${shape}, ...]} with at least one job`,
+    `at most ${l.batch.max_push} jobs per batch`,
+    "jobs[0] must be a JSON object",
+    "jobs[0].id must be a job id",
+    "jobs[0].attempt must be a positive integer",
+  ];
+  const leased = object(
+    {
+      id: { oneOf: [schema("JobId"), { type: "integer", minimum: 1 }] },
+      attempt: { type: ["integer", "null"], minimum: 1, maximum: 999_999 },
+    },
+    ["attempt"],
+    ignoringOthers,
+  );
+  const maxRetryIn = QUEUE_SETTING_RANGES.backoff_cap[1];
+  const failure = {
+    error: { description: "what went wrong: a string, or any JSON (kept as its text, cut at 4096 characters)" },
+    retry_in: {
+      type: ["number", "null"],
+      minimum: 0,
+      maximum: maxRetryIn,
+      description: "seconds until it is tried again instead of the backoff; 0: ready at once",
+    },
+  };
+
+  return {
+    "/q/:queue": {
+      POST: {
+        operationId: "push",
+        summary: "Push a job",
+        tags: ["jobs"],
+        parameters: [
+          param("queue"),
+          ...pushOptions,
+          query("uniq", "at most one waiting job per uniq key", { type: "string", maxLength: 256 }),
+          param("idempotencyKey"),
+        ],
+        requestBody: {
+          required: true,
+          description: `the job: one JSON object, at most server.max_body (${l.server.max_body}) bytes and the queue's max_payload`,
+          content: json(schema("Job"), { job: { to: "a@example.com" } }),
+        },
+        responses: {
+          201: ok("stored", object({ id: schema("JobId") }), { stored: { id: "1" } }),
+          200: ok(
+            "a replay of an earlier request with the same Idempotency-Key: nothing new was stored",
+            object({ id: schema("JobId") }),
+            { replayed: { id: "1" } },
+            replayed,
+          ),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            ...JOB_BODY,
+            ...pushQueryErrors,
+            "uniq must be at most 256 characters",
+            "job already exists",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters, without spaces",
+          ],
+          413: [tooLarge, "a job is larger than the queue's max_payload of 65536 bytes"],
+          422: ["this Idempotency-Key was used for another request"],
+          429: ["the queue holds 10000 of at most 10000 jobs (max_length)"],
+          503: [UNAVAILABLE, OUT_OF_MEMORY, ...PUSHED],
+        },
+      },
+      GET: {
+        operationId: "fetch",
+        summary: "Fetch a job",
+        description:
+          "Without a lease (the queue's or ?lease=) the job is deleted as it is handed out. With one, it stays leased until acknowledged.",
+        tags: ["jobs"],
+        parameters: [param("queue"), ...take],
+        responses: {
+          200: ok(
+            "the job, as the exact bytes that were pushed",
+            schema("Job"),
+            { job: { to: "a@example.com" } },
+            {
+              "X-presque-jobid": header("X-presque-jobid"),
+              ...leaseHeaders("X-presque-attempt", "X-presque-lease-expires"),
+            },
+          ),
+        },
+        errors: { 400: [...takeErrors, "lease is given more than once"], 404: ["no job", "queue is closed"], 503: [UNAVAILABLE] },
+      },
+      PUT: {
+        operationId: "retry",
+        summary: "Post back a job the worker failed (presque's retry)",
+        description: "Stores the job again as a new job and counts a failure for the queue and the worker.",
+        tags: ["jobs"],
+        parameters: [param("queue"), param("delayed"), param("delay"), param("priority"), param("workerId"), param("workerIdQuery")],
+        requestBody: { required: true, description: "the job", content: json(schema("Job")) },
+        responses: { 201: ok("stored again", object({ id: schema("JobId") }), { stored: { id: "8" } }) },
+        errors: {
+          400: [
+            QUEUE,
+            ...JOB_BODY,
+            ...pushQueryErrors,
+            "uniq applies to single jobs (POST /q) only",
+            "worker_id is longer than 256 characters",
+          ],
+          413: [tooLarge],
+          503: [UNAVAILABLE, OUT_OF_MEMORY, ...PUSHED],
+        },
+      },
+      DELETE: {
+        operationId: "purge",
+        summary: "Purge and delete the queue",
+        description: "Every job, uniq key, counter and setting. Job ids are not reused afterwards.",
+        tags: ["queues"],
+        parameters: [param("queue")],
+        responses: { 204: noContent("purged") },
+        errors: { 400: [QUEUE], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/q/": emptyName("/q/"),
+    "/qb/": emptyName("/qb/"),
+
+    "/q/:queue/:id": {
+      GET: {
+        operationId: "job",
+        summary: "Look a job up",
+        tags: ["leases"],
+        parameters: [param("queue"), param("id")],
+        responses: { 200: ok("where the job is", schema("JobView")) },
+        errors: { 400: [QUEUE], 404: [NO_SUCH_JOB], 503: [UNAVAILABLE] },
+      },
+      DELETE: {
+        operationId: "ack",
+        summary: "Acknowledge a leased job, or cancel one that waits",
+        description:
+          "With an attempt: the holder's acknowledgement (a stale attempt is 409). Without one: a leased job is acknowledged, " +
+          "a ready, delayed or dead job is cancelled.",
+        tags: ["leases"],
+        parameters: [param("queue"), param("id"), param("attempt"), param("attemptQuery"), param("workerId"), param("workerIdQuery")],
+        responses: { 204: noContent("acknowledged or cancelled") },
+        errors: { 400: [QUEUE, "attempt must be a positive integer"], 404: [NO_SUCH_JOB], 409: CONFLICT, 503: [UNAVAILABLE] },
+      },
+      PUT: {
+        operationId: "fail",
+        summary: "Report the failure of a leased job",
+        description:
+          "The job is retried after backoff_base * 2^(attempt-1) seconds, capped at backoff_cap (or after retry_in), " +
+          "or goes to the dead list once its attempts are used up.",
+        tags: ["leases"],
+        parameters: [param("queue"), param("id"), param("attempt"), param("attemptQuery"), param("workerId"), param("workerIdQuery")],
+        requestBody: {
+          required: false,
+          description: 'optional: {"error": "...", "retry_in": seconds}; an empty body reads as {"error": "failed"}',
+          content: json(object(failure, ["error", "retry_in"], ignoringOthers), {
+            failure: { error: "smtp timeout" },
+            handBack: { error: "stopping", retry_in: 0 },
+          }),
+        },
+        responses: {
+          200: ok("where the job went", schema("Failed"), {
+            delayed: { id: "7", state: "delayed", due_at: 1795433494.5 },
+            dead: { id: "7", state: "dead", died_at: 1795433494.5 },
+            ready: { id: "7", state: "ready" },
+          }),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            "attempt must be a positive integer",
+            'body must be a JSON object such as {"error": "..."}',
+            "body is not valid JSON: Unexpected token",
+            seconds("retry_in", maxRetryIn),
+          ],
+          404: [NO_SUCH_JOB],
+          409: CONFLICT,
+          413: [tooLarge],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/q/:queue/:id/lease": {
+      POST: {
+        operationId: "extend",
+        summary: "Extend a lease",
+        description: "The lease runs out `seconds` from now. The body is read as JSON whatever its Content-Type.",
+        tags: ["leases"],
+        parameters: [param("queue"), param("id"), param("attempt"), param("attemptQuery")],
+        requestBody: {
+          required: true,
+          content: json(object({ seconds: { type: "number", exclusiveMinimum: 0, maximum: l.jobs.max_lease } }, [], ignoringOthers), {
+            extend: { seconds: 60 },
+          }),
+        },
+        responses: {
+          200: ok("the new deadline", object({ id: schema("JobId"), lease_expires_at: schema("Epoch") }), {
+            extended: { id: "7", lease_expires_at: 1795433554.25 },
+          }),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            "attempt must be a positive integer",
+            "body is missing",
+            "body must be a JSON object",
+            'give {"seconds": N}',
+            seconds("seconds", l.jobs.max_lease),
+            `seconds must be more than 0 and at most ${l.jobs.max_lease}`,
+          ],
+          404: [NO_SUCH_JOB],
+          409: CONFLICT,
+          413: [tooLarge],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/qb/:queue": {
+      POST: {
+        operationId: "pushBatch",
+        summary: "Push several jobs, in order",
+        description: "All go in or none does. The query options apply to every job.",
+        tags: ["batches"],
+        parameters: [param("queue"), ...pushOptions, param("idempotencyKey")],
+        requestBody: jobsBody(schema("Job"), `at most batch.max_push (${l.batch.max_push}) jobs`, { jobs: [{ a: 1 }, { a: 2 }] }),
+        responses: {
+          201: ok("stored", object({ ids: { type: "array", items: schema("JobId") } }), { stored: { ids: ["1", "2"] } }),
+          200: ok(
+            "a replay of an earlier request with the same Idempotency-Key",
+            object({ ids: { type: "array", items: schema("JobId") } }),
+            { replayed: { ids: ["1", "2"] } },
+            replayed,
+          ),
+        },
+        errors: {
+          400: [
+            ...batchErrors("{...}").slice(0, 6),
+            ...pushQueryErrors,
+            "Idempotency-Key must be 1 to 255 printable ASCII characters, without spaces",
+          ],
+          413: [tooLarge, "a job is larger than the queue's max_payload of 65536 bytes"],
+          422: ["this Idempotency-Key was used for another request"],
+          429: ["the queue holds 9999 of at most 10000 jobs (max_length)"],
+          503: [UNAVAILABLE, OUT_OF_MEMORY, ...PUSHED],
+        },
+      },
+      GET: {
+        operationId: "fetchBatch",
+        summary: "Fetch up to batch_size jobs",
+        description: "One answer carries at most about 4 MB of jobs (always at least one).",
+        tags: ["batches"],
+        parameters: [
+          param("queue"),
+          query("batch_size", "at most this many jobs", {
+            type: "integer",
+            minimum: 1,
+            maximum: l.batch.max_fetch,
+            default: Math.min(10, l.batch.max_fetch),
+          }),
+          ...take,
+        ],
+        responses: {
+          200: ok(
+            "the jobs in queue order, each as the exact bytes pushed",
+            { type: "array", minItems: 1, items: schema("Job") },
+            { jobs: [{ a: 1 }, { a: 2 }] },
+            {
+              "X-presque-jobids": header("X-presque-jobids"),
+              ...leaseHeaders("X-presque-attempts", "X-presque-lease-expires"),
+            },
+          ),
+        },
+        errors: {
+          400: [...takeErrors, `batch_size must be an integer from 1 to ${l.batch.max_fetch}`],
+          404: ["no job", "queue is closed"],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/qb/:queue/ack": {
+      POST: {
+        operationId: "ackBatch",
+        summary: "Acknowledge (or cancel) many jobs",
+        description:
+          "Each job by the rules of DELETE /q/{queue}/{id}, with its own status in the results: one stale job never fails the others.",
+        tags: ["batches"],
+        parameters: [param("queue"), param("workerId"), param("workerIdQuery")],
+        requestBody: jobsBody(leased, "the jobs and the attempts they were handed out with", {
+          jobs: [
+            { id: "7", attempt: 1 },
+            { id: "8", attempt: 1 },
+          ],
+        }),
+        responses: { 200: ok("each job's outcome, in order", schema("BatchResults")) },
+        errors: { 400: batchErrors('{"id": "7", "attempt": 1}'), 413: [tooLarge], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/qb/:queue/fail": {
+      POST: {
+        operationId: "failBatch",
+        summary: "Report the failure of many leased jobs",
+        description: "Each job by the rules of PUT /q/{queue}/{id}, with its own status in the results.",
+        tags: ["batches"],
+        parameters: [param("queue"), param("workerId"), param("workerIdQuery")],
+        requestBody: jobsBody(
+          { ...leased, properties: { ...(leased.properties as Json), ...failure } },
+          "the jobs, their attempts and errors",
+          {
+            jobs: [
+              { id: "7", attempt: 1, error: "smtp timeout" },
+              { id: "9", attempt: 1 },
+            ],
+          },
+        ),
+        responses: {
+          200: ok("each job's outcome, in order", schema("BatchResults"), {
+            results: {
+              results: [
+                { id: "7", status: 200, state: "delayed", due_at: 1795433494.5 },
+                { id: "9", status: 404, error: "no such job" },
+              ],
+            },
+          }),
+        },
+        errors: {
+          400: [...batchErrors('{"id": "7", "attempt": 1, "error": "..."}'), seconds("jobs[0].retry_in", maxRetryIn)],
+          413: [tooLarge],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/j/:queue": {
+      GET: {
+        operationId: "queueStats",
+        summary: "A queue's figures",
+        tags: ["queues"],
+        parameters: [param("queue")],
+        responses: { 200: ok("the figures", schema("QueueFigures")) },
+        errors: { 400: [QUEUE], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/status/": {
+      GET: {
+        operationId: "queues",
+        summary: "The queues, by name",
+        description: "Also served as /status. size counts every queue; queues is one page of their names.",
+        tags: ["queues"],
+        parameters: [
+          param("offset"),
+          query("limit", "at most this many names", { type: "integer", minimum: 1, maximum: 10_000, default: 10_000 }),
+        ],
+        responses: {
+          200: ok(
+            "a page of names",
+            object({ queues: { type: "array", items: schema("QueueName") }, size: { type: "integer", minimum: 0 } }),
+            {
+              queues: { queues: ["emails", "sms"], size: 2 },
+            },
+          ),
+        },
+        errors: {
+          400: ["offset must be an integer from 0 to 9007199254740991", "limit must be an integer from 1 to 10000"],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/status/:queue": {
+      GET: {
+        operationId: "peek",
+        summary: "A queue's size, and its waiting jobs",
+        tags: ["queues"],
+        parameters: [
+          param("queue"),
+          query("with_desc", "1 or true: add the waiting jobs, in delivery order", { enum: ["0", "1", "true", "false"] }),
+          query("limit", "with with_desc: at most this many jobs", { type: "integer", minimum: 1, maximum: 10_000, default: 100 }),
+        ],
+        responses: {
+          200: ok(
+            "the ready jobs' count",
+            object({ queue: schema("QueueName"), size: { type: "integer", minimum: 0 }, jobs: { type: "array", items: schema("Job") } }, [
+              "jobs",
+            ]),
+            {
+              size: { queue: "emails", size: 3 },
+              withDesc: { queue: "emails", size: 1, jobs: [{ to: "a" }] },
+            },
+          ),
+        },
+        errors: { 400: [QUEUE, "with_desc must be 1 or 0", "limit must be an integer from 1 to 10000"], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/control/:queue": {
+      GET: {
+        operationId: "control",
+        summary: "Whether a queue is open, and its settings",
+        tags: ["queues"],
+        parameters: [param("queue")],
+        responses: { 200: ok("open (1) or stopped (0), and the settings in force", schema("Control")) },
+        errors: { 400: [QUEUE], 503: [UNAVAILABLE] },
+      },
+      POST: {
+        operationId: "configure",
+        summary: "Stop or start a queue, or change its settings",
+        description:
+          "The body is read as JSON whatever its Content-Type. null restores a setting's default. A stopped queue still takes jobs but hands none out.",
+        tags: ["queues"],
+        parameters: [param("queue")],
+        requestBody: {
+          required: true,
+          content: json(
+            {
+              type: "object",
+              minProperties: 1,
+              additionalProperties: false,
+              properties: {
+                status: { enum: ["stop", "start"] },
+                lease: { type: ["integer", "null"], minimum: 0, maximum: l.jobs.max_lease },
+                ...Object.fromEntries(
+                  Object.entries(QUEUE_SETTING_RANGES).map(([name, [minimum, maximum]]) => [
+                    name,
+                    { type: ["integer", "null"], minimum, maximum },
+                  ]),
+                ),
+              },
+            },
+            { stop: { status: "stop" }, settings: { lease: 30, max_attempts: 10, max_length: 10000 } },
+          ),
+        },
+        responses: {
+          200: ok("changed", object({ response: { const: "updated" }, queue: schema("QueueName") }), {
+            updated: { response: "updated", queue: "emails" },
+          }),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            "body is missing",
+            "body must be a JSON object",
+            'status must be "stop" or "start"',
+            "unknown control key colour: use status, lease, max_attempts, backoff_base, backoff_cap, max_length, max_payload, idempotency_window",
+            "max_length must be a number (or null for the default)",
+            "max_attempts must be an integer from 1 to 1000",
+            'give {"status": "stop"} or {"status": "start"}, or a queue setting',
+          ],
+          413: [tooLarge],
+          503: [UNAVAILABLE, OUT_OF_MEMORY],
+        },
+      },
+    },
+
+    "/stats/": {
+      GET: {
+        operationId: "stats",
+        summary: "One page of queues with their figures, Redis, workers and presque processes",
+        description: "Also served as /stats. By name (A to Z) or by size (largest first); order=asc or desc reverses either.",
+        tags: ["queues"],
+        parameters: [
+          query("sort", "by name or by size (ready jobs)", { enum: ["name", "size"], default: "name" }),
+          query("order", "default: asc by name, desc by size", { enum: ["asc", "desc"] }),
+          param("offset"),
+          query("limit", "queues per page", { type: "integer", minimum: 1, maximum: 1000, default: 100 }),
+        ],
+        responses: { 200: ok("the page", schema("Stats")) },
+        errors: {
+          400: ["sort must be name or size", "order must be asc or desc", "limit must be an integer from 1 to 1000"],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/dead/:queue": {
+      GET: {
+        operationId: "dead",
+        summary: "The dead list, a page at a time",
+        tags: ["dead"],
+        parameters: [
+          param("queue"),
+          param("offset"),
+          query("limit", "jobs per page", { type: "integer", minimum: 1, maximum: 1000, default: 100 }),
+        ],
+        responses: {
+          200: ok(
+            "a page of dead jobs, with their last errors",
+            object({
+              queue: schema("QueueName"),
+              total: { type: "integer", minimum: 0 },
+              offset: { type: "integer", minimum: 0 },
+              limit: { type: "integer" },
+              jobs: { type: "array", items: schema("JobView") },
+            }),
+          ),
+        },
+        errors: { 400: [QUEUE, "limit must be an integer from 1 to 1000"], 503: [UNAVAILABLE] },
+      },
+      DELETE: {
+        operationId: "purgeDead",
+        summary: "Empty the dead list",
+        tags: ["dead"],
+        parameters: [param("queue")],
+        responses: {
+          200: ok("how many were deleted", object({ queue: schema("QueueName"), deleted: { type: "integer", minimum: 0 } }), {
+            purged: { queue: "emails", deleted: 3 },
+          }),
+        },
+        errors: { 400: [QUEUE], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/dead/:queue/:id/retry": {
+      POST: {
+        operationId: "retryDead",
+        summary: "Retry a dead job: ready again at once",
+        tags: ["dead"],
+        parameters: [param("queue"), param("id")],
+        responses: {
+          200: ok("ready again", object({ id: schema("JobId"), state: { const: "ready" } }), { retried: { id: "7", state: "ready" } }),
+        },
+        errors: { 400: [QUEUE], 404: ["no such dead job", NO_SUCH_JOB], 503: [UNAVAILABLE, OUT_OF_MEMORY] },
+      },
+    },
+
+    "/w/": {
+      GET: {
+        operationId: "workers",
+        summary: "The registered workers, one worker, or the workers of one queue",
+        description:
+          "Also served as /w. ?queue_name= describes a queue's workers, ?worker_id= one worker; without either, the list of workers.",
+        tags: ["workers"],
+        parameters: [
+          query("queue_name", "the workers of this queue, with its figures", schema("QueueName")),
+          query("worker_id", "this worker", { type: "string" }),
+          query("limit", "without queue_name or worker_id: at most this many workers", { type: "integer", minimum: 1, maximum: 10_000 }),
+        ],
+        responses: {
+          200: ok(
+            "the list, the worker or the queue",
+            { oneOf: [{ type: "array", items: { type: "string" } }, schema("Worker"), schema("QueueWorkers")] },
+            {
+              list: ["myworker_1"],
+              worker: { worker_id: "myworker_1", started_at: 1795433493, queues: ["foo"], processed: 0, failed: 0 },
+              queue: { queue_name: "foo", workers_list: ["myworker_1"], processed: 12, failed: 1 },
+            },
+          ),
+        },
+        errors: {
+          400: [QUEUE, "limit must be an integer from 1 to 10000", "queue_name is given more than once"],
+          404: ["unknown worker"],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/w/:queue": {
+      POST: {
+        operationId: "register",
+        summary: "Register a worker on a queue (for its figures)",
+        description: "The id comes from X-presque-workerid, ?worker_id= or the body, whatever its Content-Type.",
+        tags: ["workers"],
+        parameters: [param("queue"), param("workerId"), param("workerIdQuery")],
+        requestBody: {
+          required: false,
+          content: json(object({ worker_id: { type: ["string", "null"], maxLength: 256 } }, ["worker_id"], ignoringOthers), {
+            register: { worker_id: "myworker_1" },
+          }),
+        },
+        responses: {
+          201: ok("registered", object({ worker_id: { type: "string" }, queue: schema("QueueName") }), {
+            registered: { worker_id: "myworker_1", queue: "foo" },
+          }),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            "worker_id is missing",
+            'body must be a JSON object such as {"worker_id": "..."}',
+            "worker_id must be a string of at most 256 characters",
+            "worker_id is longer than 256 characters",
+          ],
+          413: [tooLarge],
+          503: [UNAVAILABLE, OUT_OF_MEMORY],
+        },
+      },
+      DELETE: {
+        operationId: "unregister",
+        summary: "Unregister a worker from a queue",
+        tags: ["workers"],
+        parameters: [param("queue"), param("workerId"), param("workerIdQuery")],
+        responses: { 204: noContent("unregistered (also when it was not registered)") },
+        errors: { 400: [QUEUE, "worker_id is missing", "worker_id is longer than 256 characters"], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/": {
+      GET: {
+        operationId: "dashboard",
+        summary: "The dashboard page (HTML)",
+        description: "Holds no data: it draws itself from /stats/ and /w/, and asks for a token when they answer 401.",
+        tags: ["meta"],
+        responses: { 200: { description: "the page", content: { "text/html": { schema: { type: "string" } } } } },
+        errors: {},
+      },
+    },
+
+    "/openapi.json": {
+      GET: {
+        operationId: "openapi",
+        summary: "This document",
+        description: "OpenAPI 3.1, with the limits of the server that serves it. Holds no data: no token is needed.",
+        tags: ["meta"],
+        responses: { 200: ok("the document", { type: "object", required: ["openapi", "info", "paths"] }) },
+        errors: {},
+      },
+    },
+  };
+}
