@@ -1,5 +1,6 @@
 // What the dashboard's tests share: dead jobs made through the API, and a reader of /events.
 import type { Client } from "../helpers.js";
+import { checkAnswer, checkEvent } from "./openapi.js";
 
 /** Pushes jobs and makes each of them dead: max_attempts 1, leased, failed with an error. */
 export async function deadJobs(http: Client, queue: string, payloads: object[], error: (i: number) => string): Promise<string[]> {
@@ -18,13 +19,16 @@ export async function deadJobs(http: Client, queue: string, payloads: object[], 
   return ids;
 }
 
-/** Reads a server-sent event stream with fetch; `next()` resolves with the next event's data. */
+/** Reads a server-sent event stream with fetch; `next()` resolves with the next event's data. The
+ *  answer's status and headers, and every event's data, are held against the OpenAPI document. */
 export function openEvents(url: string, headers: Record<string, string> = {}) {
   const controller = new AbortController();
   const events: Array<{ event: string; data: string }> = [];
   const waiting: Array<() => void> = [];
   const opened = fetch(url, { headers, signal: controller.signal }).then(async (res) => {
     if (!res.ok || !res.body) return res;
+    // the stream's body is not parsed by the checker: its events are judged one by one in next()
+    checkAnswer("GET", url, { status: res.status, headers: res.headers, text: "" });
     void (async () => {
       const decoder = new TextDecoder();
       let buffer = "";
@@ -61,7 +65,9 @@ export function openEvents(url: string, headers: Record<string, string> = {}) {
         });
       }
       const e = events[read++];
-      return { event: e.event, data: JSON.parse(e.data) };
+      const data = JSON.parse(e.data);
+      checkEvent(e.event, data);
+      return { event: e.event, data };
     },
   };
 }

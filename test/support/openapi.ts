@@ -150,3 +150,20 @@ export function checkAnswer(method: string, url: string, answer: Answer): void {
   const complaint = shared.check(method, url, answer);
   if (complaint) throw new Error(`the answer breaks the OpenAPI document (src/server/openapi/): ${complaint}`);
 }
+
+/** The schema of each event GET /events sends, by its name (what the document says of the stream). */
+const EVENT_SCHEMAS: Record<string, string> = { overview: "Overview", problem: "Error" };
+
+/** Throws when an event of GET /events does not fit the schema the document gives its data. */
+export function checkEvent(event: string, data: unknown): void {
+  shared ??= new ResponseChecker();
+  const name = EVENT_SCHEMAS[event];
+  if (!name) throw new Error(`the answer breaks the OpenAPI document (src/server/openapi/): GET /events sent an event ${event}`);
+  const validate = shared.validator(pointer("components", "schemas", name));
+  if (!validate(data)) {
+    const why = validate.errors?.map((e) => `${e.instancePath} ${e.message}`).join(", ");
+    throw new Error(
+      `the answer breaks the OpenAPI document (src/server/openapi/): GET /events sent ${event} data its schema refuses: ${why}`,
+    );
+  }
+}

@@ -2,7 +2,9 @@
 // the helpers that the sections of paths.ts are written with. Ranges come from the code that checks
 // them (params.ts, config.ts), so that the document cannot claim another limit than the server's.
 import { QUEUE_SETTING_RANGES, type Config } from "../config.js";
+import { MAX_PAGE, WORKERS_SHOWN } from "../dashboard/overview.js";
 import { MAX_PRIORITY } from "../params.js";
+import { PAGE_SECURITY } from "../routes/dashboard.js";
 
 export type Json = Record<string, unknown>;
 
@@ -16,6 +18,8 @@ export const header = (name: string) => ref("headers", name);
 
 const int = (minimum: number, maximum: number, extra: Json = {}) => ({ type: "integer", minimum, maximum, ...extra });
 const count = { type: "integer", minimum: 0 };
+const nonNegative = { type: "number", minimum: 0 };
+const perMinute = { type: "array", items: { type: "integer", minimum: 0 } };
 const epoch = { type: "number", description: "a time in epoch seconds (fractions of a second allowed)", examples: [1795433494.5] };
 
 /** A JSON body of the given schema, with examples by name. */
@@ -156,6 +160,24 @@ export const headers: Record<string, Json> = {
     description: "close when the body was over server.max_body: the rest of it is not read, and the connection ends",
     schema: { enum: ["close", "keep-alive"] },
   },
+  // the dashboard's page, script and style (src/server/routes/dashboard.ts): only this origin's own files, never framed
+  "Content-Security-Policy": {
+    description: "nothing but this origin's own files and requests, no inline script, never framed",
+    required: true,
+    schema: { const: PAGE_SECURITY["content-security-policy"] },
+  },
+  "X-Frame-Options": { description: "never framed", required: true, schema: { const: PAGE_SECURITY["x-frame-options"] } },
+  "X-Content-Type-Options": {
+    description: "the Content-Type is to be believed",
+    required: true,
+    schema: { const: PAGE_SECURITY["x-content-type-options"] },
+  },
+  "Referrer-Policy": {
+    description: "no Referer is sent from the page",
+    required: true,
+    schema: { const: PAGE_SECURITY["referrer-policy"] },
+  },
+  "Cache-Control": { description: "how a cache may keep the answer", required: true, schema: { enum: ["no-cache", "no-store"] } },
 };
 
 export function schemas(l: Limits): Record<string, Json> {
@@ -306,6 +328,89 @@ export function schemas(l: Limits): Record<string, Json> {
       [],
       { examples: [{ queue_name: "foo", workers_list: ["myworker_1"], processed: 12, failed: 1 }] },
     ),
+    Overview: object(
+      {
+        at: { type: "number", description: "when it was read, in epoch milliseconds by Redis's clock" },
+        view: object({
+          prefix: { type: "string", pattern: "^[A-Za-z0-9_.:-]{0,128}$", description: "the start of the queue names shown" },
+          offset: int(0, 1_000_000),
+          limit: int(1, MAX_PAGE),
+        }),
+        total: { ...count, description: "the queues whose name starts with the prefix (all of them, whatever the token may see)" },
+        queues: { type: "array", maxItems: MAX_PAGE, items: schema("OverviewQueue"), description: "the page, by name" },
+        workers: object({
+          total: { ...count, description: "registered workers (for a token kept to some queues: those shown)" },
+          shown: { type: "array", maxItems: WORKERS_SHOWN, items: schema("Worker") },
+        }),
+        redis: object({ target: { type: "string" }, version: { type: "string" }, embedded: { type: "boolean" } }),
+      },
+      [],
+      {
+        description: "the data of an `overview` event of GET /events: the whole state of one view",
+        examples: [
+          {
+            at: 1764770000000,
+            view: { prefix: "", offset: 0, limit: 25 },
+            total: 1,
+            queues: [
+              {
+                name: "mail",
+                open: true,
+                ready: 5,
+                delayed: 0,
+                leased: 1,
+                dead: 2,
+                processed: 120,
+                failed: 3,
+                oldest_ready_age: null,
+                rates: { pushed: 0.5, acked: 0.48, failed: 0.01 },
+                series: { pushed: [30, 29], acked: [28, 29], failed: [0, 1] },
+                p50: 0.012,
+                p95: 0.2,
+              },
+            ],
+            workers: { total: 1, shown: [{ worker_id: "w1", started_at: 1764760000, queues: ["mail"], processed: 120, failed: 3 }] },
+            redis: { target: "redis://127.0.0.1:6379/0", version: "7.2.4", embedded: false },
+          },
+        ],
+      },
+    ),
+    OverviewQueue: object({
+      name: schema("QueueName"),
+      open: { type: "boolean", description: "false: stopped" },
+      ready: count,
+      delayed: count,
+      leased: count,
+      dead: count,
+      processed: count,
+      failed: count,
+      oldest_ready_age: { type: ["number", "null"], description: "seconds; null: not known" },
+      rates: {
+        description: "jobs per second over the last 5 minutes (the current one for the part that has passed); null: no metrics",
+        oneOf: [{ type: "null" }, object({ pushed: nonNegative, acked: nonNegative, failed: nonNegative })],
+      },
+      series: {
+        description: "per-minute counts of the last 15 minutes, oldest first; null: no metrics",
+        oneOf: [{ type: "null" }, object({ pushed: perMinute, acked: perMinute, failed: perMinute })],
+      },
+      p50: { type: ["number", "null"], minimum: 0, description: "run-time median in seconds, from the histogram; null: no data" },
+      p95: { type: ["number", "null"], minimum: 0, description: "run-time 95th percentile in seconds; null: no data" },
+    }),
+    SearchMatch: {
+      ...object(
+        {
+          id: schema("JobId"),
+          state: { enum: ["ready", "delayed"] },
+          due_at: { ...epoch, description: "delayed: when it is due" },
+          payload: { type: ["string", "null"], description: "the job as the text that was pushed; null past the answer's budget" },
+        },
+        ["due_at"],
+      ),
+      allOf: [
+        { if: { properties: { state: { const: "delayed" } } }, then: { required: ["due_at"] }, else: { not: { required: ["due_at"] } } },
+      ],
+      examples: [{ id: "90", state: "delayed", due_at: 1764771234.5, payload: '{"to":"alice@example.com"}' }],
+    },
     Stats: object({
       redis: object(
         {

@@ -3,8 +3,13 @@
 // call it comes from src/server/auth/routes.ts, and the answers every guarded route can give (401,
 // 403, 429, 500, 503) are added by document.ts. test/openapi.test.ts holds the sections against the router
 // and the answers the route tests get against the schemas.
+import { ROLES } from "../auth/tokens.js";
 import { QUEUE_SETTING_RANGES } from "../config.js";
+import { MAX_LISTENERS, MAX_VIEWS, TICK_MS } from "../dashboard/hub.js";
+import { MAX_PAGE } from "../dashboard/overview.js";
 import { MAX_PRIORITY } from "../params.js";
+import { DEAD_STEP } from "../routes/dead.js";
+import { SEARCH_BUDGET } from "../routes/search.js";
 import type { Method } from "../router.js";
 import { header, json, object, param, query, schema, type Json, type Limits } from "./components.js";
 
@@ -44,7 +49,11 @@ const PUSHED = [
   "redis did not confirm the push in time: the job may have been stored",
 ];
 const CONFLICT = ["the job was handed out again (attempt 2)", "the job is not leased"];
+const CUT_SHORT = "the request was cut short";
 const seconds = (name: string, max: number) => `${name} must be a number of seconds from 0 to ${max}`;
+
+const roles = { type: "array", items: { enum: [...ROLES] }, uniqueItems: true };
+const globs = { type: "array", items: { type: "string" }, description: "queue-name globs (* and ?)" };
 
 /** A request body's fields that the route reads; others are ignored, not refused. */
 const ignoringOthers = { additionalProperties: true };
@@ -67,6 +76,112 @@ const pushQueryErrors = [
 ];
 const replayed = { "Idempotent-Replayed": header("Idempotent-Replayed") };
 const leaseHeaders = (...names: string[]) => Object.fromEntries(names.map((n) => [n, header(n)]));
+
+/** The dashboard's page, script and style: this server's own files under a strict policy. */
+const asset = (operationId: string, summary: string, type: string, description: string): Section => ({
+  GET: {
+    operationId,
+    summary,
+    description,
+    tags: ["dashboard"],
+    responses: {
+      200: {
+        description: "the file, as it is in src/server/dashboard/assets/",
+        headers: leaseHeaders("Cache-Control", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"),
+        content: { [type]: { schema: { type: "string" } } },
+      },
+    },
+    errors: {},
+  },
+});
+
+/** POST /dead/:queue/retry and /dead/:queue/delete: the selected dead jobs, or a bounded step of a filter. */
+function deadBulk(action: "retry" | "delete", tooLarge: string): Section {
+  const done = action === "retry" ? "retried" : "deleted";
+  const pick = {
+    type: "object",
+    additionalProperties: false,
+    description:
+      "either ids, or a filter (match, in) and the cursor of the step before; {} takes every dead job, " +
+      `a step of about ${DEAD_STEP} at a time`,
+    properties: {
+      ids: {
+        type: "array",
+        minItems: 1,
+        maxItems: DEAD_STEP,
+        items: schema("JobId"),
+        description: "these jobs (those of them that are not dead are left alone); excludes match and cursor",
+      },
+      match: {
+        type: "string",
+        maxLength: 1024,
+        description: 'the jobs whose last error or payload holds this text (plain, case-sensitive); "" or none: every dead job',
+      },
+      in: { enum: ["error", "payload", "any"], default: "any", description: "where match is looked for" },
+      cursor: { type: "string", pattern: "^[0-9]{1,20}$", default: "0", description: "the cursor the step before answered" },
+    },
+    dependentSchemas: { ids: { not: { anyOf: [{ required: ["match"] }, { required: ["cursor"] }] } } },
+  };
+  const step = object({
+    queue: schema("QueueName"),
+    [done]: { ...{ type: "integer", minimum: 0 }, description: `the jobs ${done} by this call` },
+    scanned: { type: "integer", minimum: 0, description: "the dead jobs this call looked at (with ids: how many were named)" },
+    cursor: { type: "string", pattern: "^[0-9]{1,20}$", description: 'give it back for the next step; "0": finished' },
+    finished: { type: "boolean", description: 'cursor is "0": there is no next step' },
+  });
+  return {
+    POST: {
+      operationId: `${action}DeadJobs`,
+      summary:
+        action === "retry"
+          ? "Retry dead jobs: the selected ones, or those matching a filter"
+          : "Delete dead jobs: the selected ones, or those matching a filter",
+      description:
+        `One short script over at most about ${DEAD_STEP} dead jobs (a ZSCAN step of the dead set): call again with the cursor ` +
+        'answered until finished (cursor "0"), or stop. A job that stays dead throughout is seen at least once; jobs that die ' +
+        "meanwhile may or may not be. " +
+        (action === "retry"
+          ? "Retried jobs are ready at once with a fresh set of attempts and keep their last error, as POST /dead/{queue}/{id}/retry does."
+          : "Runs while Redis is full (it frees memory).") +
+        " The body is read as JSON whatever its Content-Type.",
+      tags: ["dead"],
+      parameters: [param("queue")],
+      requestBody: {
+        required: true,
+        content: json(pick, {
+          selected: { ids: ["12", "15"] },
+          filter: { match: "smtp timeout", in: "error" },
+          nextStep: { match: "smtp timeout", in: "error", cursor: "1536" },
+          every: {},
+        }),
+      },
+      responses: {
+        200: ok(`what this step ${done}`, step, {
+          selected: { queue: "mail", [done]: 2, scanned: 2, cursor: "0", finished: true },
+          step: { queue: "mail", [done]: 140, scanned: 1000, cursor: "1536", finished: false },
+        }),
+      },
+      errors: {
+        400: [
+          QUEUE,
+          "body is missing",
+          "body is not valid JSON: Unexpected end of JSON input",
+          "body must be a JSON object",
+          CUT_SHORT,
+          "unknown key other: give ids, or match, in and cursor",
+          "give ids, or match (and cursor), not both",
+          `ids must be a list of 1 to ${DEAD_STEP} job ids`,
+          "ids must be job ids (strings of digits)",
+          "match must be a text of at most 1024 characters",
+          'in must be "error", "payload" or "any"',
+          "cursor must be the cursor a previous call answered",
+        ],
+        413: [tooLarge],
+        503: action === "retry" ? [UNAVAILABLE, OUT_OF_MEMORY] : [UNAVAILABLE],
+      },
+    },
+  };
+}
 
 /** Every method of /q/ and /qb/: the queue name is empty. */
 function emptyName(path: string): Section {
@@ -626,6 +741,157 @@ export function sections(l: Limits): Record<string, Section> {
       },
     },
 
+    "/dead/:queue/retry": deadBulk("retry", tooLarge),
+    "/dead/:queue/delete": deadBulk("delete", tooLarge),
+
+    "/search/:queue": {
+      GET: {
+        operationId: "search",
+        summary: "Search the ready and delayed jobs for a text in their payload, a bounded step at a time",
+        description:
+          "Each call looks at about `count` jobs (an HSCAN step of the queue's jobs) and answers the matches among them with a " +
+          'cursor: call again with it until done (cursor "0"), or stop. Leased and dead jobs are not searched. A small queue ' +
+          `(kept by Redis as a listpack) comes whole in one step. Past ${SEARCH_BUDGET} bytes of payloads in one answer, ` +
+          'further matches come with "payload": null (GET /q/{queue}/{id} has them).',
+        tags: ["queues"],
+        parameters: [
+          param("queue"),
+          { ...query("q", "the text to find (plain, case-sensitive)", { type: "string", minLength: 1, maxLength: 1024 }), required: true },
+          query("cursor", "the cursor the step before answered", { type: "string", pattern: "^[0-9]{1,20}$", default: "0" }),
+          query("count", "about this many jobs looked at", { type: "integer", minimum: 1, maximum: 1000, default: 200 }),
+        ],
+        responses: {
+          200: ok(
+            "the matches of this step",
+            object({
+              queue: schema("QueueName"),
+              q: { type: "string" },
+              cursor: { type: "string", pattern: "^[0-9]{1,20}$", description: 'give it back for the next step; "0": done' },
+              done: { type: "boolean", description: 'cursor is "0": there is no next step' },
+              scanned: { type: "integer", minimum: 0, description: "the jobs this step looked at" },
+              jobs: { type: "array", items: schema("SearchMatch") },
+            }),
+            {
+              step: {
+                queue: "mail",
+                q: "alice@example.com",
+                cursor: "448",
+                done: false,
+                scanned: 200,
+                jobs: [
+                  { id: "17", state: "ready", payload: '{"to":"alice@example.com"}' },
+                  { id: "90", state: "delayed", due_at: 1764771234.5, payload: null },
+                ],
+              },
+              done: { queue: "mail", q: "bob", cursor: "0", done: true, scanned: 3, jobs: [] },
+            },
+          ),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            "q (the text to find in the payloads) is missing",
+            "q must be at most 1024 characters",
+            "q is given more than once",
+            "cursor must be the cursor a previous step answered",
+            "count must be an integer from 1 to 1000",
+          ],
+          503: [UNAVAILABLE],
+        },
+      },
+    },
+
+    "/events": {
+      GET: {
+        operationId: "events",
+        summary: "The dashboard's live feed (server-sent events)",
+        description:
+          "First `retry: 2000`, then an `overview` event (its data: the Overview schema) with the whole state of the view at once " +
+          `and at every tick (every ${TICK_MS / 1000} s), read once per process for every page showing the same view. ` +
+          'When a reading fails, the event is `problem` with data {"error": "..."}, and the stream goes on. ' +
+          "A page that reads slower than the ticks skips readings. A token kept to some queues sees only those queues of a " +
+          `reading, and the workers on them. A process reads at most ${MAX_VIEWS} views and serves at most ${MAX_LISTENERS} ` +
+          "pages at once (503 past either). The token goes in the Authorization header: ?token= is not read.",
+        tags: ["dashboard"],
+        parameters: [
+          query("prefix", "the queues whose name starts with this (empty: all)", { type: "string", pattern: "^[A-Za-z0-9_.:-]{0,128}$" }),
+          query("offset", "queues to skip", { type: "integer", minimum: 0, maximum: 1_000_000, default: 0 }),
+          query("limit", "queues per page", { type: "integer", minimum: 1, maximum: MAX_PAGE, default: 25 }),
+        ],
+        responses: {
+          200: {
+            description: "the stream: it ends when the client goes away or the server closes",
+            headers: {
+              "Cache-Control": header("Cache-Control"),
+              "X-Accel-Buffering": {
+                description: "a proxy in front (nginx) is not to buffer the stream",
+                required: true,
+                schema: { const: "no" },
+              },
+            },
+            content: {
+              "text/event-stream": {
+                schema: { type: "string" },
+                examples: {
+                  stream: {
+                    value:
+                      "retry: 2000\n\nevent: overview\ndata: " +
+                      JSON.stringify({
+                        at: 1764770000000,
+                        view: { prefix: "", offset: 0, limit: 25 },
+                        total: 0,
+                        queues: [],
+                        workers: { total: 0, shown: [] },
+                        redis: { target: "redis://127.0.0.1:6379/0", version: "7.2.4", embedded: false },
+                      }) +
+                      "\n\n",
+                  },
+                },
+              },
+            },
+          },
+        },
+        errors: {
+          400: [
+            "prefix must be the start of a queue name (A-Z a-z 0-9 _ - . :)",
+            "offset must be an integer from 0 to 1000000",
+            `limit must be an integer from 1 to ${MAX_PAGE}`,
+            "prefix is given more than once",
+          ],
+          503: [`this process serves ${MAX_LISTENERS} live pages already`, `this process reads ${MAX_VIEWS} different views already`],
+        },
+      },
+    },
+
+    "/whoami": {
+      GET: {
+        operationId: "whoami",
+        summary: "What the token may do",
+        description: "So that the dashboard shows only the actions its roles allow. With no tokens configured: every role, every queue.",
+        tags: ["dashboard"],
+        responses: {
+          200: ok(
+            "the token's roles and queue globs",
+            {
+              oneOf: [
+                object({ tokens: { const: true }, id: { type: "string" }, roles, queues: globs, deny: globs }),
+                object({ tokens: { const: false }, roles, queues: { const: ["*"] }, deny: { const: [] } }),
+              ],
+            },
+            {
+              token: { tokens: true, id: "ops", roles: ["monitor", "admin"], queues: ["*"], deny: [] },
+              kept: { tokens: true, id: "mon", roles: ["monitor"], queues: ["a-*"], deny: ["a-secret"] },
+              noTokens: { tokens: false, roles: [...ROLES], queues: ["*"], deny: [] },
+            },
+          ),
+        },
+        errors: {},
+      },
+    },
+
+    "/dashboard/app.js": asset("dashboardScript", "The dashboard's script", "text/javascript", "Holds no data."),
+    "/dashboard/app.css": asset("dashboardStyle", "The dashboard's style sheet", "text/css", "Holds no data."),
+
     "/w/": {
       GET: {
         operationId: "workers",
@@ -701,9 +967,11 @@ export function sections(l: Limits): Record<string, Section> {
       GET: {
         operationId: "dashboard",
         summary: "The dashboard page (HTML)",
-        description: "Holds no data: it draws itself from /stats/ and /w/, and asks for a token when they answer 401.",
-        tags: ["meta"],
-        responses: { 200: { description: "the page", content: { "text/html": { schema: { type: "string" } } } } },
+        description:
+          "Holds no data: it loads /dashboard/app.js and /dashboard/app.css, draws itself from /events and the routes of its " +
+          "actions, and asks for a token when they answer 401.",
+        tags: ["dashboard"],
+        responses: (asset("dashboard", "", "text/html", "").GET as Operation).responses,
         errors: {},
       },
     },
