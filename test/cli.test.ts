@@ -200,6 +200,21 @@ t.test("npm start -- --help lists the flags", async (t) => {
   for (const env of ["PRESQUE_PORT", "PRESQUE_HOST", "PRESQUE_REDIS_URL", "PRESQUE_CONFIG"]) t.match(child.stdout(), env);
 });
 
+t.test("npm start -- token new --roles ...: the documented command, though npm start runs serve", async (t) => {
+  const child = launch(t, "npm", ["start", "--", "token", "new", "--roles", "producer,consumer", "--queues", "emails*"]);
+  const exit = await within(20_000, "token new", child.exited);
+  t.same(exit, { code: 0, signal: null }, child.stderr());
+  const token = /^pq_\S+$/m.exec(child.stdout())?.[0];
+  t.ok(token, "prints a token");
+  const entry = /^ {2}- (\{.*\})$/m.exec(child.stdout())?.[1];
+  t.match(entry, /sha256: "[0-9a-f]{64}", roles: \["producer", "consumer"\]/, "and its entry");
+  t.match(entry, /queues: \["emails\*"\]/);
+  // another command after serve is still refused as serve refuses any positional argument
+  const odd = launch(t, NODE, [CLI, "serve", "bogus"]);
+  t.equal((await within(20_000, "serve bogus", odd.exited)).code, 2);
+  t.match(odd.stderr(), "Unexpected argument 'bogus'");
+});
+
 t.test("a config file with an unknown key stops start-up, naming the key and the file", async (t) => {
   const dir = t.testdir({ "bad.yaml": "server:\n  port: 5999\nredis:\n  bogus: 1\n" });
   const file = join(dir, "bad.yaml");
