@@ -3,7 +3,7 @@
 // with SIGTERM.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
 import { newToken } from "../src/server/auth/tokens.js";
@@ -345,6 +345,60 @@ t.test("presque killed with SIGKILL: its redis-server goes too (a throwaway one'
       t.ok(existsSync(dataDir), "embedded: the data stays");
     }
   }
+});
+
+t.test("one data directory per embedded redis-server: a second presque refuses it; a dead one's lock is taken over", async (t) => {
+  const dir = t.testdir({});
+  const dataDir = join(dir, "data");
+  const configPath = join(dir, "presque.yaml");
+  writeFileSync(configPath, `redis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
+  const serveOn = async (port: number) => launch(t, NODE, [CLI, "serve", "--port", String(port), "--config", configPath]);
+  const lockFile = join(dataDir, "presque.lock");
+  const holder = () => JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number; redis_pid?: number };
+
+  const port = await freePort();
+  const first = await serveOn(port);
+  await waitReady(first, port);
+  t.match(holder(), { pid: first.proc.pid, redis_pid: Number }, "the lock names presque and its redis-server");
+
+  const second = await serveOn(await freePort());
+  t.same(await within(20_000, "second presque", second.exited), { code: 1, signal: null }, "the second exits 1");
+  t.match(second.stderr(), `presque: the data directory ${dataDir} is in use by presque (pid ${first.proc.pid})`);
+  t.notOk(second.stdout().includes("embedded redis-server started"), "and started no redis-server");
+  const http = client(`http://127.0.0.1:${port}`);
+  t.equal((await http("POST", "/q/locked", { body: { still: "serving" } })).status, 201, "the first keeps serving");
+  t.equal(holder().pid, first.proc.pid, "and keeps its lock");
+
+  const redisPid = holder().redis_pid!;
+  first.proc.kill("SIGKILL");
+  await within(10_000, "first presque gone", first.exited);
+  // its lock stays behind, stale; its redis-server is being stopped by its watchdog
+  t.equal(holder().pid, first.proc.pid, "a presque killed with SIGKILL leaves its lock");
+  const port3 = await freePort();
+  const third = await serveOn(port3);
+  await waitReady(third, port3);
+  t.ok(gone(redisPid), "the old redis-server was gone before the new one started");
+  t.match(holder(), { pid: third.proc.pid }, "the stale lock is taken over");
+  t.same(await terminate(third), { code: 0, signal: null });
+  t.notOk(existsSync(lockFile), "a clean stop releases the lock");
+});
+
+t.test("a busy port stops start-up before an embedded redis-server is started", async (t) => {
+  const dir = t.testdir({});
+  const dataDir = join(dir, "data");
+  const configPath = join(dir, "presque.yaml");
+  writeFileSync(configPath, `redis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
+  const port = await freePort();
+  const squatter = createServer(() => {});
+  await new Promise<void>((ok) => squatter.listen(port, "127.0.0.1", ok));
+  t.teardown(() => new Promise<void>((ok) => squatter.close(() => ok())));
+  for (const args of [["--config", configPath], ["--ephemeral"]]) {
+    const child = launch(t, NODE, [CLI, "serve", "--port", String(port), ...args]);
+    t.same(await within(20_000, "presque on a busy port", child.exited), { code: 1, signal: null }, `${args[0]}: exit 1`);
+    t.match(child.stderr(), `presque: cannot listen on 127.0.0.1:${port}: the port is in use`);
+    t.notMatch(child.stdout(), /redis-server started/, `${args[0]}: no redis-server started`);
+  }
+  t.notOk(existsSync(dataDir), "nothing written in the data directory");
 });
 
 t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (t) => {

@@ -1,6 +1,7 @@
 // presque serve (npm start): read the settings, start the embedded Redis when none is configured,
 // serve, and shut down cleanly on SIGINT/SIGTERM.
 import cluster from "node:cluster";
+import { createServer } from "node:net";
 import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "../../server/config.js";
 import { createLogger } from "../../shared/log.js";
 import { startRedisProcess, type RedisProcess } from "../../store/redisserver.js";
@@ -38,6 +39,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
   if (ephemeral && !usesEmbeddedRedis(config)) {
     throw new ConfigError("--ephemeral starts its own redis-server: give no --redis with it");
   }
+  // what can fail at once is tried before a redis-server is started for nothing (and stopped again)
+  await probePort(config.server.host, config.server.port);
   if (ephemeral) {
     embedded = await startRedisProcess({ binary: config.redis.embedded.binary });
     config.redis.url = embedded.url;
@@ -64,6 +67,19 @@ export async function serveCommand(argv: string[]): Promise<void> {
     await stopEmbedded();
     throw err;
   }
+}
+
+/** Binds the port and lets it go: a busy port fails start-up before anything else is started. */
+async function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((ok, fail) => {
+    probe.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EADDRINUSE") return fail(err);
+      fail(new Error(`cannot listen on ${host}:${port}: the port is in use (another presque?): stop that one, or give --port <n>`));
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => ok()));
+  });
 }
 
 async function serve(config: Config, log: ReturnType<typeof createLogger>, embedded: boolean, after = async () => {}) {
