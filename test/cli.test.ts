@@ -401,6 +401,22 @@ t.test("a busy port stops start-up before an embedded redis-server is started", 
   t.notOk(existsSync(dataDir), "nothing written in the data directory");
 });
 
+t.test("Redis unreachable at start-up: which Redis (never its password), what it answered, what to do", async (t) => {
+  const redisPort = await freePort(); // nothing listens there
+  for (const url of [`redis://127.0.0.1:${redisPort}/0`, `redis://someone:s3cret-pw@127.0.0.1:${redisPort}/0`]) {
+    const child = launch(t, NODE, [CLI, "serve", "--port", String(await freePort()), "--redis", url]);
+    const exit = await within(20_000, "start-up without Redis", child.exited);
+    t.equal(exit.code, 1, "exit 1");
+    t.match(
+      child.stderr(),
+      `presque: could not connect to the Redis at redis://127.0.0.1:${redisPort}/0 (connect ECONNREFUSED 127.0.0.1:${redisPort}). ` +
+        "Start that Redis, or name another with --redis <url>",
+    );
+    t.notMatch(child.stderr() + child.stdout(), /s3cret|someone/, "no password, no user name");
+    t.notMatch(child.stderr(), "Connection is closed");
+  }
+});
+
 t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (t) => {
   const redis = await startRedis();
   const redisPort = await redis.getPort();
