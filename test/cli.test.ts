@@ -417,6 +417,36 @@ t.test("Redis unreachable at start-up: which Redis (never its password), what it
   }
 });
 
+t.test("started by npm, presque stops when npm goes: SIGTERM to npm exec (as to npx), SIGKILL to npm start", async (t) => {
+  for (const [how, signal, args] of [
+    // npx runs the bin as npm exec does a command: under `sh -c`, and passes no SIGTERM on
+    ["npm exec", "SIGTERM", ["exec", "--", "node", CLI, "serve", "--ephemeral"]],
+    ["npm start", "SIGKILL", ["start", "--", "--ephemeral"]],
+  ] as const) {
+    const port = await freePort();
+    const child = launch(t, "npm", [...args, "--port", String(port)]);
+    await waitReady(child, port);
+    const presquePid = Number(execFileSync("pgrep", ["-g", String(child.proc.pid), "-x", "node"], { encoding: "utf8" }).trim());
+    const [redisPid] = execFileSync("pgrep", ["-P", String(presquePid), "redis-server"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map(Number);
+    t.ok(presquePid > 0 && redisPid > 0, `${how}: presque ${presquePid} and its redis-server ${redisPid}`);
+    child.proc.kill(signal);
+    await within(15_000, `${how}: npm gone`, child.exited);
+    await within(
+      15_000,
+      `${how}: presque and its redis-server gone after npm`,
+      (async () => {
+        while (!gone(presquePid) || !gone(redisPid)) await sleep(100);
+      })(),
+    );
+    t.notOk(await accepts(port), `${how}: nothing serves on the port`);
+    t.match(child.stdout(), /is gone: stopping, as for SIGTERM/, `${how}: says why it stopped`);
+    t.match(child.stdout(), /"msg":"stopped"/, `${how}: and stops cleanly`);
+  }
+});
+
 t.test("Redis unavailable: 503 at once, and presque recovers by itself", async (t) => {
   const redis = await startRedis();
   const redisPort = await redis.getPort();

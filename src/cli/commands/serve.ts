@@ -4,6 +4,7 @@ import cluster from "node:cluster";
 import { createServer } from "node:net";
 import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "../../server/config.js";
 import { createLogger } from "../../shared/log.js";
+import { watchLauncher } from "../launcher.js";
 import { startRedisProcess, type RedisProcess } from "../../store/redisserver.js";
 import { startServer } from "../../server/start.js";
 
@@ -97,15 +98,20 @@ async function serve(config: Config, log: ReturnType<typeof createLogger>, embed
   handleSignals(stop, log);
 }
 
+/** SIGINT, SIGTERM, and the end of the npm that started presque (launcher.ts) stop it. */
 function handleSignals(stop: (signal: string) => Promise<void>, log: ReturnType<typeof createLogger>): void {
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () =>
-      stop(signal).catch((err) => {
-        log.error({ err }, "shutdown failed");
-        process.exit(1);
-      }),
-    );
-  }
+  const stopping = (why: string) =>
+    stop(why).catch((err) => {
+      log.error({ err }, "shutdown failed");
+      process.exit(1);
+    });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => stopping(signal));
+  // a worker of --workers is stopped by its primary, which watches
+  if (cluster.isWorker) return;
+  watchLauncher((what) => {
+    log.warn(`${what}: stopping, as for SIGTERM`);
+    void stopping("launcher gone");
+  });
 }
 
 /** --workers N: N processes share the port (node:cluster); this one keeps the embedded Redis. */
