@@ -57,7 +57,9 @@ function tap(args, env = process.env) {
     for (const l of lines) process.stdout.write(`${l}\n`);
   };
   const ticker = setInterval(progress, 1000);
-  child.stdout.on("data", (chunk) => process.stdout.write(chunk));
+  // the reporter hides and shows the cursor: escape codes a CI log shows as noise
+  const cursor = /\x1b\[\?25[hl]/g;
+  child.stdout.on("data", (chunk) => process.stdout.write(process.stdout.isTTY ? chunk : chunk.toString().replace(cursor, "")));
   return new Promise((resolve) => {
     child.on("close", (code, signal) => {
       clearInterval(ticker);
