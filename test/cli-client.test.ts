@@ -2,6 +2,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import t from "tap";
+import { renderQueueStats, renderStats, statsFormat } from "../src/cli/commands/statstable.js";
 import { Client } from "../src/client/client.js";
 import { freePort, harness, queueName } from "./helpers.js";
 
@@ -66,6 +67,44 @@ t.test("stats, stop, start, purge", async (t) => {
   t.match(await c.control(q), { status: 1 });
   t.equal((await presque(["purge", q])).code, 0);
   t.equal((await c.queueStats(q)).job_count, 0);
+});
+
+t.test("stats: JSON when piped and with --json, a table on a terminal", async (t) => {
+  const q = queueName("table");
+  await c.pushBatch(q, [{}, {}, {}]);
+  await c.stop(q);
+  t.teardown(() => c.start(q));
+  t.equal(statsFormat({ isTTY: false }), "json", "piped: JSON, so that scripts keep working");
+  t.equal(statsFormat({ isTTY: undefined }), "json");
+  t.equal(statsFormat({ isTTY: true }), "table");
+  t.equal(statsFormat({ isTTY: true, json: true }), "json");
+  const flagged = await presque(["stats", "--json"]);
+  t.equal(flagged.code, 0, flagged.err);
+  const stats = JSON.parse(flagged.out);
+  t.ok(stats.processes[0].scripts.length > 10, "--json keeps every detail");
+  t.same(JSON.parse((await presque(["stats", q, "--json"])).out), await c.queueStats(q));
+
+  const now = stats.processes[0].started_at * 1000 + 90_000;
+  const shown = renderStats(stats, now);
+  const lines = shown.split("\n");
+  t.match(lines[0], /^redis +redis:\/\/127\.0\.0\.1:\d+\/0 \(Redis \d/, "which Redis");
+  t.match(shown, /^processes +1$/m);
+  t.match(
+    shown,
+    new RegExp(`^  \\S+  presque \\S+, layout \\d+, ${stats.processes[0].scripts.length} scripts, up 90 s$`, "m"),
+    "a process in one line",
+  );
+  t.notMatch(shown, stats.processes[0].scripts[0], "no script names");
+  t.match(shown, /^workers +\d+$/m);
+  const header = lines.find((l) => l.startsWith("queue "));
+  t.match(header, /^queue +status +ready +prioritized +delayed +leased +dead +processed +failed$/);
+  t.match(shown, new RegExp(`^${q} +stopped +3 +0 +0 +0 +0 +0 +0$`, "m"), "a queue in one row, its figures under their headers");
+  const row = lines.find((l) => l.startsWith(q))!;
+  t.equal(row.length, header!.length, "right-aligned under the headers");
+  t.match(shown, new RegExp(`^queues: ${stats.total} \\(by name\\)$`, "m"));
+  t.match(renderStats({ ...stats, queues: stats.queues.slice(0, 1), total: 250 }), /^queues: 1-1 of 250 \(by name\)$/m, "a page of them");
+  t.match(renderStats({ ...stats, queues: [], total: 0 }), /^no queues yet$/m);
+  t.match(renderQueueStats(await c.queueStats(q)), new RegExp(`^queue +status.*\n${q} +3 +0`), "one queue");
 });
 
 t.test("dead: list, --retry-all", async (t) => {

@@ -44,9 +44,16 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   // flags with no command are the server's, as `node dist/cli/main.js --port 5001` always took them
-  const load = name.startsWith("-") ? COMMANDS.serve : COMMANDS[name];
-  if (!load) throw new UsageError(`unknown command ${name}\n\n${USAGE}`);
-  const code = await (await load())(name.startsWith("-") ? argv : rest);
+  if (name.startsWith("-")) return run(COMMANDS.serve, argv);
+  // npm start is `presque serve`, so `npm start -- token new ...` arrives as `serve token new ...`:
+  // serve takes no positional argument, so a command after it is that command
+  if (name === "serve" && rest[0] !== undefined && rest[0] !== "serve" && Object.hasOwn(COMMANDS, rest[0])) return main(rest);
+  if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command ${name}\n\n${USAGE}`);
+  return run(COMMANDS[name], rest);
+}
+
+async function run(load: () => Promise<Command>, argv: string[]): Promise<void> {
+  const code = await (await load())(argv);
   if (typeof code === "number") process.exitCode = code;
 }
 

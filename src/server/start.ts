@@ -11,7 +11,7 @@ import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "../store/layout.js";
 import { LongPoll } from "../store/longpoll.js";
 import { ProcessRegistry } from "../store/processes.js";
-import { createClient, describeTarget } from "../store/redis.js";
+import { createClient, describeConfigTarget, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
 import { EventHub } from "./dashboard/hub.js";
 import { readOverview } from "./dashboard/overview.js";
@@ -51,7 +51,9 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   // no command timeout: a push's late reply is waited for (Store.runPush)
   const writer = createClient(config, { connectionName: "presque-push", commandTimeout: undefined });
   let warnedAt = 0;
+  let lastError: Error | undefined;
   const onRedisError = (err: Error) => {
+    lastError = err;
     // ioredis reports every failed reconnection; one line every few seconds is enough
     if (Date.now() - warnedAt > 5000) {
       warnedAt = Date.now();
@@ -60,7 +62,12 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   };
   const connections = [redis, sub, writer];
   for (const c of connections) c.on("error", onRedisError);
-  await Promise.all(connections.map((c) => c.connect()));
+  try {
+    await Promise.all(connections.map((c) => c.connect()));
+  } catch (err) {
+    for (const c of connections) c.disconnect();
+    throw unreachable(config, lastError ?? (err as Error));
+  }
 
   const target = describeTarget(redis);
   const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
@@ -127,6 +134,18 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     await Promise.allSettled(connections.map((c) => c.quit()));
     throw err;
   }
+}
+
+/** Start-up could not connect: which Redis (no password), what it answered, and what to do. ioredis
+ *  rejects connect() with "Connection is closed." whatever happened: its error event says what. */
+function unreachable(config: Config, cause: Error): Error {
+  const advice = /WRONGPASS|NOAUTH|NOPERM/.test(cause.message)
+    ? "Check the user name and password in the URL"
+    : config.redis.cluster
+      ? "Start that cluster, or name other nodes with --redis-cluster <url,...> (PRESQUE_REDIS_CLUSTER, redis.cluster)"
+      : "Start that Redis, or name another with --redis <url> (PRESQUE_REDIS_URL, redis.url in the config), " +
+        "or give none for presque to start its own redis-server";
+  return new Error(`could not connect to ${describeConfigTarget(config)} (${cause.message.replace(/\.$/, "")}). ${advice}`, { cause });
 }
 
 async function listen(config: Config, handle: ReturnType<typeof createApp>): Promise<Server> {

@@ -30,6 +30,23 @@ const SCRIPT_ERRORS: Record<string, number> = {
   MISMATCH: 422, // an Idempotency-Key used again for another request
 };
 
+/** common.lua's checkAttempt says "the job was handed out again (attempt N)" for a late ack, failure
+ *  report or extension: every script includes that file, so the wording that names both attempts is
+ *  put together here, where the attempt the worker gave is known. */
+const HANDED_OUT_AGAIN = /^(CONFLICT )?the job was handed out again \(attempt (\d+)\)$/;
+
+export function restateStaleAttempt(message: string, given: number | undefined): string {
+  const m = HANDED_OUT_AGAIN.exec(message);
+  if (!m || given === undefined) return message;
+  return `${m[1] ?? ""}attempt ${given} does not match: the job is on attempt ${m[2]}`;
+}
+
+/** restateStaleAttempt on a script's refusal (a ReplyError), for the status mapping below. */
+export function restateStaleAttemptError(err: unknown, given: number | undefined): never {
+  if (err instanceof Error && isReplyError(err)) err.message = restateStaleAttempt(err.message, given);
+  throw err;
+}
+
 /** Headers a refusal carries: when to try again. A full queue drains at the consumers' pace,
  *  which presque does not know; a second is a polite first retry. */
 const SCRIPT_ERROR_HEADERS: Record<string, Record<string, string>> = { FULL: { "retry-after": "1" } };

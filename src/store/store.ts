@@ -5,7 +5,7 @@
 import { Coalescer, MAX_GROUP_BYTES } from "./coalesce.js";
 import type { Logger } from "pino";
 import { DueIndex } from "./due.js";
-import { UnconfirmedPush } from "../shared/errors.js";
+import { restateStaleAttempt, restateStaleAttemptError, UnconfirmedPush } from "../shared/errors.js";
 import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
 import { Lists } from "./lists.js";
 import { callScript, loadScripts, type Script } from "./scripts.js";
@@ -424,7 +424,9 @@ export class Store {
 
   /** Acknowledges a leased job, or cancels a waiting one. */
   remove(queue: string, id: string, attempt: number | undefined, worker: string): Promise<"acked" | "cancelled"> {
-    return this.run("removeJob", queue, [id, attempt ?? "", worker, this.tombstones ? 1 : 0]);
+    return this.run<"acked" | "cancelled">("removeJob", queue, [id, attempt ?? "", worker, this.tombstones ? 1 : 0]).catch((err) =>
+      restateStaleAttemptError(err, attempt),
+    );
   }
 
   /** removeJob for many jobs at once; one refusal does not stop the others. */
@@ -436,7 +438,7 @@ export class Store {
     ]);
     return jobs.map((j, i): BatchOutcome<"acked" | "cancelled"> => {
       const outcome = reply[i];
-      return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome);
+      return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome, j.attempt);
     });
   }
 
@@ -453,7 +455,7 @@ export class Store {
       this.defaults.backoff_cap,
       this.keys(queue).notify,
       retryIn ?? "",
-    ]);
+    ]).catch((err) => restateStaleAttemptError(err, attempt));
     if (state === "delayed") await this.due.mark(queue, Number(at));
     return { state: state as FailedState, atMs: Number(at) };
   }
@@ -474,7 +476,7 @@ export class Store {
       const [outcome, at] = [String(reply[2 * i]), reply[2 * i + 1]];
       return FAILED_STATES.includes(outcome as FailedState)
         ? { id: j.id, state: outcome as FailedState, atMs: Number(at) }
-        : refusal(j.id, outcome);
+        : refusal(j.id, outcome, j.attempt);
     });
     const retries = outcomes.flatMap((o) => ("state" in o && o.state === "delayed" ? [o.atMs!] : []));
     if (retries.length > 0) await this.due.mark(queue, Math.min(...retries));
@@ -482,7 +484,10 @@ export class Store {
   }
 
   async extendLease(queue: string, id: string, seconds: number, attempt: number | undefined): Promise<number> {
-    return Number(await this.run("extendLease", queue, [id, seconds, attempt ?? "", Date.now()]));
+    const reply = await this.run("extendLease", queue, [id, seconds, attempt ?? "", Date.now()]).catch((err) =>
+      restateStaleAttemptError(err, attempt),
+    );
+    return Number(reply);
   }
 
   async job(queue: string, id: string): Promise<JobView | null> {
@@ -625,7 +630,7 @@ function jobView(id: string, state: JobState, payload: Buffer, attrs: string, at
 }
 
 /** A script's "<CODE> <message>" for one job of a batch. */
-function refusal(id: string, reply: string): { id: string; code: string; message: string } {
+function refusal(id: string, reply: string, attempt?: number): { id: string; code: string; message: string } {
   const space = reply.indexOf(" ");
-  return { id, code: reply.slice(0, space), message: reply.slice(space + 1) };
+  return { id, code: reply.slice(0, space), message: restateStaleAttempt(reply.slice(space + 1), attempt) };
 }
