@@ -1,0 +1,128 @@
+#!lua flags=allow-oom
+--[[ popJobs v5: hand out up to `count` ready jobs, oldest and highest priority first, and no
+     more than `max bytes` of payload (at least one job), so that no reply holds Redis for long.
+     v5: the same answers and writes as v4, in a few calls per batch instead of a few per job (an
+     HMGET of the payloads, one of the attributes, then one HSET and one ZADD, or two HDELs).
+     v4: the byte cap. v3: announces on the notify channel by sharded pub/sub (SPUBLISH).
+     Refuses while the queue is stopped. Due delayed jobs and expired leases are promoted first.
+     Without a lease the jobs are deleted as they go (presque's GET), counted as processed and
+     their uniq keys freed; with a lease they move to the leased set until acked or expired, and
+     the lease deadline is announced, so that a process with long polls on the queue wakes them
+     when it runs out. (v2: runs while Redis is full, so that consumers can drain it; passes over
+     the tombstones of cancelled jobs; announces lease deadlines.)
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
+  ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
+  ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
+  ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
+  this hands nothing out, since its caller already answered 503 and a job deleted now would be lost
+  ARGV[8] max bytes of payload in one reply ('' = no cap)
+  Returns {next wake (ms, '' = none; set when no job came; 'more' when the byte cap stopped it),
+           lease seconds, id, payload, attempt, ...}
+          | error "STOPPED queue is closed" ]]
+--- @include "common"
+local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+if ARGV[7] ~= '' then
+  local t = rcall('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[7]) then return { '', 0 } end
+end
+local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts')
+if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') end
+
+local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
+local made = promote(k, now, settings[3], ARGV[5])
+
+-- takes ready ids in delivery order until `wanted` with payloads are in hand, or the byte cap
+-- is reached; a tombstone costs one more turn at most, and each is passed over once
+local maxBytes = tonumber(ARGV[8])
+local ids, payloads, ghosts, bytes, capped = {}, {}, 0, 0, false
+while #ids < wanted and not capped do
+  local batch, high, fromList = readyIds(k, wanted - #ids)
+  if #batch == 0 then break end
+  -- how many of the batch, in order, to take: all, or up to the job that reaches the cap
+  local taken = #batch
+  local stored = eachSlice('HMGET', k.jobs, batch, {})
+  for i, id in ipairs(batch) do
+    local payload = stored[i]
+    if payload then
+      if maxBytes and #ids > 0 and bytes + #payload > maxBytes then
+        taken, capped = i - 1, true
+        break
+      end
+      bytes = bytes + #payload
+      ids[#ids + 1] = id
+      payloads[#ids] = payload
+    else
+      ghosts = ghosts + 1
+    end
+  end
+  -- the batch is positive priorities, then list ids, then negative ones: a prefix of it
+  local fromHigh = math.min(taken, high)
+  local listed = math.max(0, math.min(taken - high, fromList))
+  if listed > 0 then rcall('LTRIM', k.wait, listed, -1) end
+  if taken > listed then
+    local zids = {}
+    for i = 1, taken do
+      if i <= fromHigh or i > high + fromList then zids[#zids + 1] = batch[i] end
+    end
+    eachSlice('ZREM', k.prio, zids)
+  end
+end
+if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
+
+local reply = { capped and 'more' or '', lease }
+if #ids == 0 then
+  reply[1] = nextWake(k)
+  return reply
+end
+
+local raw = eachSlice('HMGET', k.attrs, ids, {})
+local firstAttempt = encodeAttrs({ attempts = 1 })
+local deadline = now + lease * 1000
+-- lease: the attributes to write and the leased set's entries; none: what to delete
+local attrPairs, leasedPairs, gone, goneAttrs = {}, {}, {}, {}
+for i, id in ipairs(ids) do
+  local attempt = 1
+  if raw[i] then
+    local a = decodeAttrs(raw[i])
+    if a.uniq then
+      if rcall('HGET', k.uniq, a.uniq) == id then rcall('HDEL', k.uniq, a.uniq) end
+      a.uniq = nil
+    end
+    if lease > 0 then
+      a.attempts = (a.attempts or 0) + 1
+      attempt = a.attempts
+      attrPairs[#attrPairs + 1] = id
+      attrPairs[#attrPairs + 1] = encodeAttrs(a)
+    else
+      goneAttrs[#goneAttrs + 1] = id
+    end
+  elseif lease > 0 then
+    attrPairs[#attrPairs + 1] = id
+    attrPairs[#attrPairs + 1] = firstAttempt
+  end
+  if lease > 0 then
+    leasedPairs[#leasedPairs + 1] = deadline
+    leasedPairs[#leasedPairs + 1] = id
+  else
+    gone[#gone + 1] = id
+  end
+  reply[#reply + 1] = id
+  reply[#reply + 1] = payloads[i]
+  reply[#reply + 1] = attempt
+end
+if lease > 0 then
+  eachPairSlice('HSET', k.attrs, attrPairs)
+  eachPairSlice('ZADD', k.leased, leasedPairs)
+else
+  eachSlice('HDEL', k.jobs, gone)
+  if #goneAttrs > 0 then eachSlice('HDEL', k.attrs, goneAttrs) end
+end
+
+if lease == 0 then
+  count(k, 'processed', worker, #ids)
+else
+  notifyShardDue(ARGV[6], deadline)
+end
+-- jobs promoted here beyond those taken are ready for other waiters
+if made > 0 and readyCount(k) > 0 then notifyShard(ARGV[6], made) end
+return reply
