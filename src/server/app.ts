@@ -10,6 +10,7 @@ import { registerDashboard } from "./routes/dashboard.js";
 import { registerDeadRoutes } from "./routes/dead.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerQueueRoutes } from "./routes/queues.js";
+import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -45,6 +46,7 @@ export function createApp(ctx: Context): RequestListener {
   registerQueueRoutes(router, ctx);
   registerDeadRoutes(router, ctx);
   registerWorkerRoutes(router, ctx);
+  registerScheduleRoutes(router, ctx);
   registerDashboard(router, ctx);
   router.mount(app);
 

@@ -53,7 +53,8 @@ export class Sweeper {
       const due = await store.due.due(now, PAGE);
       const settled = await Promise.all(
         due.map(async ({ queue, score }) => {
-          const { nextWakeMs } = await store.sweep(queue);
+          // the settlement below records the next wake: no mark of its own (it would unsettle it)
+          const { nextWakeMs } = await store.sweep(queue, false);
           return store.due.settle(queue, score, nextWakeMs);
         }),
       );

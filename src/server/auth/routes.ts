@@ -29,6 +29,10 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/dead/:queue/:id/retry": { POST: ["admin"] },
   "/w/": { GET: ["consumer", "monitor"] },
   "/w/:queue": { POST: ["consumer"], DELETE: ["consumer"] },
+  // schedules enqueue jobs on their own, as often as they say: setting one is an admin's act
+  "/schedules/": { GET: ["monitor", "admin"] },
+  "/schedules/:queue": { GET: ["monitor", "admin"] },
+  "/schedules/:queue/:name": { GET: ["monitor", "admin"], PUT: ["admin"], DELETE: ["admin"] },
   // the dashboard page holds no data: it asks for a token when /stats/ answers 401
   "/": { GET: "public" },
 };
