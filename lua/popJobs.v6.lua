@@ -13,7 +13,7 @@
      the lease deadline is announced, so that a process with long polls on the queue wakes them
      when it runs out. (v2: runs while Redis is full, so that consumers can drain it; passes over
      the tombstones of cancelled jobs; announces lease deadlines.)
-  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead expiry
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead expiry schedx
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
   ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than

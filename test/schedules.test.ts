@@ -110,3 +110,50 @@ t.test("bad schedules are 400 with a clear message", async (t) => {
   t.equal((await h.http("GET", `/schedules/${q}/s`)).status, 404, "nothing was stored");
   t.equal((await h.http("POST", `/schedules/${q}/s`, { body: {} })).status, 405);
 });
+
+t.test("config.yaml's schedules: applied at start-up by every process, once, keeping an unchanged next run", async (t) => {
+  const { startServer } = await import("../src/server/start.js");
+  const { createLogger } = await import("../src/shared/log.js");
+  const q = queueName("conf");
+  const config = structuredClone(h.config);
+  config.schedules = [
+    { queue: q, name: "nightly", cron: "0 3 * * *", tz: "Europe/Paris", job: { kind: "nightly" } },
+    { queue: q, name: "beat", every: 3600, job: { beat: 1 } },
+  ];
+  const log = createLogger("silent");
+  const three = await Promise.all([1, 2, 3].map(() => startServer(structuredClone(config), log)));
+  const listed = (await h.http("GET", `/schedules/${q}`)).json.schedules;
+  t.same(
+    listed.map((s: { name: string }) => s.name),
+    ["beat", "nightly"],
+  );
+  const nightly = listed.find((s: { name: string }) => s.name === "nightly");
+  // 03:00 in Paris is 01:00 or 02:00 UTC, by the season
+  t.ok([1, 2].includes(new Date(nightly.next_run_at * 1000).getUTCHours()), "03:00 Paris time");
+  await Promise.all(three.map((s) => s.close()));
+  await sleep(20);
+  const again = await startServer(structuredClone(config), log);
+  const after = (await h.http("GET", `/schedules/${q}`)).json.schedules;
+  t.same(
+    after.map((s: { next_run_at: number }) => s.next_run_at),
+    listed.map((s: { next_run_at: number }) => s.next_run_at),
+    "a restart keeps the next runs",
+  );
+  await again.close();
+  for (const s of listed) await h.http("DELETE", `/schedules/${q}/${s.name}`);
+});
+
+t.test("config.yaml: a bad schedule stops start-up with a message naming it", async (t) => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const { readConfigFile } = await import("../src/server/config.js");
+  const dir = mkdtempSync(join(tmpdir(), "presque-sched-"));
+  const file = join(dir, "config.yaml");
+  writeFileSync(file, "schedules:\n  - { queue: q, name: s, cron: '* * *', job: {} }\n");
+  t.throws(() => readConfigFile(file), /schedules \[0\] \(q\/s\): cron "\* \* \*" is not a valid cron expression/);
+  writeFileSync(file, "schedules:\n  - { queue: q, name: s, every: 5, job: {} }\n  - { queue: q, name: s, every: 6, job: {} }\n");
+  t.throws(() => readConfigFile(file), /schedules \[1\] names q\/s a second time/);
+  writeFileSync(file, "schedules:\n  - { queue: 'bad queue', name: s, every: 5, job: {} }\n");
+  t.throws(() => readConfigFile(file), /schedules \[0\]\.queue must be a queue name/);
+});

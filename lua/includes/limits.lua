@@ -77,8 +77,8 @@ end
 -- (common's nextWake), a job's deadline, a schedule's next run. '' = none.
 local function nextWakeAll(k)
   local wake = tonumber(nextWake(k)) or math.huge
-  local x = rcall('ZRANGE', k.expiry, 0, 0, 'WITHSCORES')
-  local s = rcall('ZRANGE', k.schedx, 0, 0, 'WITHSCORES')
+  local x = k.expiry and rcall('ZRANGE', k.expiry, 0, 0, 'WITHSCORES') or {}
+  local s = k.schedx and rcall('ZRANGE', k.schedx, 0, 0, 'WITHSCORES') or {}
   wake = math.min(wake, tonumber(x[2]) or math.huge, tonumber(s[2]) or math.huge)
   if wake == math.huge then return '' end
   return string.format('%.0f', wake)

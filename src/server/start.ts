@@ -15,6 +15,8 @@ import { createClient, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
 import { Store, type ScriptBuild } from "../store/store.js";
 import { Sweeper } from "../store/sweeper.js";
+import { checkSchedule } from "../store/schedules.js";
+import { MAX_PRIORITY } from "./params.js";
 import { reloadScriptsOnNewNodes } from "../store/scripts.js";
 import { describeNodes, type RedisClient } from "../store/topology.js";
 
@@ -87,6 +89,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     );
     log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
     await store.syncClock();
+    await applySchedules(store, config, log);
     registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
       store.tombstones = live.every((p) => p.layout >= TOMBSTONES_SINCE);
     });
@@ -120,6 +123,15 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     server?.close();
     await Promise.allSettled(connections.map((c) => c.quit()));
     throw err;
+  }
+}
+
+/** config.yaml's schedules: every process applies them, and an unchanged one keeps its next run
+ *  (setSchedule compares definitions), so N processes starting together create each one once. */
+async function applySchedules(store: Store, config: Config, log: Logger): Promise<void> {
+  for (const { queue, name, ...spec } of config.schedules ?? []) {
+    const { outcome, nextMs } = await store.setSchedule(queue, name, checkSchedule(spec, MAX_PRIORITY));
+    if (outcome !== "unchanged") log.info({ queue, schedule: name, next: new Date(nextMs).toISOString() }, `schedule ${outcome}`);
   }
 }
 

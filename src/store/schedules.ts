@@ -34,7 +34,8 @@ export function isScheduleName(name: string): boolean {
 }
 
 /** Checks a schedule as a client or config.yaml gives it; every complaint is a 400 naming the field. */
-export function checkSchedule(value: unknown, maxPriority: number): ScheduleSpec {
+/** `maxPriority`: the server's bound on ?priority= (src/server/params.ts, MAX_PRIORITY). */
+export function checkSchedule(value: unknown, maxPriority = 1_000_000): ScheduleSpec {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw badRequest('a schedule is a JSON object such as {"cron": "*/5 * * * *", "job": {...}}');
   }
