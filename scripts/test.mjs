@@ -12,6 +12,7 @@ const CLUSTER_PASS = [
   "test/batch.test.ts",
   "test/batchack.test.ts",
   "test/concurrency.test.ts",
+  "test/flow.test.ts",
   "test/idempotency.test.ts",
   "test/jobs.test.ts",
   "test/leases.test.ts",
@@ -19,6 +20,7 @@ const CLUSTER_PASS = [
   "test/priority.test.ts",
   "test/properties.test.ts",
   "test/queues.test.ts",
+  "test/schedules.test.ts",
   "test/workers.test.ts",
 ];
 
