@@ -157,3 +157,24 @@ t.test("config.yaml: a bad schedule stops start-up with a message naming it", as
   writeFileSync(file, "schedules:\n  - { queue: 'bad queue', name: s, every: 5, job: {} }\n");
   t.throws(() => readConfigFile(file), /schedules \[0\]\.queue must be a queue name/);
 });
+
+t.test("next runs: DST by the zone's rules (croner), every keeps its phase", async (t) => {
+  const { nextRun } = await import("../src/store/schedules.js");
+  const paris = { cron: "30 2 * * *", tz: "Europe/Paris", job: {} };
+  // 28 March 2027: 02:30 does not exist in Paris; it runs at 03:30 CEST (01:30 UTC), once
+  const spring = nextRun(paris, Date.parse("2027-03-27T12:00:00Z"));
+  t.equal(new Date(spring).toISOString(), "2027-03-28T01:30:00.000Z");
+  t.equal(new Date(nextRun(paris, spring)).toISOString(), "2027-03-29T00:30:00.000Z", "02:30 CEST the next day");
+  // 31 October 2027: 02:30 comes twice; it runs once, at the second (02:30 CET, 01:30 UTC)
+  const autumn = nextRun(paris, Date.parse("2027-10-30T12:00:00Z"));
+  t.equal(new Date(autumn).toISOString(), "2027-10-31T01:30:00.000Z");
+  t.equal(new Date(nextRun(paris, autumn)).toISOString(), "2027-11-01T01:30:00.000Z");
+  t.equal(
+    new Date(nextRun({ cron: "0 12 * * *", job: {} }, Date.parse("2027-03-28T00:00:00Z"))).toISOString(),
+    "2027-03-28T12:00:00.000Z",
+    "UTC by default",
+  );
+  const every = { every: 10, job: {} };
+  t.equal(nextRun(every, 1000, 1000), 11_000, "from the run that came due");
+  t.equal(nextRun(every, 35_500, 1000), 41_000, "late by three periods: the next on the same phase, after now");
+});
