@@ -434,7 +434,9 @@ class Control implements fc.AsyncCommand<Model, Real> {
     const fields = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
     const status = fields?.status;
     const length = fields?.max_length;
-    const keys = Object.keys(fields ?? {}).sort().join(",");
+    const keys = Object.keys(fields ?? {})
+      .sort()
+      .join(",");
     const whole = (v: unknown, min: number) => v === null || (Number.isInteger(v) && (v as number) >= min && (v as number) <= 1e6);
     const limit =
       (keys === "concurrency" && whole(fields!.concurrency, 1)) ||
@@ -456,7 +458,8 @@ class Control implements fc.AsyncCommand<Model, Real> {
     assert.deepEqual([res.status, res.json], [200, { response: "updated", queue: m.queue }]);
     if (keys === "concurrency") m.concurrency = fields!.concurrency as number | null;
     else if (keys === "rate") m.tokens = null;
-    else if (keys === "burst,rate") m.tokens = fields!.burst as number; // a new bucket starts full
+    else if (keys === "burst,rate")
+      m.tokens = fields!.burst as number; // a new bucket starts full
     else if (status !== undefined) m.open = status === "start";
     else m.maxLength = (length as number | null) ?? 0;
   }
