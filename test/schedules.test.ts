@@ -178,3 +178,13 @@ t.test("next runs: DST by the zone's rules (croner), every keeps its phase", asy
   t.equal(nextRun(every, 1000, 1000), 11_000, "from the run that came due");
   t.equal(nextRun(every, 35_500, 1000), 41_000, "late by three periods: the next on the same phase, after now");
 });
+
+t.test("during a rolling deploy, a schedule's due entry dropped by an older build's sweep is noted again", async (t) => {
+  const q = queueName("remark");
+  const put = await h.http("PUT", `/schedules/${q}/s`, { body: { every: 3600, job: {} } });
+  // what an older build's sweepQueue (blind to schedules) does to the entry when it settles
+  await h.redis.zrem("presque:due", q);
+  await h.presque.context.store.remarkSchedules();
+  t.equal(Number(await h.redis.zscore("presque:due", q)), put.json.next_run_at * 1000);
+  await h.http("DELETE", `/schedules/${q}/s`);
+});

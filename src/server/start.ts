@@ -92,6 +92,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     await applySchedules(store, config, log);
     registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
       store.tombstones = live.every((p) => p.layout >= TOMBSTONES_SINCE);
+      store.olderBuildsLive = live.some((p) => !p.scripts.some((s) => s.startsWith("fireSchedules.")));
     });
     await registry.start();
     longPoll = new LongPoll(store, sub, log);

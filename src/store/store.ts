@@ -192,6 +192,11 @@ export class Store {
    *  removeOne): only once every live presque process reads them (src/store/processes.ts). */
   tombstones = false;
 
+  /** Whether a live presque process runs scripts of a build before schedules (src/store/processes.ts):
+   *  its sweeps settle a queue's due entry without counting schedules, so the sweeper marks the
+   *  schedules' next runs again now and then (Sweeper, remarkSchedules) until it is gone. */
+  olderBuildsLive = false;
+
   constructor(
     readonly redis: RedisClient,
     private readonly options: StoreOptions,
@@ -613,6 +618,14 @@ export class Store {
     const [gone, left] = await this.run<[number, number]>("deleteSchedule", queue, [name]);
     if (left === 0) await this.redis.zrem(this.global.schedQueues, queue);
     return gone === 1;
+  }
+
+  /** Notes every scheduled queue's next run in the due index again (see olderBuildsLive). */
+  async remarkSchedules(): Promise<void> {
+    for (const queue of await this.scheduleQueues()) {
+      const [, next] = await this.redis.zrange(this.keys(queue).schedx, 0, 0, "WITHSCORES");
+      if (next !== undefined) await this.due.mark(queue, Number(next));
+    }
   }
 
   /** The queues that have schedules, by name (at most `limit`). */

@@ -31,6 +31,8 @@ export class Sweeper {
       if (Date.now() - this.clockSyncedAt > 60_000) {
         this.clockSyncedAt = Date.now();
         await this.store.syncClock();
+        // during a rolling deploy only: older builds' sweeps may drop a schedule's due entry
+        if (this.store.olderBuildsLive) await this.store.remarkSchedules();
       }
       if (Date.now() - this.relistedAt > 300_000) {
         this.relistedAt = Date.now();
