@@ -64,11 +64,16 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["DELETE", "/q/:q", ["admin"]],
   ["DELETE", "/dead/:q", ["admin"]],
   ["POST", "/dead/:q/1/retry", ["admin"]],
+  ["GET", "/schedules/:q", ["monitor", "admin"]],
+  ["GET", "/schedules/:q/s", ["monitor", "admin"]],
+  ["PUT", "/schedules/:q/s", ["admin"]],
+  ["DELETE", "/schedules/:q/s", ["admin"]],
   // no queue in the path
   ["GET", "/status/", ["monitor"]],
   ["GET", "/stats/", ["monitor"]],
   ["GET", "/metrics", ["monitor"]],
   ["GET", "/w/", ["consumer", "monitor"]],
+  ["GET", "/schedules/", ["monitor", "admin"]],
 ];
 
 t.test("every route x every role x an allowed and a denied queue", async (t) => {
@@ -94,11 +99,11 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
       t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
     }
   }
-  t.equal(checked, 268, "21 queue routes x 3 queues x 4 roles, 4 others x 4 roles");
+  t.equal(checked, 320, "25 queue routes x 3 queues x 4 roles, 5 others x 4 roles");
 });
 
 t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {
-  const tested = new Set(MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id")}`));
+  const tested = new Set(MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id").replace(/\/s$/, "/:name")}`));
   for (const [path, methods] of Object.entries(ROUTE_ROLES)) {
     for (const [method, allowed] of Object.entries(methods)) {
       if (Array.isArray(allowed)) t.ok(tested.has(`${method} ${path}`), `${method} ${path} is in the matrix`);
