@@ -1,10 +1,10 @@
 -- Helpers for time and flow control (issue 20): per-queue rate and concurrency limits, job
--- deadlines, schedules. Included after "common" (it uses rcall, readyCount, nextWake, dropJob,
+-- deadlines, schedules. Included after "common" (it uses rcall, readyCount, nextWake, eachSlice,
 -- getAttrs and setAttrs). Kept apart from common.lua so that the scripts that do not include it
 -- stay as they are.
 
--- Now by the clock of the Redis running the script (ms): limits and deadlines hold across presque
--- processes whose own clocks disagree.
+-- Now by the clock of the Redis running the script (ms): a queue's rate holds across presque
+-- processes whose own clocks disagree. (Deadlines, like due times, are in the callers' clock.)
 local function redisNowMs()
   local t = rcall('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
