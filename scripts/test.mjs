@@ -19,6 +19,7 @@ const CLUSTER_PASS = [
   "test/batchack.test.ts",
   "test/concurrency.test.ts",
   "test/dashboard-routes.test.ts",
+  "test/flow.test.ts",
   "test/idempotency.test.ts",
   "test/jobs.test.ts",
   "test/leases.test.ts",
@@ -26,6 +27,7 @@ const CLUSTER_PASS = [
   "test/priority.test.ts",
   "test/properties.test.ts",
   "test/queues.test.ts",
+  "test/schedules.test.ts",
   "test/workers.test.ts",
 ];
 

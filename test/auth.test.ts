@@ -67,6 +67,10 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["POST", "/dead/:q/retry", ["admin"]],
   ["POST", "/dead/:q/delete", ["admin"]],
   ["GET", "/search/:q", ["monitor", "admin"]],
+  ["GET", "/schedules/:q", ["monitor", "admin"]],
+  ["GET", "/schedules/:q/s", ["monitor", "admin"]],
+  ["PUT", "/schedules/:q/s", ["admin"]],
+  ["DELETE", "/schedules/:q/s", ["admin"]],
   // no queue in the path
   ["GET", "/status/", ["monitor"]],
   ["GET", "/stats/", ["monitor"]],
@@ -74,6 +78,7 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["GET", "/w/", ["consumer", "monitor"]],
   // a bad view, so that an allowed role's answer is a 400 rather than an endless event stream
   ["GET", "/events?limit=0", ["monitor"]],
+  ["GET", "/schedules/", ["monitor", "admin"]],
 ];
 
 t.test("every route x every role x an allowed and a denied queue", async (t) => {
@@ -99,11 +104,13 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
       t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
     }
   }
-  t.equal(checked, 308, "24 queue routes x 3 queues x 4 roles, 5 others x 4 roles");
+  t.equal(checked, 360, "28 queue routes x 3 queues x 4 roles, 6 others x 4 roles");
 });
 
 t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {
-  const tested = new Set(MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id").replace(/\?.*/, "")}`));
+  const tested = new Set(
+    MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id").replace(/\/s$/, "/:name").replace(/\?.*/, "")}`),
+  );
   for (const [path, methods] of Object.entries(ROUTE_ROLES)) {
     for (const [method, allowed] of Object.entries(methods)) {
       if (Array.isArray(allowed)) t.ok(tested.has(`${method} ${path}`), `${method} ${path} is in the matrix`);

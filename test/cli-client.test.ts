@@ -120,8 +120,55 @@ t.test("dead: list, --retry-all", async (t) => {
   t.match(await c.queueStats(q), { job_count: 2, job_dead: 0 });
 });
 
+t.test("schedule set, list, delete; and the Client's schedule methods", async (t) => {
+  const q = queueName("sched");
+  const set = await presque(["schedule", "set", q, "nightly", "--cron", "0 3 * * *", "--tz", "Europe/Paris", '{"kind":"nightly"}']);
+  t.equal(set.code, 0, set.err);
+  t.match(JSON.parse(set.out), { queue: q, name: "nightly", cron: "0 3 * * *", tz: "Europe/Paris", outcome: "created" });
+  const every = await presque(["schedule", "set", q, "beat", "--every", "3600", "--priority", "2", "{}"]);
+  t.equal(every.code, 0, every.err);
+  const listed = await presque(["schedule", "list", q]);
+  t.same(
+    listed.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).name),
+    ["beat", "nightly"],
+  );
+  const bad = await presque(["schedule", "set", q, "x", "--cron", "nope", "{}"]);
+  t.equal(bad.code, 1);
+  t.match(bad.err, /400 cron "nope" is not a valid cron expression/);
+  t.equal((await presque(["schedule", "set", q, "x", "--every", "5"])).code, 2, "no job");
+  t.equal((await presque(["schedule", "delete", q, "beat"])).code, 0);
+  t.equal((await presque(["schedule", "delete", q, "beat"])).code, 1, "none left to delete");
+
+  t.match(await c.schedule(q, "nightly"), { name: "nightly", last_run_at: null });
+  t.equal(await c.schedule(q, "beat"), null);
+  t.match(await c.setSchedule(q, "beat", { every: 60, job: { a: 1 } }), { outcome: "created", every: 60 });
+  t.same(
+    (await c.schedules(q)).map((s) => s.name),
+    ["beat", "nightly"],
+  );
+  t.ok((await c.schedules()).some((s) => s.queue === q));
+  t.equal(await c.deleteSchedule(q, "beat"), true);
+  t.equal(await c.deleteSchedule(q, "beat"), false);
+  await c.deleteSchedule(q, "nightly");
+});
+
+t.test("the Client: deadlines, limits, and a rate-limited fetch is no job", async (t) => {
+  const q = queueName("flow");
+  await c.push(q, { a: 1 }, { expiresIn: 60 });
+  await c.push(q, { a: 2 }, { expiresAt: Date.now() / 1000 + 60 });
+  await c.configure(q, { rate: 0.01, burst: 1, concurrency: 5, expires_in: 30 });
+  t.match(await c.control(q), { rate: 0.01, burst: 1, concurrency: 5, expires_in: 30 });
+  t.ok(await c.fetch(q));
+  t.equal(await c.fetch(q), null, "rate limited: no job");
+  await c.configure(q, { rate: null, burst: null, concurrency: null, expires_in: null });
+  t.ok(await c.fetch(q));
+});
+
 t.test("--help everywhere; bad usage exits 2; an unreachable server is one line", async (t) => {
-  for (const cmd of [[], ["serve"], ["push"], ["pop"], ["stats"], ["stop"], ["start"], ["purge"], ["dead"], ["work"]]) {
+  for (const cmd of [[], ["serve"], ["push"], ["pop"], ["stats"], ["stop"], ["start"], ["purge"], ["dead"], ["work"], ["schedule"]]) {
     const run = await presque([...cmd, "--help"]);
     t.equal(run.code, 0, `${cmd.join(" ") || "presque"} --help`);
     t.match(run.out, /^Usage: presque/);

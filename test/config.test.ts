@@ -138,6 +138,8 @@ queues:
   max_length: 100
   max_payload: 4096
   idempotency_window: 60
+schedules:
+  - { queue: reports, name: nightly, cron: "0 3 * * *", tz: Europe/Paris, job: { kind: nightly } }
 `,
   );
   t.same(loadConfig(["--config", file], {}).config, {
@@ -162,6 +164,7 @@ queues:
       insecure: true,
     },
     queues: { max_length: 100, max_payload: 4096, idempotency_window: 60 },
+    schedules: [{ queue: "reports", name: "nightly", cron: "0 3 * * *", tz: "Europe/Paris", job: { kind: "nightly" } }],
   });
 });
 

@@ -11,6 +11,7 @@ Commands:
   stats [queue]                    figures of every queue, or of one
   stop|start|purge <queue>         stop handing out jobs, start again, delete every job
   dead <queue> [--retry-all]       list the dead jobs, or make them all ready again
+  schedule set|list|delete ...     recurring jobs (presque schedule --help)
   work <queue> [options] -- <command...>
                                    run a program once per job (presque work --help)
   token new --roles <roles>        make an API token (presque token --help)
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   purge: async () => (await import("./commands/control.js")).controlCommand("purge"),
   dead: async () => (await import("./commands/dead.js")).deadCommand,
   work: async () => (await import("./commands/work.js")).workCommand,
+  schedule: async () => (await import("./commands/schedule.js")).scheduleCommand,
   token: async () => {
     const { main } = await import("./commands/token.js");
     return async (argv: string[]) => main(argv);

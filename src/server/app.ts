@@ -13,6 +13,7 @@ import { registerJobRoutes } from "./routes/jobs.js";
 import { registerOpenApi } from "./routes/openapi.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerSearchRoutes } from "./routes/search.js";
+import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -52,6 +53,7 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
   registerWorkerRoutes(router, ctx);
   registerSearchRoutes(router, ctx);
   registerEventRoutes(router, ctx);
+  registerScheduleRoutes(router, ctx);
   registerDashboard(router, ctx);
   registerOpenApi(router, ctx);
   router.mount(app);

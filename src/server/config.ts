@@ -7,6 +7,11 @@ import { parse as parseYaml } from "yaml";
 import { checkSpec } from "./auth/tokens.js";
 import { exposureComplaint, type AuthSettings } from "./auth/tokensfile.js";
 import type { RedisSettings } from "../store/redis.js";
+import { isQueueName } from "../store/keys.js";
+import { checkSchedule, isScheduleName, type ScheduleSpec } from "../store/schedules.js";
+
+/** A schedule declared in config.yaml, applied at start-up (an unchanged one keeps its next run). */
+export type ConfiguredSchedule = ScheduleSpec & { queue: string; name: string };
 
 export interface Config {
   server: { host: string; port: number; max_body: number; max_wait: number };
@@ -17,6 +22,8 @@ export interface Config {
   auth: AuthSettings;
   /** per-queue defaults that POST /control overrides; 0 = no limit */
   queues: { max_length: number; max_payload: number; idempotency_window: number };
+  /** recurring jobs applied at start-up (docs/schedules.md) */
+  schedules: ConfiguredSchedule[];
 }
 
 export const DEFAULTS: Config = {
@@ -27,6 +34,7 @@ export const DEFAULTS: Config = {
   log: { level: "info" },
   auth: { tokens: [], insecure: false },
   queues: { max_length: 0, max_payload: 0, idempotency_window: 86400 },
+  schedules: [],
 };
 
 /** The settings a queue may have of its own (POST /control/:queue), with the server-wide defaults
@@ -59,6 +67,25 @@ const tokenList: Check = (v) => {
   for (const [i, spec] of v.entries()) {
     const complaint = checkSpec(spec);
     if (complaint) return `[${i}] ${complaint}`;
+  }
+  return null;
+};
+
+const scheduleList: Check = (v) => {
+  if (!Array.isArray(v)) return "must be a list of schedules ({queue, name, cron or every, job, ...})";
+  const seen = new Set<string>();
+  for (const [i, entry] of v.entries()) {
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return `[${i}] must be a mapping`;
+    const { queue, name, ...spec } = entry as Record<string, unknown>;
+    if (typeof queue !== "string" || !isQueueName(queue)) return `[${i}].queue must be a queue name`;
+    if (typeof name !== "string" || !isScheduleName(name)) return `[${i}].name must be 1-128 characters of A-Z a-z 0-9 _ - . :`;
+    if (seen.has(`${queue}\n${name}`)) return `[${i}] names ${queue}/${name} a second time`;
+    seen.add(`${queue}\n${name}`);
+    try {
+      checkSchedule(spec);
+    } catch (err) {
+      return `[${i}] (${queue}/${name}): ${(err as Error).message}`;
+    }
   }
   return null;
 };
@@ -107,6 +134,7 @@ const SCHEMA: Schema = {
     max_payload: int(...QUEUE_SETTING_RANGES.max_payload),
     idempotency_window: int(...QUEUE_SETTING_RANGES.idempotency_window),
   },
+  schedules: scheduleList,
 };
 
 export class ConfigError extends Error {}

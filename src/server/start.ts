@@ -17,6 +17,8 @@ import { EventHub } from "./dashboard/hub.js";
 import { readOverview } from "./dashboard/overview.js";
 import { Store, type ScriptBuild } from "../store/store.js";
 import { Sweeper } from "../store/sweeper.js";
+import { checkSchedule } from "../store/schedules.js";
+import { MAX_PRIORITY } from "./params.js";
 import { reloadScriptsOnNewNodes } from "../store/scripts.js";
 import { describeNodes, type RedisClient } from "../store/topology.js";
 
@@ -98,8 +100,10 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     );
     log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
     await store.syncClock();
+    await applySchedules(store, config, log);
     registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
       store.tombstones = live.every((p) => p.layout >= TOMBSTONES_SINCE);
+      store.olderBuildsLive = live.some((p) => !p.scripts.some((s) => s.startsWith("fireSchedules.")));
     });
     await registry.start();
     longPoll = new LongPoll(store, sub, log);
@@ -146,6 +150,15 @@ function unreachable(config: Config, cause: Error): Error {
       : "Start that Redis, or name another with --redis <url> (PRESQUE_REDIS_URL, redis.url in the config), " +
         "or give none for presque to start its own redis-server";
   return new Error(`could not connect to ${describeConfigTarget(config)} (${cause.message.replace(/\.$/, "")}). ${advice}`, { cause });
+}
+
+/** config.yaml's schedules: every process applies them, and an unchanged one keeps its next run
+ *  (setSchedule compares definitions), so N processes starting together create each one once. */
+async function applySchedules(store: Store, config: Config, log: Logger): Promise<void> {
+  for (const { queue, name, ...spec } of config.schedules ?? []) {
+    const { outcome, nextMs } = await store.setSchedule(queue, name, checkSchedule(spec, MAX_PRIORITY));
+    if (outcome !== "unchanged") log.info({ queue, schedule: name, next: new Date(nextMs).toISOString() }, `schedule ${outcome}`);
+  }
 }
 
 async function listen(config: Config, handle: ReturnType<typeof createApp>): Promise<Server> {

@@ -37,6 +37,10 @@ interface Channel {
   sleepers: Array<() => void>;
   subscribed: Promise<unknown>;
   recheck: NodeJS.Timeout;
+  /** when the queue's rate allows a job again: the one timer that wakes the oldest sleeper then */
+  refill?: { at: number; timer: NodeJS.Timeout };
+  /** a pop here was rate limited: a sleeper that gets a job passes the turn on (see wait) */
+  rateLimited?: boolean;
 }
 
 /** How often a queue's oldest sleeper pops again without a message: one pop per queue with
@@ -109,9 +113,17 @@ export class LongPoll {
           await this.sleep(channel, deadline, signal);
           continue;
         }
+        // on a rate-limited queue the next sleeper pops at once: it takes what tokens are left, or
+        // learns when the next one comes, which no message will tell
+        if (result.jobs.length > 0 && channel.rateLimited) channel.sleepers[0]?.();
         if (result.jobs.length > 0 || Date.now() >= deadline || signal?.aborted || this.closing) return result;
         if (channel.generation !== generation) continue;
         if (result.nextWakeMs !== null && result.nextWakeMs < deadline) this.sweepAt(want.queue, result.nextWakeMs);
+        // a rate-limited queue: a token comes at a time the script told, with no message to say so
+        if (result.rateLimitedUntilMs !== undefined) {
+          channel.rateLimited = true;
+          if (result.rateLimitedUntilMs < deadline) this.wakeAt(channel, result.rateLimitedUntilMs);
+        }
         await this.sleep(channel, deadline, signal);
       }
     } finally {
@@ -143,6 +155,7 @@ export class LongPoll {
     if (--channel.members > 0) return;
     this.channels.delete(channel.name);
     clearInterval(channel.recheck);
+    if (channel.refill) clearTimeout(channel.refill.timer);
     this.sub.sunsubscribe(channel.name).catch(() => {
       // the connection is gone: so is the subscription
     });
@@ -169,6 +182,23 @@ export class LongPoll {
    *  at the back of the line when there was nothing. Not a notification: the generation stays. */
   private recheck(name: string): void {
     this.channels.get(name)?.sleepers[0]?.();
+  }
+
+  /** Wakes a queue's oldest sleeper at `atMs` (the earliest asked for wins): it pops the token that
+   *  comes then, and if it is beaten to it, learns the next token's time and sets this again. */
+  private wakeAt(channel: Channel, atMs: number): void {
+    if (this.closing || (channel.refill && channel.refill.at <= atMs)) return;
+    if (channel.refill) clearTimeout(channel.refill.timer);
+    const timer = setTimeout(
+      () => {
+        channel.refill = undefined;
+        channel.generation++;
+        channel.sleepers[0]?.();
+      },
+      Math.max(0, atMs - Date.now()),
+    );
+    timer.unref();
+    channel.refill = { at: atMs, timer };
   }
 
   private notified(name: string, message: string): void {

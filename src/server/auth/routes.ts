@@ -39,6 +39,10 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/whoami": { GET: "any" },
   "/w/": { GET: ["consumer", "monitor"] },
   "/w/:queue": { POST: ["consumer"], DELETE: ["consumer"] },
+  // schedules enqueue jobs on their own, as often as they say: setting one is an admin's act
+  "/schedules/": { GET: ["monitor", "admin"] },
+  "/schedules/:queue": { GET: ["monitor", "admin"] },
+  "/schedules/:queue/:name": { GET: ["monitor", "admin"], PUT: ["admin"], DELETE: ["admin"] },
   // the dashboard page and its script and style hold no data: it asks for a token in a form
   "/": { GET: "public" },
   "/dashboard/app.js": { GET: "public" },

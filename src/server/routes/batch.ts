@@ -4,6 +4,7 @@ import { badRequest, HttpError } from "../../shared/errors.js";
 import { closeSignal, isObject, parseJson, readBody, requireJsonType, sendJson, sendRaw, type Req } from "../http.js";
 import { intParam, JOB_ID, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
+import { noJob } from "./limits.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 import { failureReport } from "./jobs.js";
 
@@ -39,7 +40,7 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
       const { lease, wait } = takeOptions(req.query, config);
       const want = { queue, count, worker: workerId(req), lease, wait };
       const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
-      if (taken.jobs.length === 0) throw new HttpError(404, "no job");
+      if (taken.jobs.length === 0) throw noJob(taken);
       // the stored bytes of each job, joined into one array without parsing them again
       const parts: Buffer[] = [Buffer.from("[")];
       taken.jobs.forEach((job, i) => parts.push(...(i ? [COMMA, job.payload] : [job.payload])));

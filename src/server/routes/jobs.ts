@@ -5,6 +5,7 @@ import { badRequest, HttpError } from "../../shared/errors.js";
 import { closeSignal, isObject, parseJson, readBody, readJob, readLooseObject, sendEmpty, sendJson, sendRaw } from "../http.js";
 import { attemptOf, checkSeconds, jobIdParam, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
+import { noJob } from "./limits.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 
 const MAX_ERROR_LENGTH = 4096;
@@ -44,7 +45,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const want = { queue, count: 1, worker: workerId(req), lease, wait };
       const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
       const job = taken.jobs[0];
-      if (!job) throw new HttpError(404, "no job");
+      if (!job) throw noJob(taken);
       sendRaw(res, 200, job.payload, jobHeaders(job.id, taken.lease, job.attempt));
     },
 
