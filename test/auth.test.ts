@@ -6,7 +6,7 @@ import { pino } from "pino";
 import fc from "fast-check";
 import t from "tap";
 import { parse as parseYaml } from "yaml";
-import { digestOf, globsToRegExp, newToken, TokenTable, type Role, type TokenSpec } from "../src/server/auth/tokens.js";
+import { digestOf, globMatch, matchesAny, newToken, TokenTable, type Role, type TokenSpec } from "../src/server/auth/tokens.js";
 import { ROUTE_ROLES } from "../src/server/auth/routes.js";
 import { exposureComplaint } from "../src/server/auth/tokensfile.js";
 import { main as tokenCommand } from "../src/cli/commands/token.js";
@@ -186,9 +186,10 @@ t.test("token table: constant-time digests, globs, a deny list that wins", async
   t.equal(table.verify(""), null);
   t.equal(digestOf(a.token).toString("hex"), a.sha256, "the stored form is the SHA-256 of the whole token");
   t.notOk(JSON.stringify([...Object.values(table)]).includes(a.token.split("_")[2]), "the table keeps no secret");
-  const re = globsToRegExp(["a*", "b.c", "x?"])!;
-  t.ok(re.test("abc") && re.test("b.c") && re.test("xy"));
-  t.notOk(re.test("bxc") || re.test("x") || re.test("xyz") || re.test("ba"));
+  const globs = ["a*", "b.c", "x?"];
+  const test = (name: string) => matchesAny(globs, name);
+  t.ok(test("abc") && test("b.c") && test("xy"));
+  t.notOk(test("bxc") || test("x") || test("xyz") || test("ba"));
   t.throws(
     () =>
       new TokenTable([
@@ -309,4 +310,67 @@ t.test("any Authorization header that is not a token is a 401 in JSON, never mor
     200,
     "spaces around the token are not part of it",
   );
+});
+
+/** The same question put to a regex (the old way, on inputs too short to be slow). */
+const globRegExp = (glob: string) =>
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
+
+t.test("globs match in linear time, and as a regex would", async (t) => {
+  const glob = "*a*a*a*a*a*a*a*a*b";
+  const steps = (name: string) => {
+    const counter = { steps: 0 };
+    const matched = globMatch(glob, name, counter);
+    return { matched, steps: counter.steps };
+  };
+  const short = steps("a".repeat(50));
+  const long = steps("a".repeat(5000));
+  t.equal(short.matched, false);
+  t.equal(long.matched, false);
+  t.equal(globMatch(glob, "a".repeat(5000) + "b"), true);
+  // linear: a hundred times the name, about a hundred times the steps (a regex takes ~n^8)
+  t.ok(long.steps <= 2 * 5000 + 2 * glob.length, `${long.steps} steps for 5000 characters`);
+  t.ok(long.steps / short.steps < 120, `${short.steps} -> ${long.steps} steps`);
+
+  const globArb = fc.string({ unit: fc.constantFrom("a", "b", "*", "?", "."), maxLength: 10 });
+  const nameArb = fc.string({ unit: fc.constantFrom("a", "b", "."), maxLength: 14 });
+  fc.assert(
+    fc.property(globArb, nameArb, (g, n) => {
+      const counter = { steps: 0 };
+      const same = globMatch(g, n, counter) === globRegExp(g).test(n);
+      return same && counter.steps <= (g.length + 1) * (n.length + 1);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+t.test("a hostile glob and a long name: the name is checked first, the rate before the globs", async (t) => {
+  const slow = newToken("slow");
+  const limited = newToken("limited");
+  const h = await harness(t, {
+    auth: {
+      tokens: [
+        { id: "slow", sha256: slow.sha256, roles: ["producer"], queues: ["*a*a*a*a*a*a*a*a*b"] },
+        { id: "limited", sha256: limited.sha256, roles: ["producer"], queues: ["*a*a*a*a*a*a*a*a*b"], rate: 0.001, burst: 1 },
+      ],
+    },
+  });
+  const push = (token: string, queue: string) => h.http("POST", `/q/${queue}`, { body: { a: 1 }, headers: as(token) });
+  t.equal((await push(slow.token, "a".repeat(50))).status, 403, "no match: 403");
+  t.equal((await push(slow.token, "a".repeat(127) + "b")).status, 201, "a match");
+  const long = await push(slow.token, "a".repeat(15000));
+  t.equal(long.status, 400, "an over-long name is refused before any glob");
+  t.match(long.json, { error: "invalid queue name" });
+  const first = await push(limited.token, "a".repeat(50));
+  t.equal(first.status, 403, "within its burst: judged by its globs");
+  for (let i = 0; i < 3; i++) {
+    const r = await push(limited.token, "a".repeat(50));
+    t.equal(r.status, 429, "over its rate: 429 at once, not a stall");
+    t.ok(Number(r.headers.get("retry-after")) >= 1);
+  }
 });

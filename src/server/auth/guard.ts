@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import { sendJson, type Req, type Res } from "../http.js";
 import { classify } from "../../shared/errors.js";
+import { isQueueName } from "../../store/keys.js";
 import type { RateLimiter } from "./ratelimit.js";
 import { RouteTable } from "./routes.js";
 import { mayUseQueue, type Token, TokenTable } from "./tokens.js";
@@ -65,9 +66,10 @@ export class Guard {
       const route = matched ? `${method} ${matched.rule.path}` : `${method} ${pathname}`;
       return refuse(res, 403, `token ${token.id} may not call ${route}: that needs the role ${allowed.join(" or ")}`);
     }
-    if (matched?.queue !== undefined && !mayUseQueue(token, matched.queue)) {
-      return refuse(res, 403, `token ${token.id} may not use this queue`);
-    }
+    // the name's shape and the rate before any glob is matched: a name of any length or a token
+    // over its rate costs no matching at all
+    const queues = matched?.queue === undefined ? undefined : matched.queue.split("\n");
+    if (queues && !queues.every(isQueueName)) return refuse(res, 400, "invalid queue name");
     if (token.rate > 0) {
       let waitMs: number;
       try {
@@ -89,6 +91,9 @@ export class Guard {
         );
         return false;
       }
+    }
+    if (queues && !queues.every((queue) => mayUseQueue(token, queue))) {
+      return refuse(res, 403, `token ${token.id} may not use this queue`);
     }
     return true;
   }
