@@ -20,9 +20,9 @@ export const SCRIPT_VERSIONS = {
   failJob: 4,
   failJobs: 4,
   getJob: 1,
-  listDead: 1,
+  listDead: 2,
   markDue: 1,
-  peekJobs: 2,
+  peekJobs: 3,
   popJobs: 5,
   purgeDead: 2,
   purgeQueue: 2,
@@ -510,8 +510,11 @@ export class Store {
     };
   }
 
-  peek(queue: string, limit: number): Promise<Buffer[]> {
-    return this.run("peekJobs", queue, [limit], true);
+  /** The first ready jobs' payloads, at most `limit` and about MAX_REPLY_BYTES of them (at least
+   *  one); `truncated` when the bytes cut the list short. */
+  async peek(queue: string, limit: number): Promise<{ payloads: Buffer[]; truncated: boolean }> {
+    const [cut, ...payloads] = await this.run<Buffer[]>("peekJobs", queue, [limit, MAX_REPLY_BYTES], true);
+    return { payloads, truncated: Number(cut) === 1 };
   }
 
   async sweep(queue: string): Promise<{ made: number; nextWakeMs: number | null }> {
@@ -526,12 +529,13 @@ export class Store {
   // --- dead jobs
 
   async dead(queue: string, offset: number, limit: number) {
-    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit], true);
+    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit, MAX_REPLY_BYTES], true);
     const jobs: JobView[] = [];
-    for (let i = 1; i < reply.length; i += 4) {
+    for (let i = 2; i < reply.length; i += 4) {
       jobs.push(jobView(reply[i].toString(), "dead", reply[i + 1], reply[i + 2].toString(), Number(reply[i + 3].toString())));
     }
-    return { total: Number(reply[0]), jobs };
+    // truncated: the page stopped at MAX_REPLY_BYTES of payload before `limit` jobs
+    return { total: Number(reply[0]), jobs, truncated: Number(reply[1]) === 1 };
   }
 
   async retryDead(queue: string, id: string): Promise<void> {

@@ -1,7 +1,7 @@
 // /qb/:queue — many jobs in one request: push, fetch, and acknowledge or fail what was fetched.
 import { batchResult } from "../api.js";
 import { badRequest, HttpError } from "../../shared/errors.js";
-import { closeSignal, isObject, parseJson, readBody, requireJsonType, sendJson, sendRaw, type Req } from "../http.js";
+import { closeSignal, isObject, MAX_JSON_DEPTH, parseJson, readBody, requireJsonType, sendJson, sendRaw, type Req } from "../http.js";
 import { intParam, JOB_ID, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
@@ -13,7 +13,8 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
   /** The body's "jobs" array: present, not empty, within batch.max_push. */
   const jobsOf = async (req: Req, shape: string): Promise<unknown[]> => {
     requireJsonType(req);
-    const body = parseJson(await readBody(req, config.server.max_body), "body");
+    // {"jobs": [job, ...]}: two levels around each job
+    const body = parseJson(await readBody(req, config.server.max_body), "body", MAX_JSON_DEPTH + 2);
     const jobs = isObject(body) ? body.jobs : undefined;
     if (!Array.isArray(jobs) || jobs.length === 0) throw badRequest(`body must be {"jobs": [${shape}, ...]} with at least one job`);
     if (jobs.length > config.batch.max_push) throw badRequest(`at most ${config.batch.max_push} jobs per batch`);

@@ -74,7 +74,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const job = await store.job(queue, jobIdParam(req));
       if (!job) throw new HttpError(404, "no such job");
-      sendJson(res, 200, jobBody(queue, job));
+      sendRaw(res, 200, jobBody(queue, job));
     },
 
     // acknowledges a leased job, or cancels one that is not leased
