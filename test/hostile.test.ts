@@ -2,7 +2,7 @@
 // checks, limits on every push path. docs/security.md describes what these hold the server to.
 import t from "tap";
 import { nestedDeeperThan, MAX_JSON_DEPTH } from "../src/server/http.js";
-import { harness, queueName } from "./helpers.js";
+import { harness, queueName, rawRequest } from "./helpers.js";
 
 const h = await harness(t);
 const json = { "content-type": "application/json" };
@@ -111,4 +111,73 @@ t.test("with_desc and dead pages stop at about 4 MB of payload, at least one job
   for (let i = 0; i < 5; i++) await h.http("POST", `/q/${huge}`, { raw: one, headers: json });
   const alone = await h.http("GET", `/status/${huge}?with_desc=1`);
   t.equal(alone.json.jobs.length, 4, "as many as fit, at least one");
+});
+
+t.test("Host and Origin: a foreign page or a rebound name changes nothing, in the open default", async (t) => {
+  const port = h.presque.port;
+  const q = queueName("site");
+  const plain = { "content-type": "text/plain" };
+  const send = (method: string, path: string, headers: Record<string, string>, body = "") =>
+    rawRequest(h.url, method, path, body, { ...plain, ...headers });
+  const evil = { origin: "http://evil.example" };
+  const rebound = { host: `rebind.evil.example:${port}` };
+  t.equal((await h.http("POST", `/q/${q}`, { body: { a: 1 } })).status, 201);
+
+  const refused: Array<[string, string, Record<string, string>, string?]> = [
+    ["POST", `/control/${q}`, evil, '{"status":"stop"}'],
+    ["POST", `/control/${q}`, rebound, '{"status":"stop"}'],
+    ["POST", `/control/${q}`, { ...rebound, origin: `http://rebind.evil.example:${port}` }, '{"status":"stop"}'],
+    ["GET", `/q/${q}`, evil],
+    ["GET", `/qb/${q}?batch_size=1000`, evil],
+    ["GET", `/q/${q}`, { "sec-fetch-site": "cross-site" }],
+    ["GET", `/Q/${q}`, { "sec-fetch-site": "same-site" }],
+    ["GET", `/q/${q}`, rebound],
+    ["GET", `/status/`, rebound],
+    ["POST", `/dead/${q}/1/retry`, evil],
+    ["POST", `/w/${q}`, evil, '{"worker_id":"w"}'],
+    ["DELETE", `/q/${q}`, { origin: "null" }],
+    ["POST", `/q/${q}`, { origin: `http://127.0.0.1:${port + 1}` }, "{}"],
+  ];
+  for (const [method, path, headers, body] of refused) {
+    const r = await send(method, path, headers, body);
+    t.equal(r.status, 403, `${method} ${path} ${JSON.stringify(headers)}: 403`);
+    t.match(r.json, { error: String });
+  }
+  const state = await h.http("GET", `/control/${q}`);
+  t.equal(state.json.status, 1, "the queue was not stopped");
+  t.equal((await h.http("GET", `/j/${q}`)).json.job_count, 1, "the job is still there");
+
+  // what keeps working: no Origin (curl, clients, workers), the page presque serves, loopback names
+  t.equal((await send("GET", `/status/`, evil)).status, 200, "a read from a foreign page is answered (CORS keeps it unread)");
+  t.equal((await send("GET", `/`, { "sec-fetch-site": "cross-site" })).status, 200, "a link to the dashboard");
+  const same = { origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin" };
+  t.equal((await send("POST", `/control/${q}`, same, '{"lease":0}')).status, 200, "the dashboard's own requests");
+  t.equal(
+    (await send("POST", `/control/${q}`, { host: `localhost:${port}`, origin: `http://localhost:${port}` }, '{"lease":0}')).status,
+    200,
+  );
+  t.equal((await send("GET", `/status/`, { host: `[::1]:${port}` })).status, 200);
+  t.equal((await send("GET", `/status/`, { host: `LOCALHOST:${port}` })).status, 200, "names in any case");
+  t.equal((await send("GET", `/q/${q}`, { "sec-fetch-site": "none" })).status, 200, "typed into the address bar");
+});
+
+t.test("server.allowed_hosts: names presque answers to; tokens change nothing of the check", async (t) => {
+  const { newToken } = await import("../src/server/auth/tokens.js");
+  const admin = newToken("admin");
+  const s = await harness(t, {
+    server: { allowed_hosts: ["queue.example", "other.example:8443"] },
+    auth: { tokens: [{ id: "admin", sha256: admin.sha256, roles: ["admin", "producer", "consumer", "monitor"] }] },
+  });
+  const auth = { authorization: `Bearer ${admin.token}`, "content-type": "text/plain" };
+  const q = queueName("named");
+  const call = (method: string, path: string, headers: Record<string, string>, body = "") =>
+    rawRequest(s.url, method, path, body, { ...auth, ...headers });
+  t.equal((await call("GET", "/status/", { host: "queue.example" })).status, 200);
+  t.equal((await call("GET", "/status/", { host: "queue.example:443" })).status, 200, "a listed name on any port");
+  t.equal((await call("GET", "/status/", { host: "other.example:8443" })).status, 200);
+  t.equal((await call("GET", "/status/", { host: "other.example" })).status, 403, "a name:port entry is that port only");
+  t.equal((await call("GET", "/status/", { host: "evil.example" })).status, 403);
+  const stop = '{"status":"stop"}';
+  t.equal((await call("POST", `/control/${q}`, { origin: "https://queue.example" }, stop)).status, 200, "a proxy's public name");
+  t.equal((await call("POST", `/control/${q}`, { origin: "http://evil.example" }, stop)).status, 403, "a valid token from a foreign page");
 });

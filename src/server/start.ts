@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { RequestOrigins } from "./origin.js";
 import { Guard } from "./auth/guard.js";
 import { RateLimiter } from "./auth/ratelimit.js";
 import { exposureComplaint } from "./auth/tokensfile.js";
@@ -94,8 +95,10 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
+    const origins = new RequestOrigins(config.server.host, config.server.allowed_hosts);
     const context: Context = {
       config,
+      origins,
       store,
       longPoll,
       guard,
@@ -105,6 +108,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
+    origins.listening(port);
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
