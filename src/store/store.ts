@@ -31,7 +31,7 @@ export const SCRIPT_VERSIONS = {
   registerWorker: 1,
   removeJob: 2,
   retryDead: 2,
-  retryJob: 2,
+  retryJob: 3,
   settleDue: 1,
   sweepQueue: 3,
   unregisterWorker: 1,
@@ -375,6 +375,8 @@ export class Store {
       worker,
       this.keys(queue).notify,
       payload,
+      this.defaults.max_length ?? 0,
+      this.defaults.max_payload ?? 0,
     ]);
     if (first === 1 || opts.dueMs) await this.afterPush(queue, first === 1, opts.dueMs, now);
     return id;
