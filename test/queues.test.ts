@@ -3,7 +3,7 @@ import t from "tap";
 import { harness, ON_CLUSTER, queueName, rawRequest as rawRequestTo } from "./helpers.js";
 
 // the limits of issue 12, at their defaults (config `queues`)
-const LIMITS = { max_length: 0, max_payload: 0, idempotency_window: 86400 };
+const LIMITS = { max_length: 0, max_payload: 0, idempotency_window: 86400, max_idempotency_keys: 100_000 };
 const h = await harness(t);
 
 const rawRequest = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>

@@ -2,12 +2,15 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, HttpError } from "../shared/errors.js";
+import type { Token } from "./auth/tokens.js";
 
 export type Query = Record<string, string | string[] | undefined>;
 export interface Req extends IncomingMessage {
   params: Record<string, string>;
   query: Query;
   path: string;
+  /** the token the request came with (set by auth/guard.ts); absent when no tokens are configured */
+  token?: Token;
 }
 export type Res = ServerResponse;
 

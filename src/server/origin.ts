@@ -36,10 +36,8 @@ export class RequestOrigins {
     const host = this.listenHost.replace(/^\[|\]$/g, "").toLowerCase();
     const forms = this.wildcard || LOOPBACK.test(host) ? ["127.0.0.1", "localhost", "[::1]"] : [];
     if (!this.wildcard) forms.push(host.includes(":") ? `[${host}]` : host);
-    for (const form of forms) {
-      this.hosts.add(`${form}:${port}`);
-      if (port === 80) this.hosts.add(form);
-    }
+    // bare too: some clients leave the port out, and a rebinding attack needs a name, not a port
+    for (const form of forms) this.hosts.add(`${form}:${port}`).add(form);
   }
 
   /** Whether presque answers to this Host header. A server listening on every address cannot know

@@ -26,7 +26,7 @@ export const SCRIPT_VERSIONS = {
   popJobs: 5,
   purgeDead: 2,
   purgeQueue: 2,
-  pushJobs: 3,
+  pushJobs: 4,
   queueStats: 2,
   registerWorker: 1,
   removeJob: 2,
@@ -54,6 +54,8 @@ export interface JobDefaults {
   max_payload?: number;
   /** seconds an Idempotency-Key is remembered */
   idempotency_window?: number;
+  /** live Idempotency-Keys a queue holds at most; 0 = no limit */
+  max_idempotency_keys?: number;
 }
 
 /** A push that may be a repeat: the client's key and a digest of everything its request said. */
@@ -116,6 +118,7 @@ export interface QueueSettings {
   max_length: number;
   max_payload: number;
   idempotency_window: number;
+  max_idempotency_keys: number;
 }
 
 export interface QueueState {
@@ -153,7 +156,16 @@ export type BatchOutcome<S extends string> = { id: string; state: S; atMs?: numb
 /** The scripts' "next wake" reply: a time in ms, or '' for none. */
 const wakeMs = (reply: string): number | null => (reply === "" ? null : Number(reply));
 
-const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap", "max_length", "max_payload", "idempotency_window"] as const;
+const SETTINGS = [
+  "lease",
+  "max_attempts",
+  "backoff_base",
+  "backoff_cap",
+  "max_length",
+  "max_payload",
+  "idempotency_window",
+  "max_idempotency_keys",
+] as const;
 
 /** Per queue: its keys, and each script's key list in the order its header declares. */
 interface QueueEntry {
@@ -354,6 +366,7 @@ export class Store {
       d.max_length ?? 0,
       d.max_payload ?? 0,
       d.idempotency_window ?? 86400,
+      d.max_idempotency_keys ?? 0,
       ...payloads,
     ]);
     const replayed = first === -1;
@@ -508,6 +521,7 @@ export class Store {
         max_length: setting("max_length", this.defaults.max_length ?? 0),
         max_payload: setting("max_payload", this.defaults.max_payload ?? 0),
         idempotency_window: setting("idempotency_window", this.defaults.idempotency_window ?? 86400),
+        max_idempotency_keys: setting("max_idempotency_keys", this.defaults.max_idempotency_keys ?? 0),
       },
     };
   }

@@ -95,6 +95,7 @@ export class Guard {
     if (queues && !queues.every((queue) => mayUseQueue(token, queue))) {
       return refuse(res, 403, `token ${token.id} may not use this queue`);
     }
+    req.token = token;
     return true;
   }
 

@@ -1,5 +1,6 @@
---[[ pushJobs v3: store one or more jobs, in order, ready at once or delayed until a due time.
+--[[ pushJobs v4: store one or more jobs, in order, ready at once or delayed until a due time.
      v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
+     v4: a queue remembers at most max_idempotency_keys live keys: a new key past it is refused.
      New in v2: the queue's max_length and max_payload, checked for all of a batch before any of it
      is written; and idempotent pushes. A push with an idempotency key stores its ids under the
      key, with a fingerprint of the request, for the queue's idempotency window; a repeat of the
@@ -12,13 +13,15 @@
   ARGV[5] max attempts ('' = queue default)  ARGV[6] notify channel
   ARGV[7] idempotency key ('' = none)  ARGV[8] request fingerprint
   ARGV[9] default max_length (0 = none)  ARGV[10] default max_payload (bytes, 0 = none)
-  ARGV[11] default idempotency window (s)  ARGV[12..] payloads
+  ARGV[11] default idempotency window (s)  ARGV[12] default max_idempotency_keys (0 = none)
+  ARGV[13..] payloads
   Returns {first push (1|0), id, ...} | {-1 (a replay), id, ...} | error "EXISTS job already exists"
-        | error "FULL ..." | error "TOOLARGE ..." | error "MISMATCH ..." ]]
+        | error "FULL ..." | error "TOOLARGE ..." | error "MISMATCH ..."
+        | error "KEYSFULL <seconds until the oldest key expires> ..." ]]
 --- @include "common"
 local now, due = tonumber(ARGV[1]), tonumber(ARGV[2])
 local uniq, idemKey = ARGV[4], ARGV[7]
-local FIRST = 12
+local FIRST = 13
 
 if idemKey ~= '' then
   -- forget a bounded number of expired records; the keys themselves expire with the last one
@@ -37,6 +40,16 @@ if idemKey ~= '' then
     local reply = { -1 }
     for id in string.gmatch(string.sub(seen, nl + 1), '[^,]+') do reply[#reply + 1] = id end
     return reply
+  end
+  -- an expired record is overwritten: only a key not held yet adds one
+  local maxKeys = tonumber(rcall('HGET', k.meta, 'max_idempotency_keys') or ARGV[12])
+  if not seen and maxKeys > 0 then
+    local live = rcall('ZCOUNT', k.idemx, '(' .. now, '+inf')
+    if live >= maxKeys then
+      local oldest = rcall('ZRANGEBYSCORE', k.idemx, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local wait = math.max(1, math.ceil((tonumber(oldest[2] or now) - now) / 1000))
+      return redis.error_reply('KEYSFULL ' .. wait .. ' the queue remembers ' .. live .. ' Idempotency-Keys, its most (max_idempotency_keys)')
+    end
   end
 end
 
