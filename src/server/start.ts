@@ -92,7 +92,10 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       store.tombstones = live.every((p) => p.layout >= TOMBSTONES_SINCE);
     });
     await registry.start();
-    longPoll = new LongPoll(store, sub, log);
+    longPoll = new LongPoll(store, sub, log, {
+      maxWaiters: config.server.max_waiters,
+      maxPerOwner: config.server.max_waiters_per_token,
+    });
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
     const origins = new RequestOrigins(config.server.host, config.server.allowed_hosts);

@@ -38,7 +38,7 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const count = intParam(req.query, "batch_size", 1, config.batch.max_fetch, Math.min(10, config.batch.max_fetch));
       const { lease, wait } = takeOptions(req.query, config);
-      const want = { queue, count, worker: workerId(req), lease, wait };
+      const want = { queue, count, worker: workerId(req), lease, wait, owner: req.token?.id };
       const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
       if (taken.jobs.length === 0) throw new HttpError(404, "no job");
       // the stored bytes of each job, joined into one array without parsing them again

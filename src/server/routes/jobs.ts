@@ -41,7 +41,7 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
     GET: async (req, res) => {
       const queue = queueParam(req);
       const { lease, wait } = takeOptions(req.query, config);
-      const want = { queue, count: 1, worker: workerId(req), lease, wait };
+      const want = { queue, count: 1, worker: workerId(req), lease, wait, owner: req.token?.id };
       const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
       const job = taken.jobs[0];
       if (!job) throw new HttpError(404, "no job");
