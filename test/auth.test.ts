@@ -57,7 +57,9 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["POST", "/w/:q", ["consumer"]],
   ["DELETE", "/w/:q", ["consumer"]],
   ["GET", "/q/:q/1", ["producer", "consumer", "monitor"]],
-  ["DELETE", "/q/:q/1", ["consumer", "admin"]],
+  // with the attempt an acknowledgement; without, a cancellation (admin only)
+  ["DELETE", "/q/:q/1?attempt=1", ["consumer", "admin"]],
+  ["DELETE", "/q/:q/1", ["admin"]],
   ["GET", "/control/:q", ["monitor", "admin"]],
   ["GET", "/dead/:q", ["monitor", "admin"]],
   ["POST", "/control/:q", ["admin"]],
@@ -94,7 +96,7 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
       t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
     }
   }
-  t.equal(checked, 268, "21 queue routes x 3 queues x 4 roles, 4 others x 4 roles");
+  t.equal(checked, 280, "22 queue routes x 3 queues x 4 roles, 4 others x 4 roles");
 });
 
 t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {
@@ -373,4 +375,71 @@ t.test("a hostile glob and a long name: the name is checked first, the rate befo
     t.equal(r.status, 429, "over its rate: 429 at once, not a stall");
     t.ok(Number(r.headers.get("retry-after")) >= 1);
   }
+});
+
+t.test("GET /w/ and ?worker_id= show a token the workers of its queues only; re-registering keeps started_at", async (t) => {
+  const all = as(pair.token);
+  const reg = (queue: string, id: string, headers = all) =>
+    http("POST", `/w/${queue}`, { body: { worker_id: id }, headers: { ...headers, "content-type": "application/json" } });
+  t.equal((await reg("ok-w", "w-mine")).status, 201);
+  t.equal((await reg("no-w", "w-theirs")).status, 201);
+  t.equal((await reg("ok-secret-w", "w-secret")).status, 201);
+  t.equal((await reg("ok-w", "w-both")).status, 201);
+  t.equal((await reg("no-w", "w-both")).status, 201);
+  const consumer = as(issued.consumer.token);
+  const list = await http("GET", "/w/", { headers: consumer });
+  t.equal(list.status, 200);
+  t.ok(list.json.includes("w-mine") && list.json.includes("w-both"), "the workers of its queues");
+  t.notOk(list.json.includes("w-theirs") || list.json.includes("w-secret"), "not the others'");
+  t.ok((await http("GET", "/w/", { headers: all })).json.includes("w-theirs"), "a token of every queue sees every worker");
+  t.equal((await http("GET", "/w/?worker_id=w-theirs", { headers: consumer })).status, 404);
+  t.equal((await http("GET", "/w/?worker_id=w-secret", { headers: consumer })).status, 404, "deny wins");
+  const both = await http("GET", "/w/?worker_id=w-both", { headers: consumer });
+  t.same(both.json.queues, ["ok-w"], "only the queues it may see");
+
+  const key = `${config.redis.prefix}worker:w-mine`;
+  const redis = presque.context.store.redis;
+  await redis.hset(key, "started_at", 1000);
+  t.equal((await reg("ok-w", "w-mine", consumer)).status, 201, "registered again, by another token");
+  t.equal((await http("GET", "/w/?worker_id=w-mine", { headers: all })).json.started_at, 1000, "the first started_at stays");
+});
+
+t.test("cancelling is the admin's: a consumer acknowledges with the attempt", async (t) => {
+  const q = "ok-cancel";
+  const consumer = as(issued.consumer.token);
+  const push = async () => (await http("POST", `/q/${q}`, { body: { a: 1 }, headers: as(pair.token) })).json.id;
+  const ready = await push();
+  const refused = await http("DELETE", `/q/${q}/${ready}`, { headers: consumer });
+  t.equal(refused.status, 403, "a consumer without an attempt: no cancel");
+  t.match(refused.json.error, /needs the role admin/);
+  t.equal((await http("DELETE", `/q/${q}/${ready}?attempt=1`, { headers: consumer })).status, 409, "with one: not leased");
+  const batch = await http("POST", `/qb/${q}/ack`, { body: { jobs: [{ id: ready }] }, headers: consumer });
+  t.equal(batch.status, 403, "nor in a batch");
+  t.equal((await http("DELETE", `/q/${q}/${ready}`, { headers: as(issued.admin.token) })).status, 204, "the admin cancels");
+  await push();
+  const taken = await http("GET", `/q/${q}?lease=30`, { headers: consumer });
+  const id = taken.headers.get("x-presque-jobid");
+  const ack = await http("POST", `/qb/${q}/ack`, { body: { jobs: [{ id, attempt: 1 }] }, headers: consumer });
+  t.same(ack.json.results, [{ id, status: 204, state: "acked" }], "an acknowledgement with the attempt");
+});
+
+t.test("401 and 403 are logged, a line per kind now and then, without the token", async (t) => {
+  await http("GET", "/stats/");
+  await http("GET", "/stats/", { headers: as(issued.producer.token) });
+  const refusals = logLines.filter((l) => l.includes("requests refused with"));
+  t.ok(
+    refusals.some((l) => l.includes("401")),
+    "a 401 line",
+  );
+  t.ok(
+    refusals.some((l) => l.includes("403") && l.includes("t-producer")),
+    "a 403 line naming the token's id",
+  );
+  for (let i = 0; i < 20; i++) await http("GET", "/stats/");
+  const after = logLines.filter((l) => l.includes("requests refused with 401: no bearer token"));
+  t.ok(after.length <= 2, `${after.length} lines for 20 more refusals`);
+  t.notOk(
+    logLines.some((l) => Object.values(issued).some(({ token }) => l.includes(token.split("_")[2]))),
+    "no secret",
+  );
 });

@@ -5,7 +5,7 @@ import { closeSignal, isObject, MAX_JSON_DEPTH, parseJson, readBody, requireJson
 import { intParam, JOB_ID, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
-import { failureReport } from "./jobs.js";
+import { failureReport, mayCancel } from "./jobs.js";
 
 export function registerBatchRoutes(router: Router, ctx: Context): void {
   const { store, config } = ctx;
@@ -59,6 +59,8 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
     POST: async (req, res) => {
       const queue = queueParam(req);
       const jobs = (await jobsOf(req, '{"id": "7", "attempt": 1}')).map(leasedJob);
+      // an entry without its attempt cancels a waiting job: the admin's, as on DELETE /q/:queue/:id
+      if (jobs.some((j) => j.attempt === undefined)) mayCancel(req);
       const outcomes = await store.removeMany(queue, jobs, workerId(req));
       sendJson(res, 200, { results: outcomes.map(batchResult) });
     },
