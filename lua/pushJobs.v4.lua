@@ -1,7 +1,8 @@
 --[[ pushJobs v4: store one or more jobs, in order, ready at once or delayed until a due time.
      v4: job deadlines (issue 20): a job not handed out by its deadline is never handed out (the
      pop and the sweep move it to the dead set); the deadline is given, or the queue's expires_in
-     after the job is due. The reply tells the deadline, for the caller's due index.
+     after the job is due. The reply tells the deadline, for the caller's due index. And a queue
+     remembers at most max_idempotency_keys live keys: a new key past it is refused.
      v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      New in v2: the queue's max_length and max_payload, checked for all of a batch before any of it
      is written; and idempotent pushes. A push with an idempotency key stores its ids under the
@@ -17,13 +18,14 @@
   ARGV[9] default max_length (0 = none)  ARGV[10] default max_payload (bytes, 0 = none)
   ARGV[11] default idempotency window (s)
   ARGV[12] deadline (ms; '' = the queue's expires_in after the due time, if it has one)
-  ARGV[13..] payloads
+  ARGV[13] default max_idempotency_keys (0 = none)  ARGV[14..] payloads
   Returns {first push (1|0), deadline (ms, '' = none), id, ...} | {-1 (a replay), '', id, ...} | error "EXISTS job already exists"
-        | error "FULL ..." | error "TOOLARGE ..." | error "MISMATCH ..." ]]
+        | error "FULL ..." | error "TOOLARGE ..." | error "MISMATCH ..."
+        | error "KEYSFULL <seconds until the oldest key expires> ..." ]]
 --- @include "common"
 local now, due = tonumber(ARGV[1]), tonumber(ARGV[2])
 local uniq, idemKey = ARGV[4], ARGV[7]
-local FIRST = 13
+local FIRST = 14
 
 if idemKey ~= '' then
   -- forget a bounded number of expired records; the keys themselves expire with the last one
@@ -42,6 +44,16 @@ if idemKey ~= '' then
     local reply = { -1, '' }
     for id in string.gmatch(string.sub(seen, nl + 1), '[^,]+') do reply[#reply + 1] = id end
     return reply
+  end
+  -- an expired record is overwritten: only a key not held yet adds one
+  local maxKeys = tonumber(rcall('HGET', k.meta, 'max_idempotency_keys') or ARGV[13])
+  if not seen and maxKeys > 0 then
+    local live = rcall('ZCOUNT', k.idemx, '(' .. now, '+inf')
+    if live >= maxKeys then
+      local oldest = rcall('ZRANGEBYSCORE', k.idemx, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local wait = math.max(1, math.ceil((tonumber(oldest[2] or now) - now) / 1000))
+      return redis.error_reply('KEYSFULL ' .. wait .. ' the queue remembers ' .. live .. ' Idempotency-Keys, its most (max_idempotency_keys)')
+    end
   end
 end
 

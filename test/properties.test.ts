@@ -78,11 +78,27 @@ function jobText(body: Buffer, contentType: string | undefined): string | null {
   const text = body.toString("utf8");
   try {
     const v = JSON.parse(text);
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? text : null;
+    return v !== null && typeof v === "object" && !Array.isArray(v) && depthOf(v) <= MAX_DEPTH ? text : null;
   } catch {
     return null;
   }
 }
+
+/** How deeply a value nests arrays and objects (docs/security.md: at most 64 levels per job). */
+const MAX_DEPTH = 64;
+function depthOf(v: unknown): number {
+  if (v === null || typeof v !== "object") return 0;
+  let deepest = 0;
+  for (const child of Object.values(v)) deepest = Math.max(deepest, depthOf(child));
+  return 1 + deepest;
+}
+
+/** An object whose member nests arrays to `depth` levels in all, around or under the limit. */
+const deepObject = fc.integer({ min: MAX_DEPTH - 2, max: MAX_DEPTH + 200 }).map((depth) => {
+  let v: unknown = [];
+  for (let i = 2; i < depth; i++) v = [v];
+  return { deep: v };
+});
 
 // --- values
 
@@ -183,7 +199,7 @@ class PushBatch implements fc.AsyncCommand<Model, Real> {
     const valid =
       Array.isArray(list) &&
       list.length > 0 &&
-      list.every((j) => j !== null && typeof j === "object" && !Array.isArray(j)) &&
+      list.every((j) => j !== null && typeof j === "object" && !Array.isArray(j) && depthOf(j) <= MAX_DEPTH) &&
       (this.priority === undefined || validPriority(this.priority));
     if (!valid) return expectError(res, 400, this.toString());
     if (this.idem !== undefined) m.lastKeyed = this;
@@ -535,6 +551,7 @@ const push = fc
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) },
       { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }).map((v) => bytes(JSON.stringify(v) ?? "")) },
       { weight: 1, arbitrary: anyText.map((s) => bytes(`{"a":"${s}"}`)) },
+      { weight: 1, arbitrary: deepObject.map((o) => bytes(JSON.stringify(o))) },
     ),
     fc.oneof(
       { weight: 8, arbitrary: fc.constant("application/json") },
@@ -553,6 +570,7 @@ const pushBatch = fc
   .tuple(
     fc.oneof(
       { weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) },
+      fc.array(fc.oneof(payloadObject, deepObject), { minLength: 1, maxLength: 3 }),
       fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
       fc.jsonValue({ maxDepth: 1 }),
     ),
@@ -651,6 +669,7 @@ const garbagePath = fc
     fc.constantFrom("GET", "POST", "PUT", "DELETE"),
     fc.oneof(
       anyText.filter((s) => s.length > 0).map((s) => `/q/${encodeURIComponent(s + "é")}`),
+      fc.constantFrom(`/q/${"a".repeat(10_000)}`, `/status/${"b".repeat(10_000)}?with_desc=1`, `/qb/${"c".repeat(129)}`),
       fc.constantFrom("/q/a{b}", `/q/${"x".repeat(129)}`, "/qb/%ZZ", "/q/ok/0", "/q/ok/-1", "/q/ok/1e400", "/dead/ok/1e400/retry"),
     ),
     fc.option(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a))),
@@ -714,7 +733,8 @@ t.test(`${runs} random sequences of API calls agree with the model`, async (t) =
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: "medium" }), async (cmds) => {
       const model: Model = {
-        queue: `prop-${randomUUID().slice(0, 8)}`,
+        // now and then as long as a name may be
+        queue: ((name) => (name.endsWith("0") ? name.padEnd(128, "x") : name))(`prop-${randomUUID().slice(0, 8)}`),
         jobs: new Map(),
         open: true,
         lastId: 0,

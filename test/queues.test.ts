@@ -4,7 +4,16 @@ import { harness, ON_CLUSTER, queueName, rawRequest as rawRequestTo } from "./he
 
 // the limits of issue 12, at their defaults (config `queues`)
 // issue 20 added rate, burst, concurrency and expires_in: null when unset
-const LIMITS = { max_length: 0, max_payload: 0, idempotency_window: 86400, rate: null, burst: null, concurrency: null, expires_in: null };
+const LIMITS = {
+  max_length: 0,
+  max_payload: 0,
+  idempotency_window: 86400,
+  max_idempotency_keys: 100_000,
+  rate: null,
+  burst: null,
+  concurrency: null,
+  expires_in: null,
+};
 const h = await harness(t);
 
 const rawRequest = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>

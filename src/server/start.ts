@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { RequestOrigins } from "./origin.js";
 import { Guard } from "./auth/guard.js";
 import { RateLimiter } from "./auth/ratelimit.js";
 import { exposureComplaint } from "./auth/tokensfile.js";
@@ -106,12 +107,17 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       store.olderBuildsLive = live.some((p) => !p.scripts.some((s) => s.startsWith("fireSchedules.")));
     });
     await registry.start();
-    longPoll = new LongPoll(store, sub, log);
+    longPoll = new LongPoll(store, sub, log, {
+      maxWaiters: config.server.max_waiters,
+      maxPerOwner: config.server.max_waiters_per_token,
+    });
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
     const events = new EventHub((view) => readOverview(context, view), opts.eventsEveryMs);
+    const origins = new RequestOrigins(config.server.host, config.server.allowed_hosts);
     const context: Context = {
       config,
+      origins,
       store,
       longPoll,
       guard,
@@ -122,6 +128,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
+    origins.listening(port);
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();

@@ -28,6 +28,7 @@ const SCRIPT_ERRORS: Record<string, number> = {
   FULL: 429, // the queue's max_length
   TOOLARGE: 413, // the queue's max_payload
   MISMATCH: 422, // an Idempotency-Key used again for another request
+  KEYSFULL: 429, // the queue's max_idempotency_keys: "KEYSFULL <seconds until one expires> <message>"
 };
 
 /** common.lua's checkAttempt says "the job was handed out again (attempt N)" for a late ack, failure
@@ -46,6 +47,8 @@ export function restateStaleAttemptError(err: unknown, given: number | undefined
   if (err instanceof Error && isReplyError(err)) err.message = restateStaleAttempt(err.message, given);
   throw err;
 }
+/** Refusals whose message starts with the seconds to wait, for Retry-After. */
+const RETRY_AFTER_FIRST = new Set(["KEYSFULL"]);
 
 /** Headers a refusal carries: when to try again. A full queue drains at the consumers' pace,
  *  which presque does not know; a second is a polite first retry. */
@@ -74,6 +77,10 @@ export function classify(err: unknown): Classified {
   if (err instanceof Error && isReplyError(err)) {
     const space = err.message.indexOf(" ");
     const status = SCRIPT_ERRORS[err.message.slice(0, space)];
+    if (status && RETRY_AFTER_FIRST.has(err.message.slice(0, space))) {
+      const [, seconds, message] = /^\S+ (\d+) (.*)$/s.exec(err.message) ?? [, "1", err.message.slice(space + 1)];
+      return { status, message, headers: { "retry-after": seconds }, bug: false };
+    }
     if (status)
       return {
         status,

@@ -24,10 +24,10 @@ export const SCRIPT_VERSIONS = {
   fireSchedules: 1,
   deleteSchedule: 1,
   getJob: 1,
-  listDead: 1,
+  listDead: 2,
   listSchedules: 1,
   markDue: 1,
-  peekJobs: 2,
+  peekJobs: 3,
   popJobs: 6,
   purgeDead: 2,
   purgeQueue: 3,
@@ -37,7 +37,7 @@ export const SCRIPT_VERSIONS = {
   removeJob: 3,
   retryDead: 2,
   retryDeadJobs: 1,
-  retryJob: 2,
+  retryJob: 3,
   searchJobs: 1,
   setSchedule: 1,
   settleDue: 1,
@@ -62,6 +62,8 @@ export interface JobDefaults {
   max_payload?: number;
   /** seconds an Idempotency-Key is remembered */
   idempotency_window?: number;
+  /** live Idempotency-Keys a queue holds at most; 0 = no limit */
+  max_idempotency_keys?: number;
 }
 
 /** A push that may be a repeat: the client's key and a digest of everything its request said. */
@@ -135,6 +137,7 @@ export interface QueueSettings {
   burst: number | null;
   concurrency: number | null;
   expires_in: number | null;
+  max_idempotency_keys: number;
 }
 
 export interface QueueState {
@@ -188,7 +191,16 @@ export type BatchOutcome<S extends string> = { id: string; state: S; atMs?: numb
 /** The scripts' "next wake" reply: a time in ms, or '' for none. */
 const wakeMs = (reply: string): number | null => (reply === "" ? null : Number(reply));
 
-const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap", "max_length", "max_payload", "idempotency_window"] as const;
+const SETTINGS = [
+  "lease",
+  "max_attempts",
+  "backoff_base",
+  "backoff_cap",
+  "max_length",
+  "max_payload",
+  "idempotency_window",
+  "max_idempotency_keys",
+] as const;
 
 /** Per queue: its keys, and each script's key list in the order its header declares. */
 interface QueueEntry {
@@ -396,6 +408,7 @@ export class Store {
       d.max_payload ?? 0,
       d.idempotency_window ?? 86400,
       opts.expiresAtMs ?? "",
+      d.max_idempotency_keys ?? 0,
       ...payloads,
     ]);
     const replayed = first === -1;
@@ -418,6 +431,8 @@ export class Store {
       worker,
       this.keys(queue).notify,
       payload,
+      this.defaults.max_length ?? 0,
+      this.defaults.max_payload ?? 0,
     ]);
     if (first === 1 || opts.dueMs) await this.afterPush(queue, first === 1, opts.dueMs, now);
     return id;
@@ -564,12 +579,16 @@ export class Store {
         burst: meta.burst === undefined ? null : Number(meta.burst),
         concurrency: meta.concurrency === undefined ? null : Number(meta.concurrency),
         expires_in: meta.expires_in === undefined ? null : Number(meta.expires_in),
+        max_idempotency_keys: setting("max_idempotency_keys", this.defaults.max_idempotency_keys ?? 0),
       },
     };
   }
 
-  peek(queue: string, limit: number): Promise<Buffer[]> {
-    return this.run("peekJobs", queue, [limit], true);
+  /** The first ready jobs' payloads, at most `limit` and about MAX_REPLY_BYTES of them (at least
+   *  one); `truncated` when the bytes cut the list short. */
+  async peek(queue: string, limit: number): Promise<{ payloads: Buffer[]; truncated: boolean }> {
+    const [cut, ...payloads] = await this.run<Buffer[]>("peekJobs", queue, [limit, MAX_REPLY_BYTES], true);
+    return { payloads, truncated: Number(cut) === 1 };
   }
 
   /** Promotes due jobs, moves expired ones to the dead set, and runs the schedules that are due. */
@@ -660,12 +679,13 @@ export class Store {
   // --- dead jobs
 
   async dead(queue: string, offset: number, limit: number) {
-    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit], true);
+    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit, MAX_REPLY_BYTES], true);
     const jobs: JobView[] = [];
-    for (let i = 1; i < reply.length; i += 4) {
+    for (let i = 2; i < reply.length; i += 4) {
       jobs.push(jobView(reply[i].toString(), "dead", reply[i + 1], reply[i + 2].toString(), Number(reply[i + 3].toString())));
     }
-    return { total: Number(reply[0]), jobs };
+    // truncated: the page stopped at MAX_REPLY_BYTES of payload before `limit` jobs
+    return { total: Number(reply[0]), jobs, truncated: Number(reply[1]) === 1 };
   }
 
   async retryDead(queue: string, id: string): Promise<void> {

@@ -13,7 +13,8 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   // an empty queue name: the route answers 400 to anyone who may call anything
   "/q/": { GET: "any", POST: "any", PUT: "any", DELETE: "any" },
   "/qb/": { GET: "any", POST: "any", PUT: "any", DELETE: "any" },
-  // DELETE acknowledges (consumer) or, without an attempt, cancels a waiting job (admin too)
+  // DELETE with the attempt acknowledges (consumer, admin); without one it cancels a job that is
+  // not leased, which only admin may (routes/jobs.ts, mayCancel: the table cannot see the attempt)
   "/q/:queue/:id": { GET: ["producer", "consumer", "monitor"], DELETE: ["consumer", "admin"], PUT: ["consumer"] },
   "/q/:queue/:id/lease": { POST: ["consumer"] },
   "/qb/:queue": { POST: ["producer"], GET: ["consumer"] },

@@ -1,8 +1,8 @@
 // /j, /status, /control and /stats: what a queue holds and how it behaves.
-import { controlBody, queueFigures, statsEntry } from "../api.js";
+import { controlBody, queueFigures, rawArray, statsEntry, withRaw } from "../api.js";
 import { QUEUE_SETTING_RANGES } from "../config.js";
 import { badRequest } from "../../shared/errors.js";
-import { readLooseObject, sendJson } from "../http.js";
+import { readLooseObject, sendJson, sendRaw } from "../http.js";
 import type { Query } from "../http.js";
 import type { Order } from "../../store/lists.js";
 import { checkInt, intParam, queueParam, stringParam } from "../params.js";
@@ -37,11 +37,12 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
       if (withDesc !== undefined && !["0", "1", "true", "false"].includes(withDesc)) throw badRequest("with_desc must be 1 or 0");
       const limit = intParam(req.query, "limit", 1, 10000, 100);
       const state = await store.state(queue);
-      const body: Record<string, unknown> = { queue, size: state.waiting + state.prioritized };
-      if (withDesc === "1" || withDesc === "true") {
-        body.jobs = (await store.peek(queue, limit)).map((p) => JSON.parse(p.toString("utf8")));
-      }
-      sendJson(res, 200, body);
+      const body = { queue, size: state.waiting + state.prioritized };
+      if (withDesc !== "1" && withDesc !== "true") return sendJson(res, 200, body);
+      // at most about 4 MB of payload (at least one job), as GET /qb; truncated says it stopped
+      // there. The stored bytes go out as they are, never parsed again.
+      const { payloads, truncated } = await store.peek(queue, limit);
+      sendRaw(res, 200, withRaw({ ...body, ...(truncated && { truncated: true }) }, "jobs", rawArray(payloads)));
     },
   });
 
