@@ -1,4 +1,7 @@
-// npm run build, and the prepare script (npm install / npm ci in a checkout, npm pack): src/**/*.ts
+// npm run build, and the preprepare and prepack scripts (npm install / npm ci in a checkout, npm pack).
+// Not `prepare`: npm lists a `prepare` script among the install scripts of a package installed from
+// a tarball (npm install presque-0.1.0.tgz) and warns about it, though it does not run it; a checkout's
+// own npm install and npm ci run `preprepare` just before `prepare`, npm pack runs `prepack`. src/**/*.ts
 // to dist/**/*.js, one file each, no bundling and no type checking (npm test type-checks); with
 // --types, tsc also writes the .d.ts files the package's users import. Plain JavaScript serves
 // requests faster than tsx, whose loader wraps every function created at run time, and starts faster.
@@ -17,9 +20,8 @@ let esbuild;
 try {
   esbuild = await import("esbuild");
 } catch {
-  // An installed package runs prepare without its devDependencies (npm does for some install
-  // paths): it ships dist/ already built, so there is nothing to do.
-  if (existsSync(join(out, "cli.js"))) process.exit(0);
+  // An installed package run without its devDependencies ships dist/ already built: nothing to do
+  if (existsSync(join(out, "cli", "main.js"))) process.exit(0);
   process.stderr.write("presque build: esbuild is missing; run npm install in the checkout first\n");
   process.exit(1);
 }

@@ -6,7 +6,7 @@ import { pino } from "pino";
 import fc from "fast-check";
 import t from "tap";
 import { parse as parseYaml } from "yaml";
-import { digestOf, globsToRegExp, newToken, TokenTable, type Role, type TokenSpec } from "../src/server/auth/tokens.js";
+import { digestOf, globMatch, matchesAny, newToken, TokenTable, type Role, type TokenSpec } from "../src/server/auth/tokens.js";
 import { ROUTE_ROLES } from "../src/server/auth/routes.js";
 import { exposureComplaint } from "../src/server/auth/tokensfile.js";
 import { main as tokenCommand } from "../src/cli/commands/token.js";
@@ -57,7 +57,9 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["POST", "/w/:q", ["consumer"]],
   ["DELETE", "/w/:q", ["consumer"]],
   ["GET", "/q/:q/1", ["producer", "consumer", "monitor"]],
-  ["DELETE", "/q/:q/1", ["consumer", "admin"]],
+  // with the attempt an acknowledgement; without, a cancellation (admin only)
+  ["DELETE", "/q/:q/1?attempt=1", ["consumer", "admin"]],
+  ["DELETE", "/q/:q/1", ["admin"]],
   ["GET", "/control/:q", ["monitor", "admin"]],
   ["GET", "/dead/:q", ["monitor", "admin"]],
   ["POST", "/control/:q", ["admin"]],
@@ -67,6 +69,10 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["POST", "/dead/:q/retry", ["admin"]],
   ["POST", "/dead/:q/delete", ["admin"]],
   ["GET", "/search/:q", ["monitor", "admin"]],
+  ["GET", "/schedules/:q", ["monitor", "admin"]],
+  ["GET", "/schedules/:q/s", ["monitor", "admin"]],
+  ["PUT", "/schedules/:q/s", ["admin"]],
+  ["DELETE", "/schedules/:q/s", ["admin"]],
   // no queue in the path
   ["GET", "/status/", ["monitor"]],
   ["GET", "/stats/", ["monitor"]],
@@ -74,6 +80,7 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["GET", "/w/", ["consumer", "monitor"]],
   // a bad view, so that an allowed role's answer is a 400 rather than an endless event stream
   ["GET", "/events?limit=0", ["monitor"]],
+  ["GET", "/schedules/", ["monitor", "admin"]],
 ];
 
 t.test("every route x every role x an allowed and a denied queue", async (t) => {
@@ -99,11 +106,13 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
       t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
     }
   }
-  t.equal(checked, 308, "24 queue routes x 3 queues x 4 roles, 5 others x 4 roles");
+  t.equal(checked, 372, "29 queue routes x 3 queues x 4 roles, 6 others x 4 roles");
 });
 
 t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {
-  const tested = new Set(MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id").replace(/\?.*/, "")}`));
+  const tested = new Set(
+    MATRIX.map(([m, p]) => `${m} ${p.replace(":q", ":queue").replace("/1", "/:id").replace(/\/s$/, "/:name").replace(/\?.*/, "")}`),
+  );
   for (const [path, methods] of Object.entries(ROUTE_ROLES)) {
     for (const [method, allowed] of Object.entries(methods)) {
       if (Array.isArray(allowed)) t.ok(tested.has(`${method} ${path}`), `${method} ${path} is in the matrix`);
@@ -191,9 +200,10 @@ t.test("token table: constant-time digests, globs, a deny list that wins", async
   t.equal(table.verify(""), null);
   t.equal(digestOf(a.token).toString("hex"), a.sha256, "the stored form is the SHA-256 of the whole token");
   t.notOk(JSON.stringify([...Object.values(table)]).includes(a.token.split("_")[2]), "the table keeps no secret");
-  const re = globsToRegExp(["a*", "b.c", "x?"])!;
-  t.ok(re.test("abc") && re.test("b.c") && re.test("xy"));
-  t.notOk(re.test("bxc") || re.test("x") || re.test("xyz") || re.test("ba"));
+  const globs = ["a*", "b.c", "x?"];
+  const test = (name: string) => matchesAny(globs, name);
+  t.ok(test("abc") && test("b.c") && test("xy"));
+  t.notOk(test("bxc") || test("x") || test("xyz") || test("ba"));
   t.throws(
     () =>
       new TokenTable([
@@ -313,5 +323,135 @@ t.test("any Authorization header that is not a token is a 401 in JSON, never mor
     (await http("GET", "/stats/", { headers: { authorization: `Bearer ${issued.monitor.token}  ` } })).status,
     200,
     "spaces around the token are not part of it",
+  );
+});
+
+/** The same question put to a regex (the old way, on inputs too short to be slow). */
+const globRegExp = (glob: string) =>
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
+
+t.test("globs match in linear time, and as a regex would", async (t) => {
+  const glob = "*a*a*a*a*a*a*a*a*b";
+  const steps = (name: string) => {
+    const counter = { steps: 0 };
+    const matched = globMatch(glob, name, counter);
+    return { matched, steps: counter.steps };
+  };
+  const short = steps("a".repeat(50));
+  const long = steps("a".repeat(5000));
+  t.equal(short.matched, false);
+  t.equal(long.matched, false);
+  t.equal(globMatch(glob, "a".repeat(5000) + "b"), true);
+  // linear: a hundred times the name, about a hundred times the steps (a regex takes ~n^8)
+  t.ok(long.steps <= 2 * 5000 + 2 * glob.length, `${long.steps} steps for 5000 characters`);
+  t.ok(long.steps / short.steps < 120, `${short.steps} -> ${long.steps} steps`);
+
+  const globArb = fc.string({ unit: fc.constantFrom("a", "b", "*", "?", "."), maxLength: 10 });
+  const nameArb = fc.string({ unit: fc.constantFrom("a", "b", "."), maxLength: 14 });
+  fc.assert(
+    fc.property(globArb, nameArb, (g, n) => {
+      const counter = { steps: 0 };
+      const same = globMatch(g, n, counter) === globRegExp(g).test(n);
+      return same && counter.steps <= (g.length + 1) * (n.length + 1);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+t.test("a hostile glob and a long name: the name is checked first, the rate before the globs", async (t) => {
+  const slow = newToken("slow");
+  const limited = newToken("limited");
+  const h = await harness(t, {
+    auth: {
+      tokens: [
+        { id: "slow", sha256: slow.sha256, roles: ["producer"], queues: ["*a*a*a*a*a*a*a*a*b"] },
+        { id: "limited", sha256: limited.sha256, roles: ["producer"], queues: ["*a*a*a*a*a*a*a*a*b"], rate: 0.001, burst: 1 },
+      ],
+    },
+  });
+  const push = (token: string, queue: string) => h.http("POST", `/q/${queue}`, { body: { a: 1 }, headers: as(token) });
+  t.equal((await push(slow.token, "a".repeat(50))).status, 403, "no match: 403");
+  t.equal((await push(slow.token, "a".repeat(127) + "b")).status, 201, "a match");
+  const long = await push(slow.token, "a".repeat(15000));
+  t.equal(long.status, 400, "an over-long name is refused before any glob");
+  t.match(long.json, { error: "invalid queue name" });
+  const first = await push(limited.token, "a".repeat(50));
+  t.equal(first.status, 403, "within its burst: judged by its globs");
+  for (let i = 0; i < 3; i++) {
+    const r = await push(limited.token, "a".repeat(50));
+    t.equal(r.status, 429, "over its rate: 429 at once, not a stall");
+    t.ok(Number(r.headers.get("retry-after")) >= 1);
+  }
+});
+
+t.test("GET /w/ and ?worker_id= show a token the workers of its queues only; re-registering keeps started_at", async (t) => {
+  const all = as(pair.token);
+  const reg = (queue: string, id: string, headers = all) =>
+    http("POST", `/w/${queue}`, { body: { worker_id: id }, headers: { ...headers, "content-type": "application/json" } });
+  t.equal((await reg("ok-w", "w-mine")).status, 201);
+  t.equal((await reg("no-w", "w-theirs")).status, 201);
+  t.equal((await reg("ok-secret-w", "w-secret")).status, 201);
+  t.equal((await reg("ok-w", "w-both")).status, 201);
+  t.equal((await reg("no-w", "w-both")).status, 201);
+  const consumer = as(issued.consumer.token);
+  const list = await http("GET", "/w/", { headers: consumer });
+  t.equal(list.status, 200);
+  t.ok(list.json.includes("w-mine") && list.json.includes("w-both"), "the workers of its queues");
+  t.notOk(list.json.includes("w-theirs") || list.json.includes("w-secret"), "not the others'");
+  t.ok((await http("GET", "/w/", { headers: all })).json.includes("w-theirs"), "a token of every queue sees every worker");
+  t.equal((await http("GET", "/w/?worker_id=w-theirs", { headers: consumer })).status, 404);
+  t.equal((await http("GET", "/w/?worker_id=w-secret", { headers: consumer })).status, 404, "deny wins");
+  const both = await http("GET", "/w/?worker_id=w-both", { headers: consumer });
+  t.same(both.json.queues, ["ok-w"], "only the queues it may see");
+
+  const key = `${config.redis.prefix}worker:w-mine`;
+  const redis = presque.context.store.redis;
+  await redis.hset(key, "started_at", 1000);
+  t.equal((await reg("ok-w", "w-mine", consumer)).status, 201, "registered again, by another token");
+  t.equal((await http("GET", "/w/?worker_id=w-mine", { headers: all })).json.started_at, 1000, "the first started_at stays");
+});
+
+t.test("cancelling is the admin's: a consumer acknowledges with the attempt", async (t) => {
+  const q = "ok-cancel";
+  const consumer = as(issued.consumer.token);
+  const push = async () => (await http("POST", `/q/${q}`, { body: { a: 1 }, headers: as(pair.token) })).json.id;
+  const ready = await push();
+  const refused = await http("DELETE", `/q/${q}/${ready}`, { headers: consumer });
+  t.equal(refused.status, 403, "a consumer without an attempt: no cancel");
+  t.match(refused.json.error, /needs the role admin/);
+  t.equal((await http("DELETE", `/q/${q}/${ready}?attempt=1`, { headers: consumer })).status, 409, "with one: not leased");
+  const batch = await http("POST", `/qb/${q}/ack`, { body: { jobs: [{ id: ready }] }, headers: consumer });
+  t.equal(batch.status, 403, "nor in a batch");
+  t.equal((await http("DELETE", `/q/${q}/${ready}`, { headers: as(issued.admin.token) })).status, 204, "the admin cancels");
+  await push();
+  const taken = await http("GET", `/q/${q}?lease=30`, { headers: consumer });
+  const id = taken.headers.get("x-presque-jobid");
+  const ack = await http("POST", `/qb/${q}/ack`, { body: { jobs: [{ id, attempt: 1 }] }, headers: consumer });
+  t.same(ack.json.results, [{ id, status: 204, state: "acked" }], "an acknowledgement with the attempt");
+});
+
+t.test("401 and 403 are logged, a line per kind now and then, without the token", async (t) => {
+  await http("GET", "/stats/");
+  await http("GET", "/stats/", { headers: as(issued.producer.token) });
+  const refusals = logLines.filter((l) => l.includes("requests refused with"));
+  t.ok(
+    refusals.some((l) => l.includes("401")),
+    "a 401 line",
+  );
+  t.ok(
+    refusals.some((l) => l.includes("403") && l.includes("t-producer")),
+    "a 403 line naming the token's id",
+  );
+  for (let i = 0; i < 20; i++) await http("GET", "/stats/");
+  const after = logLines.filter((l) => l.includes("requests refused with 401: no bearer token"));
+  t.ok(after.length <= 2, `${after.length} lines for 20 more refusals`);
+  t.notOk(
+    logLines.some((l) => Object.values(issued).some(({ token }) => l.includes(token.split("_")[2]))),
+    "no secret",
   );
 });

@@ -34,7 +34,7 @@ t.test("ack: a stale attempt and an unknown id are refused per job; the others a
   });
   t.equal(res.status, 200);
   t.same(res.json.results, [
-    { id: a.id, status: 409, error: `the job was handed out again (attempt ${a.attempt})` },
+    { id: a.id, status: 409, error: `attempt ${a.attempt + 1} does not match: the job is on attempt ${a.attempt}` },
     { id: b.id, status: 204, state: "acked" },
     { id: "999", status: 404, error: "no such job" },
   ]);

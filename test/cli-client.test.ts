@@ -2,6 +2,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import t from "tap";
+import { renderQueueStats, renderStats, statsFormat } from "../src/cli/commands/statstable.js";
 import { Client } from "../src/client/client.js";
 import { freePort, harness, queueName } from "./helpers.js";
 
@@ -68,6 +69,44 @@ t.test("stats, stop, start, purge", async (t) => {
   t.equal((await c.queueStats(q)).job_count, 0);
 });
 
+t.test("stats: JSON when piped and with --json, a table on a terminal", async (t) => {
+  const q = queueName("table");
+  await c.pushBatch(q, [{}, {}, {}]);
+  await c.stop(q);
+  t.teardown(() => c.start(q));
+  t.equal(statsFormat({ isTTY: false }), "json", "piped: JSON, so that scripts keep working");
+  t.equal(statsFormat({ isTTY: undefined }), "json");
+  t.equal(statsFormat({ isTTY: true }), "table");
+  t.equal(statsFormat({ isTTY: true, json: true }), "json");
+  const flagged = await presque(["stats", "--json"]);
+  t.equal(flagged.code, 0, flagged.err);
+  const stats = JSON.parse(flagged.out);
+  t.ok(stats.processes[0].scripts.length > 10, "--json keeps every detail");
+  t.same(JSON.parse((await presque(["stats", q, "--json"])).out), await c.queueStats(q));
+
+  const now = stats.processes[0].started_at * 1000 + 90_000;
+  const shown = renderStats(stats, now);
+  const lines = shown.split("\n");
+  t.match(lines[0], /^redis +redis:\/\/127\.0\.0\.1:\d+\/0 \(Redis \d/, "which Redis");
+  t.match(shown, /^processes +1$/m);
+  t.match(
+    shown,
+    new RegExp(`^  \\S+  presque \\S+, layout \\d+, ${stats.processes[0].scripts.length} scripts, up 90 s$`, "m"),
+    "a process in one line",
+  );
+  t.notMatch(shown, stats.processes[0].scripts[0], "no script names");
+  t.match(shown, /^workers +\d+$/m);
+  const header = lines.find((l) => l.startsWith("queue "));
+  t.match(header, /^queue +status +ready +prioritized +delayed +leased +dead +processed +failed$/);
+  t.match(shown, new RegExp(`^${q} +stopped +3 +0 +0 +0 +0 +0 +0$`, "m"), "a queue in one row, its figures under their headers");
+  const row = lines.find((l) => l.startsWith(q))!;
+  t.equal(row.length, header!.length, "right-aligned under the headers");
+  t.match(shown, new RegExp(`^queues: ${stats.total} \\(by name\\)$`, "m"));
+  t.match(renderStats({ ...stats, queues: stats.queues.slice(0, 1), total: 250 }), /^queues: 1-1 of 250 \(by name\)$/m, "a page of them");
+  t.match(renderStats({ ...stats, queues: [], total: 0 }), /^no queues yet$/m);
+  t.match(renderQueueStats(await c.queueStats(q)), new RegExp(`^queue +status.*\n${q} +3 +0`), "one queue");
+});
+
 t.test("dead: list, --retry-all", async (t) => {
   const q = queueName();
   await c.configure(q, { max_attempts: 1 });
@@ -81,8 +120,55 @@ t.test("dead: list, --retry-all", async (t) => {
   t.match(await c.queueStats(q), { job_count: 2, job_dead: 0 });
 });
 
+t.test("schedule set, list, delete; and the Client's schedule methods", async (t) => {
+  const q = queueName("sched");
+  const set = await presque(["schedule", "set", q, "nightly", "--cron", "0 3 * * *", "--tz", "Europe/Paris", '{"kind":"nightly"}']);
+  t.equal(set.code, 0, set.err);
+  t.match(JSON.parse(set.out), { queue: q, name: "nightly", cron: "0 3 * * *", tz: "Europe/Paris", outcome: "created" });
+  const every = await presque(["schedule", "set", q, "beat", "--every", "3600", "--priority", "2", "{}"]);
+  t.equal(every.code, 0, every.err);
+  const listed = await presque(["schedule", "list", q]);
+  t.same(
+    listed.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).name),
+    ["beat", "nightly"],
+  );
+  const bad = await presque(["schedule", "set", q, "x", "--cron", "nope", "{}"]);
+  t.equal(bad.code, 1);
+  t.match(bad.err, /400 cron "nope" is not a valid cron expression/);
+  t.equal((await presque(["schedule", "set", q, "x", "--every", "5"])).code, 2, "no job");
+  t.equal((await presque(["schedule", "delete", q, "beat"])).code, 0);
+  t.equal((await presque(["schedule", "delete", q, "beat"])).code, 1, "none left to delete");
+
+  t.match(await c.schedule(q, "nightly"), { name: "nightly", last_run_at: null });
+  t.equal(await c.schedule(q, "beat"), null);
+  t.match(await c.setSchedule(q, "beat", { every: 60, job: { a: 1 } }), { outcome: "created", every: 60 });
+  t.same(
+    (await c.schedules(q)).map((s) => s.name),
+    ["beat", "nightly"],
+  );
+  t.ok((await c.schedules()).some((s) => s.queue === q));
+  t.equal(await c.deleteSchedule(q, "beat"), true);
+  t.equal(await c.deleteSchedule(q, "beat"), false);
+  await c.deleteSchedule(q, "nightly");
+});
+
+t.test("the Client: deadlines, limits, and a rate-limited fetch is no job", async (t) => {
+  const q = queueName("flow");
+  await c.push(q, { a: 1 }, { expiresIn: 60 });
+  await c.push(q, { a: 2 }, { expiresAt: Date.now() / 1000 + 60 });
+  await c.configure(q, { rate: 0.01, burst: 1, concurrency: 5, expires_in: 30 });
+  t.match(await c.control(q), { rate: 0.01, burst: 1, concurrency: 5, expires_in: 30 });
+  t.ok(await c.fetch(q));
+  t.equal(await c.fetch(q), null, "rate limited: no job");
+  await c.configure(q, { rate: null, burst: null, concurrency: null, expires_in: null });
+  t.ok(await c.fetch(q));
+});
+
 t.test("--help everywhere; bad usage exits 2; an unreachable server is one line", async (t) => {
-  for (const cmd of [[], ["serve"], ["push"], ["pop"], ["stats"], ["stop"], ["start"], ["purge"], ["dead"], ["work"]]) {
+  for (const cmd of [[], ["serve"], ["push"], ["pop"], ["stats"], ["stop"], ["start"], ["purge"], ["dead"], ["work"], ["schedule"]]) {
     const run = await presque([...cmd, "--help"]);
     t.equal(run.code, 0, `${cmd.join(" ") || "presque"} --help`);
     t.match(run.out, /^Usage: presque/);

@@ -3,7 +3,7 @@
 // with SIGTERM.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
 import { newToken } from "../src/server/auth/tokens.js";
@@ -200,6 +200,21 @@ t.test("npm start -- --help lists the flags", async (t) => {
   for (const env of ["PRESQUE_PORT", "PRESQUE_HOST", "PRESQUE_REDIS_URL", "PRESQUE_CONFIG"]) t.match(child.stdout(), env);
 });
 
+t.test("npm start -- token new --roles ...: the documented command, though npm start runs serve", async (t) => {
+  const child = launch(t, "npm", ["start", "--", "token", "new", "--roles", "producer,consumer", "--queues", "emails*"]);
+  const exit = await within(20_000, "token new", child.exited);
+  t.same(exit, { code: 0, signal: null }, child.stderr());
+  const token = /^pq_\S+$/m.exec(child.stdout())?.[0];
+  t.ok(token, "prints a token");
+  const entry = /^ {2}- (\{.*\})$/m.exec(child.stdout())?.[1];
+  t.match(entry, /sha256: "[0-9a-f]{64}", roles: \["producer", "consumer"\]/, "and its entry");
+  t.match(entry, /queues: \["emails\*"\]/);
+  // another command after serve is still refused as serve refuses any positional argument
+  const odd = launch(t, NODE, [CLI, "serve", "bogus"]);
+  t.equal((await within(20_000, "serve bogus", odd.exited)).code, 2);
+  t.match(odd.stderr(), "Unexpected argument 'bogus'");
+});
+
 t.test("a config file with an unknown key stops start-up, naming the key and the file", async (t) => {
   const dir = t.testdir({ "bad.yaml": "server:\n  port: 5999\nredis:\n  bogus: 1\n" });
   const file = join(dir, "bad.yaml");
@@ -329,6 +344,106 @@ t.test("presque killed with SIGKILL: its redis-server goes too (a throwaway one'
       t.equal(redisDir, dataDir, "embedded: in the configured directory");
       t.ok(existsSync(dataDir), "embedded: the data stays");
     }
+  }
+});
+
+t.test("one data directory per embedded redis-server: a second presque refuses it; a dead one's lock is taken over", async (t) => {
+  const dir = t.testdir({});
+  const dataDir = join(dir, "data");
+  const configPath = join(dir, "presque.yaml");
+  writeFileSync(configPath, `redis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
+  const serveOn = async (port: number) => launch(t, NODE, [CLI, "serve", "--port", String(port), "--config", configPath]);
+  const lockFile = join(dataDir, "presque.lock");
+  const holder = () => JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number; redis_pid?: number };
+
+  const port = await freePort();
+  const first = await serveOn(port);
+  await waitReady(first, port);
+  t.match(holder(), { pid: first.proc.pid, redis_pid: Number }, "the lock names presque and its redis-server");
+
+  const second = await serveOn(await freePort());
+  t.same(await within(20_000, "second presque", second.exited), { code: 1, signal: null }, "the second exits 1");
+  t.match(second.stderr(), `presque: the data directory ${dataDir} is in use by presque (pid ${first.proc.pid})`);
+  t.notOk(second.stdout().includes("embedded redis-server started"), "and started no redis-server");
+  const http = client(`http://127.0.0.1:${port}`);
+  t.equal((await http("POST", "/q/locked", { body: { still: "serving" } })).status, 201, "the first keeps serving");
+  t.equal(holder().pid, first.proc.pid, "and keeps its lock");
+
+  const redisPid = holder().redis_pid!;
+  first.proc.kill("SIGKILL");
+  await within(10_000, "first presque gone", first.exited);
+  // its lock stays behind, stale; its redis-server is being stopped by its watchdog
+  t.equal(holder().pid, first.proc.pid, "a presque killed with SIGKILL leaves its lock");
+  const port3 = await freePort();
+  const third = await serveOn(port3);
+  await waitReady(third, port3);
+  t.ok(gone(redisPid), "the old redis-server was gone before the new one started");
+  t.match(holder(), { pid: third.proc.pid }, "the stale lock is taken over");
+  t.same(await terminate(third), { code: 0, signal: null });
+  t.notOk(existsSync(lockFile), "a clean stop releases the lock");
+});
+
+t.test("a busy port stops start-up before an embedded redis-server is started", async (t) => {
+  const dir = t.testdir({});
+  const dataDir = join(dir, "data");
+  const configPath = join(dir, "presque.yaml");
+  writeFileSync(configPath, `redis:\n  embedded:\n    dir: ${JSON.stringify(dataDir)}\n`);
+  const port = await freePort();
+  const squatter = createServer(() => {});
+  await new Promise<void>((ok) => squatter.listen(port, "127.0.0.1", ok));
+  t.teardown(() => new Promise<void>((ok) => squatter.close(() => ok())));
+  for (const args of [["--config", configPath], ["--ephemeral"]]) {
+    const child = launch(t, NODE, [CLI, "serve", "--port", String(port), ...args]);
+    t.same(await within(20_000, "presque on a busy port", child.exited), { code: 1, signal: null }, `${args[0]}: exit 1`);
+    t.match(child.stderr(), `presque: cannot listen on 127.0.0.1:${port}: the port is in use`);
+    t.notMatch(child.stdout(), /redis-server started/, `${args[0]}: no redis-server started`);
+  }
+  t.notOk(existsSync(dataDir), "nothing written in the data directory");
+});
+
+t.test("Redis unreachable at start-up: which Redis (never its password), what it answered, what to do", async (t) => {
+  const redisPort = await freePort(); // nothing listens there
+  for (const url of [`redis://127.0.0.1:${redisPort}/0`, `redis://someone:s3cret-pw@127.0.0.1:${redisPort}/0`]) {
+    const child = launch(t, NODE, [CLI, "serve", "--port", String(await freePort()), "--redis", url]);
+    const exit = await within(20_000, "start-up without Redis", child.exited);
+    t.equal(exit.code, 1, "exit 1");
+    t.match(
+      child.stderr(),
+      `presque: could not connect to the Redis at redis://127.0.0.1:${redisPort}/0 (connect ECONNREFUSED 127.0.0.1:${redisPort}). ` +
+        "Start that Redis, or name another with --redis <url>",
+    );
+    t.notMatch(child.stderr() + child.stdout(), /s3cret|someone/, "no password, no user name");
+    t.notMatch(child.stderr(), "Connection is closed");
+  }
+});
+
+t.test("started by npm, presque stops when npm goes: SIGTERM to npm exec (as to npx), SIGKILL to npm start", async (t) => {
+  for (const [how, signal, args] of [
+    // npx runs the bin as npm exec does a command: under `sh -c`, and passes no SIGTERM on
+    ["npm exec", "SIGTERM", ["exec", "--", "node", CLI, "serve", "--ephemeral"]],
+    ["npm start", "SIGKILL", ["start", "--", "--ephemeral"]],
+  ] as const) {
+    const port = await freePort();
+    const child = launch(t, "npm", [...args, "--port", String(port)]);
+    await waitReady(child, port);
+    const presquePid = Number(execFileSync("pgrep", ["-g", String(child.proc.pid), "-x", "node"], { encoding: "utf8" }).trim());
+    const [redisPid] = execFileSync("pgrep", ["-P", String(presquePid), "redis-server"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map(Number);
+    t.ok(presquePid > 0 && redisPid > 0, `${how}: presque ${presquePid} and its redis-server ${redisPid}`);
+    child.proc.kill(signal);
+    await within(15_000, `${how}: npm gone`, child.exited);
+    await within(
+      15_000,
+      `${how}: presque and its redis-server gone after npm`,
+      (async () => {
+        while (!gone(presquePid) || !gone(redisPid)) await sleep(100);
+      })(),
+    );
+    t.notOk(await accepts(port), `${how}: nothing serves on the port`);
+    t.match(child.stdout(), /is gone: stopping, as for SIGTERM/, `${how}: says why it stopped`);
+    t.match(child.stdout(), /"msg":"stopped"/, `${how}: and stops cleanly`);
   }
 });
 

@@ -108,6 +108,9 @@ t.test("every section of the file", async (t) => {
   port: 0
   max_body: 2048
   max_wait: 5
+  allowed_hosts: [presque.example, "q.example:8443", "[::1]:5000"]
+  max_waiters: 50
+  max_waiters_per_token: 5
 redis:
   host: 10.0.0.1
   port: 6390
@@ -138,10 +141,21 @@ queues:
   max_length: 100
   max_payload: 4096
   idempotency_window: 60
+  max_idempotency_keys: 1000
+schedules:
+  - { queue: reports, name: nightly, cron: "0 3 * * *", tz: Europe/Paris, job: { kind: nightly } }
 `,
   );
   t.same(loadConfig(["--config", file], {}).config, {
-    server: { host: "0.0.0.0", port: 0, max_body: 2048, max_wait: 5 },
+    server: {
+      host: "0.0.0.0",
+      port: 0,
+      max_body: 2048,
+      max_wait: 5,
+      allowed_hosts: ["presque.example", "q.example:8443", "[::1]:5000"],
+      max_waiters: 50,
+      max_waiters_per_token: 5,
+    },
     redis: {
       host: "10.0.0.1",
       port: 6390,
@@ -161,7 +175,8 @@ queues:
       tokens_file: "/etc/presque/tokens.yaml",
       insecure: true,
     },
-    queues: { max_length: 100, max_payload: 4096, idempotency_window: 60 },
+    queues: { max_length: 100, max_payload: 4096, idempotency_window: 60, max_idempotency_keys: 1000 },
+    schedules: [{ queue: "reports", name: "nightly", cron: "0 3 * * *", tz: "Europe/Paris", job: { kind: "nightly" } }],
   });
 });
 

@@ -17,16 +17,26 @@ const EXAMPLES: [string, string[], number][] = [
   ["node", [process.execPath, "--import", "tsx", "examples/node/worker.ts"], 300],
 ];
 
+const EXPECTED_ERROR: Record<string, string> = { python: "asked to fail", shell: "work failed", node: "asked to fail" };
+const FAILING = 3;
+
 for (const [name, command, count] of EXAMPLES) {
-  t.test(`examples/${name}: ${count} jobs`, async (t) => {
+  t.test(`examples/${name}: ${count} jobs, ${FAILING} of them failing; SIGTERM in a long poll stops it within seconds`, async (t) => {
     const q = queueName(name);
+    // a long retry: the failed jobs stay delayed while the test looks
+    await c.configure(q, { backoff_base: 3600 });
     const ids = await c.pushBatch(
       q,
       Array.from({ length: count }, (_, n) => ({ n })),
     );
+    const failing = await c.pushBatch(
+      q,
+      Array.from({ length: FAILING }, () => ({ fail: true })),
+    );
     const child = spawn(command[0], [...command.slice(1), q], {
       cwd: REPO,
-      env: { ...process.env, PRESQUE_URL: h.url, WAIT: "1" },
+      // a long poll as long as the examples' default: stopping must not wait for it to end
+      env: { ...process.env, PRESQUE_URL: h.url, WAIT: "20" },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -51,15 +61,27 @@ for (const [name, command, count] of EXAMPLES) {
     }
     const registered = (await c.queueWorkers(q)).workers_list;
     t.equal(registered.length, 1, `registered as ${registered[0]}`);
-    process.kill(child.pid!, "SIGINT");
-    t.equal(await exited, 0, `exits 0 on SIGINT ${err}`);
+    await sleep(500); // in its next long poll by now, which would last 20 s
+    const signalled = Date.now();
+    process.kill(child.pid!, "SIGTERM");
+    t.equal(await exited, 0, `exits 0 on SIGTERM ${err}`);
+    const stopMs = Date.now() - signalled;
+    // loosely: the long poll is 20 s; stopping takes well under a second on an idle machine
+    t.ok(stopMs < 5000, `stopped ${stopMs} ms after SIGTERM, not at the end of its long poll`);
     const done = out
       .trim()
       .split("\n")
       .map((l) => l.replace(/^done /, ""));
-    t.equal(done.length, count, "one line per job");
+    t.equal(done.length, count, "one line per job done");
     t.same([...new Set(done)].sort(), [...ids].sort(), "every job done once");
-    t.match(await c.queueStats(q), { job_processed: count, job_failed: 0, job_delayed: 0, job_dead: 0 }, "acknowledged and counted");
+    t.match(
+      await c.queueStats(q),
+      { job_processed: count, job_failed: FAILING, job_delayed: FAILING, job_dead: 0 },
+      "acknowledged, failures reported, counted",
+    );
+    for (const id of failing) {
+      t.match(await c.job(q, id), { state: "delayed", attempts: 1, last_error: EXPECTED_ERROR[name] }, `job ${id}: failed with its error`);
+    }
     t.same((await c.queueWorkers(q)).workers_list, [], "unregistered");
   });
 }

@@ -156,3 +156,43 @@ t.test("two copies of one request at the same time: one stores, both get the sam
   }
   t.equal((await h.http("GET", `/j/${q}`)).json.job_count, 10);
 });
+
+t.test("with tokens, each token has its own keys; a queue holds at most max_idempotency_keys", async (t) => {
+  const { newToken } = await import("../src/server/auth/tokens.js");
+  const [a, b] = [newToken("prod-a"), newToken("prod-b")];
+  const s = await harness(t, {
+    auth: {
+      tokens: [
+        { id: "prod-a", sha256: a.sha256, roles: ["producer", "admin", "monitor"] },
+        { id: "prod-b", sha256: b.sha256, roles: ["producer"] },
+      ],
+    },
+    queues: { max_idempotency_keys: 3 },
+  });
+  const q = queueName("scoped");
+  const as = (token: string, idem: string) => ({ authorization: `Bearer ${token}`, "idempotency-key": idem });
+  const first = await s.http("POST", `/q/${q}`, { body: { n: 1 }, headers: as(a.token, "order-1") });
+  t.equal(first.status, 201);
+  const other = await s.http("POST", `/q/${q}`, { body: { n: 1 }, headers: as(b.token, "order-1") });
+  t.equal(other.status, 201, "another token's same key is a push of its own, not a replay");
+  t.not(other.json.id, first.json.id);
+  t.equal((await s.http("POST", `/q/${q}`, { body: { n: 2 }, headers: as(b.token, "order-1") })).status, 422, "its own key, another body");
+  const again = await s.http("POST", `/q/${q}`, { body: { n: 1 }, headers: as(a.token, "order-1") });
+  t.same([again.status, again.json], [200, first.json], "each token's replay");
+
+  // three keys are held (a's order-1, b's order-1, and this one): the next new key is refused
+  t.equal((await s.http("POST", `/q/${q}`, { body: { n: 3 }, headers: as(a.token, "order-2") })).status, 201);
+  const past = await s.http("POST", `/q/${q}`, { body: { n: 4 }, headers: as(a.token, "order-3") });
+  t.equal(past.status, 429, "a new key past max_idempotency_keys");
+  t.match(past.json.error, /max_idempotency_keys/);
+  const wait = Number(past.headers.get("retry-after"));
+  t.ok(wait > 86000 && wait <= 86400, `Retry-After ${wait}: when the oldest key expires`);
+  t.equal((await s.http("POST", `/q/${q}`, { body: { n: 1 }, headers: as(a.token, "order-1") })).status, 200, "replays still answer");
+  t.equal((await s.http("POST", `/q/${q}`, { body: { n: 5 }, headers: { authorization: `Bearer ${a.token}` } })).status, 201, "no key");
+  const control = { authorization: `Bearer ${a.token}` };
+  t.equal((await s.http("POST", `/control/${q}`, { body: { max_idempotency_keys: 10 }, headers: control })).status, 200);
+  t.equal((await s.http("GET", `/control/${q}`, { headers: control })).json.max_idempotency_keys, 10);
+  t.equal((await s.http("POST", `/q/${q}`, { body: { n: 4 }, headers: as(a.token, "order-3") })).status, 201, "per queue via /control");
+  const held = await s.redis.hkeys(`${s.config.redis.prefix}{${q}}:idem`);
+  t.same(held.sort(), ["prod-a order-1", "prod-a order-2", "prod-a order-3", "prod-b order-1"], "stored under the token's id");
+});

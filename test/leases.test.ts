@@ -332,11 +332,14 @@ t.test("an expired lease makes the job ready again; a late ack then gets 409 and
 
   const late = await ack(q, id, 1);
   t.equal(late.status, 409, "the first worker's late ack");
-  t.match(late.json, { error: /handed out again/ });
+  const stale = { error: "attempt 1 does not match: the job is on attempt 2" };
+  t.same(late.json, stale, "names the attempt given and the current one");
   const lateFail = await fail(q, id, "late", 1);
   t.equal(lateFail.status, 409, "a late failure report too");
+  t.same(lateFail.json, stale);
   const lateExtend = await h.http("POST", `/q/${q}/${id}/lease?attempt=1`, { body: { seconds: 60 } });
   t.equal(lateExtend.status, 409, "and a late extension");
+  t.same(lateExtend.json, stale);
   const v = await view(q, id);
   t.match(v.json, { state: "leased", attempts: 2, last_error: "lease expired" });
   t.ok(v.json.lease_expires_at > nowS() + 25, "the second lease is untouched");

@@ -93,3 +93,25 @@ t.test("max_length: a cancelled ready job no longer counts, tombstone or not", a
   t.equal((await open.http("POST", `/q/${q}`, { body: { a: 3 } })).status, 201, "room for one");
   t.equal((await open.http("POST", `/q/${q}`, { body: { a: 4 } })).status, 429, "and no more");
 });
+
+t.test("PUT /q/:queue (a failed job posted back) keeps max_length and max_payload, per queue and by default", async (t) => {
+  const q = queueName("put");
+  await open.http("POST", `/control/${q}`, { body: { max_length: 2, max_payload: 50 } });
+  for (let i = 0; i < 2; i++) t.equal((await open.http("PUT", `/q/${q}`, { body: { i } })).status, 201);
+  for (let i = 0; i < 5; i++) {
+    const full = await open.http("PUT", `/q/${q}`, { body: { i } });
+    t.equal(full.status, 429, "a third job via PUT: 429");
+    t.equal(full.headers.get("retry-after"), "1");
+  }
+  t.equal((await open.http("GET", `/j/${q}`)).json.job_count, 2, "the queue stays at 2");
+  t.equal((await open.http("GET", `/j/${q}`)).json.job_failed, 2, "a refused retry counts no failure");
+  await open.http("GET", `/q/${q}`);
+  const big = await open.http("PUT", `/q/${q}`, { body: { pad: "x".repeat(60) } });
+  t.equal(big.status, 413, "over max_payload via PUT: 413");
+  t.match(big.json.error, /max_payload of 50 bytes/);
+  // the defaults of config.yaml's queues section
+  const d = queueName("put-default");
+  t.equal((await limited.http("PUT", `/q/${d}`, { body: { pad: "x".repeat(30) } })).status, 413);
+  for (let i = 0; i < 3; i++) t.equal((await limited.http("PUT", `/q/${d}`, { body: { i } })).status, 201);
+  t.equal((await limited.http("PUT", `/q/${d}`, { body: { i: 4 } })).status, 429);
+});

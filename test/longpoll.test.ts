@@ -336,3 +336,80 @@ t.test("a delayed job pushed while consumers wait is handed out when it comes du
   t.ok(after >= 450, `not before it is due (${after} ms)`);
   t.ok(after < 4000, `soon after it is due (${after} ms)`);
 });
+
+/** Commands Redis ran (INFO commandstats, those run by scripts included), summed. */
+async function commandsRun(hh: Harness): Promise<number> {
+  const info = await hh.redis.info("commandstats");
+  let calls = 0;
+  for (const m of info.matchAll(/calls=(\d+)/g)) calls += Number(m[1]);
+  return calls;
+}
+
+/** Redis commands over `ms` while `n` polls wait on n distinct unknown queues. */
+async function idleCost(hh: Harness, n: number, ms: number): Promise<number> {
+  const stop = new AbortController();
+  const polls = Array.from({ length: n }, () =>
+    hh.http("GET", `/q/${queueName("none")}?wait=30`, { signal: stop.signal }).catch(() => undefined),
+  );
+  await waitersIn(hh, n, 20_000);
+  await sleep(500); // their first pops are done
+  const before = await commandsRun(hh);
+  await sleep(ms);
+  const after = await commandsRun(hh);
+  stop.abort();
+  await Promise.all(polls);
+  await waitersIn(hh, 0, 10_000);
+  return after - before - 1; // the INFO itself
+}
+
+t.test(
+  "polls waiting on many unknown queues cost Redis what polls on a few do",
+  { skip: ON_CLUSTER && "one Redis's commandstats" },
+  async (t) => {
+    const hh = await harness(t, { server: { max_waiters: 2000 } });
+    const few = await idleCost(hh, 10, 3000);
+    const many = await idleCost(hh, 500, 3000);
+    t.comment(`Redis commands in 3 s: ${few} with 10 waiting queues, ${many} with 500`);
+    // once a second per queue would be ~30 pops per queue here: 500 queues ~15,000 pops
+    t.ok(many < 500, `${many} commands in 3 s for 500 queues: fewer than one per queue`);
+    t.ok(many <= 3 * few + 50, `not 50 times what 10 queues cost (${few})`);
+  },
+);
+
+t.test("server.max_waiters: past it, 503 with Retry-After; per token, 429", async (t) => {
+  const { newToken } = await import("../src/server/auth/tokens.js");
+  const [a, b] = [newToken("poll-a"), newToken("poll-b")];
+  const hh = await harness(t, {
+    server: { max_waiters: 3, max_waiters_per_token: 2 },
+    auth: {
+      tokens: [
+        { id: "poll-a", sha256: a.sha256, roles: ["consumer"] },
+        { id: "poll-b", sha256: b.sha256, roles: ["consumer"] },
+      ],
+    },
+  });
+  const stop = new AbortController();
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  const poll = (token: string) => hh.http("GET", `/q/${queueName("cap")}?wait=20`, { headers: as(token), signal: stop.signal });
+  const waiting = [poll(a.token), poll(a.token)].map((p) => p.catch(() => undefined));
+  await waitersIn(hh, 2);
+  const third = await poll(a.token);
+  t.equal(third.status, 429, "a third poll of one token");
+  t.match(third.json.error, /max_waiters_per_token/);
+  t.equal(third.headers.get("retry-after"), "1");
+  waiting.push(poll(b.token).catch(() => undefined));
+  await waitersIn(hh, 3);
+  const fourth = await poll(b.token);
+  t.equal(fourth.status, 503, "past server.max_waiters");
+  t.match(fourth.json.error, /max_waiters/);
+  t.equal(fourth.headers.get("retry-after"), "1");
+  t.equal(
+    (await hh.http("GET", `/q/${queueName("cap")}`, { headers: as(b.token) })).status,
+    404,
+    "a poll that does not wait is not refused",
+  );
+  stop.abort();
+  await Promise.all(waiting);
+  await waitersIn(hh, 0);
+  t.equal((await hh.http("GET", `/q/${queueName("cap")}?wait=0.2`, { headers: as(a.token) })).status, 404, "room again once they left");
+});

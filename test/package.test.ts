@@ -1,7 +1,7 @@
 // The package as a user gets it: npm pack, npm install <tarball> into an empty directory, then
 // npx presque serve and import { Client, Worker, startPresque } from "presque", types included.
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -20,8 +20,19 @@ const app = join(dir, "app");
 writeFileSync(join(dir, "package.json"), "{}"); // keeps npm from looking further up
 await run("mkdir", ["-p", app]);
 writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-const installed = await run("npm", ["install", tarball, ...quiet], { cwd: app, maxBuffer: 16 << 20 });
-t.comment(installed.stderr.trim());
+// warnings shown: a newcomer sees them
+const installed = await run("npm", ["install", tarball, "--no-audit", "--no-fund", "--loglevel=warn"], { cwd: app, maxBuffer: 16 << 20 });
+
+t.test("installing the tarball warns about nothing (no install script of presque's for npm to flag)", async (t) => {
+  t.equal(installed.stderr.trim(), "", "npm install printed no warning");
+  const manifest = JSON.parse(readFileSync(join(app, "node_modules", "presque", "package.json"), "utf8"));
+  for (const script of ["preinstall", "install", "postinstall", "prepare"]) t.notOk(manifest.scripts?.[script], `no ${script} script`);
+});
+
+t.test("npm ci in the checkout: every dependency's install script approved or denied (package.json allowScripts)", async (t) => {
+  const listed = await run("npm", ["install-scripts", "ls"], { cwd: REPO });
+  t.match(listed.stdout, "No packages with unreviewed install scripts");
+});
 
 t.test("the install holds compiled JavaScript and types, and nothing of the build", async (t) => {
   const pkg = join(app, "node_modules", "presque");

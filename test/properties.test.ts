@@ -10,7 +10,9 @@ import t from "tap";
 import { harness, type Reply } from "./helpers.js";
 
 // long backoffs and leases: nothing comes due by itself while a sequence runs, so the model needs
-// no clock; two attempts, so that jobs die
+// no clock; two attempts, so that jobs die. For the same reason the limits it sets are a rate so
+// slow that no token comes back during a run (only the burst is handed out) and concurrency, and
+// its schedules run an hour apart or more: none comes due while a sequence runs.
 const h = await harness(t, { jobs: { max_attempts: 2, backoff_base: 80000, backoff_cap: 80000 } });
 const LEASE = 600;
 
@@ -33,6 +35,12 @@ interface Model {
   records: Map<string, { fingerprint: string; ids: number[] }>;
   /** the last push sent with a key, to send again */
   lastKeyed?: fc.AsyncCommand<Model, Real>;
+  /** the queue's concurrency limit (null: none) */
+  concurrency: number | null;
+  /** tokens left in the queue's bucket (null: no rate); the rate never refills it within a run */
+  tokens: number | null;
+  /** schedules by name: the definition as sent, and the next run the server first gave it */
+  schedules: Map<string, { body: string; next: number }>;
 }
 interface Real {
   steps: string[];
@@ -70,11 +78,27 @@ function jobText(body: Buffer, contentType: string | undefined): string | null {
   const text = body.toString("utf8");
   try {
     const v = JSON.parse(text);
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? text : null;
+    return v !== null && typeof v === "object" && !Array.isArray(v) && depthOf(v) <= MAX_DEPTH ? text : null;
   } catch {
     return null;
   }
 }
+
+/** How deeply a value nests arrays and objects (docs/security.md: at most 64 levels per job). */
+const MAX_DEPTH = 64;
+function depthOf(v: unknown): number {
+  if (v === null || typeof v !== "object") return 0;
+  let deepest = 0;
+  for (const child of Object.values(v)) deepest = Math.max(deepest, depthOf(child));
+  return 1 + deepest;
+}
+
+/** An object whose member nests arrays to `depth` levels in all, around or under the limit. */
+const deepObject = fc.integer({ min: MAX_DEPTH - 2, max: MAX_DEPTH + 200 }).map((depth) => {
+  let v: unknown = [];
+  for (let i = 2; i < depth; i++) v = [v];
+  return { deep: v };
+});
 
 // --- values
 
@@ -175,7 +199,7 @@ class PushBatch implements fc.AsyncCommand<Model, Real> {
     const valid =
       Array.isArray(list) &&
       list.length > 0 &&
-      list.every((j) => j !== null && typeof j === "object" && !Array.isArray(j)) &&
+      list.every((j) => j !== null && typeof j === "object" && !Array.isArray(j) && depthOf(j) <= MAX_DEPTH) &&
       (this.priority === undefined || validPriority(this.priority));
     if (!valid) return expectError(res, 400, this.toString());
     if (this.idem !== undefined) m.lastKeyed = this;
@@ -209,7 +233,21 @@ class Take implements fc.AsyncCommand<Model, Real> {
     const n = this.count === undefined ? 1 : /^\d+$/.test(String(this.count)) ? Number(this.count) : NaN;
     if (!(n >= 1 && n <= h.config.batch.max_fetch) || (this.worker?.length ?? 0) > 256) return expectError(res, 400, this.toString());
     if (!m.open) return assert.deepEqual([res.status, res.json], [404, { error: "queue is closed" }]);
-    const due = readyOrder(m).slice(0, n);
+    // the limits, as popJobs applies them: concurrency (leased fetches only), then the rate
+    let allowed = n;
+    if (this.lease && m.concurrency !== null) {
+      allowed = Math.min(allowed, m.concurrency - [...m.jobs.values()].filter((j) => j.state === "leased").length);
+      if (allowed <= 0) return assert.deepEqual([res.status, res.json], [404, { error: "no job" }], `${this}: concurrency`);
+    }
+    if (m.tokens !== null) {
+      allowed = Math.min(allowed, m.tokens);
+      if (allowed <= 0) {
+        assert.deepEqual([res.status, res.json], [404, { error: "rate limited" }], `${this}: rate`);
+        return assert.ok(Number(res.headers.get("retry-after")) >= 1, "Retry-After");
+      }
+    }
+    const due = readyOrder(m).slice(0, allowed);
+    if (m.tokens !== null) m.tokens -= due.length;
     if (due.length === 0) return assert.deepEqual([res.status, res.json], [404, { error: "no job" }]);
     assert.equal(res.status, 200, `${this} -> ${res.status} ${res.text}`);
     const ids = (res.headers.get(this.count === undefined ? "x-presque-jobid" : "x-presque-jobids") ?? "").split(",").map(Number);
@@ -391,7 +429,9 @@ class Purge implements fc.AsyncCommand<Model, Real> {
     assert.equal(res.status, 204);
     m.jobs.clear();
     m.open = true;
-    m.maxLength = 0; // settings go with the queue; idempotency records do not
+    m.maxLength = 0; // settings go with the queue; idempotency records and schedules do not
+    m.concurrency = null;
+    m.tokens = null;
   }
   toString = () => "DELETE /q";
 }
@@ -410,23 +450,82 @@ class Control implements fc.AsyncCommand<Model, Real> {
     const fields = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
     const status = fields?.status;
     const length = fields?.max_length;
+    const keys = Object.keys(fields ?? {})
+      .sort()
+      .join(",");
+    const whole = (v: unknown, min: number) => v === null || (Number.isInteger(v) && (v as number) >= min && (v as number) <= 1e6);
+    const limit =
+      (keys === "concurrency" && whole(fields!.concurrency, 1)) ||
+      (keys === "rate" && fields!.rate === null) ||
+      (keys === "burst,rate" && fields!.rate === RATE && whole(fields!.burst, 1) && fields!.burst !== null);
     const valid =
-      fields !== undefined &&
-      Object.keys(fields).length === 1 &&
-      (status === "stop" ||
-        status === "start" ||
-        length === null ||
-        (Number.isInteger(length) && (length as number) >= 0 && (length as number) <= 1e9));
+      limit ||
+      (fields !== undefined &&
+        Object.keys(fields).length === 1 &&
+        (status === "stop" ||
+          status === "start" ||
+          length === null ||
+          (Number.isInteger(length) && (length as number) >= 0 && (length as number) <= 1e9)));
     if (!valid) {
       // anything else this generator sends is a mistake: unknown keys, wrong types, huge numbers
       assert.equal(res.status, 400, `${this} -> ${res.status} ${res.text}`);
       return;
     }
     assert.deepEqual([res.status, res.json], [200, { response: "updated", queue: m.queue }]);
-    if (status !== undefined) m.open = status === "start";
+    if (keys === "concurrency") m.concurrency = fields!.concurrency as number | null;
+    else if (keys === "rate") m.tokens = null;
+    else if (keys === "burst,rate")
+      m.tokens = fields!.burst as number; // a new bucket starts full
+    else if (status !== undefined) m.open = status === "start";
     else m.maxLength = (length as number | null) ?? 0;
   }
   toString = () => `POST /control ${this.body.toString("utf8").slice(0, 60)}`;
+}
+
+/** PUT, GET and DELETE /schedules/:queue/:name, valid or not; after each, the queue's schedules are
+ *  the model's, and a definition sent again unchanged keeps its next run. */
+class ScheduleCall implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly op: "put" | "get" | "delete",
+    readonly name: string,
+    readonly body: string,
+  ) {}
+  check = () => true;
+  async run(m: Model, _r: Real) {
+    const path = `/schedules/${m.queue}/${encodeURIComponent(this.name)}`;
+    const validName = /^[A-Za-z0-9_.:-]{1,128}$/.test(this.name);
+    const known = m.schedules.get(this.name);
+    if (this.op === "put") {
+      const res = await call("PUT", path, { body: this.body, headers: { "content-type": "application/json" } });
+      if (!validName || !VALID_SCHEDULES.includes(this.body)) return expectError(res, 400, this.toString());
+      const outcome = !known ? "created" : known.body === this.body ? "unchanged" : "updated";
+      assert.equal(res.status, outcome === "created" ? 201 : 200, `${this} -> ${res.status} ${res.text}`);
+      assert.equal(res.json.outcome, outcome);
+      assert.ok(res.json.next_run_at * 1000 > Date.now() + 1800_000, "not due while the sequence runs");
+      if (outcome === "unchanged") assert.equal(res.json.next_run_at, known!.next, "an unchanged schedule keeps its next run");
+      if (outcome !== "unchanged") m.schedules.set(this.name, { body: this.body, next: res.json.next_run_at });
+    } else if (this.op === "get") {
+      const res = await call("GET", path);
+      if (!validName) return expectError(res, 400, this.toString());
+      if (!known) return assert.deepEqual([res.status, res.json], [404, { error: "no such schedule" }]);
+      assert.equal(res.status, 200);
+      assert.equal(res.json.next_run_at, known.next);
+      assert.deepEqual(res.json.job, JSON.parse(known.body).job);
+    } else {
+      const res = await call("DELETE", path);
+      if (!validName) return expectError(res, 400, this.toString());
+      if (!known) return assert.deepEqual([res.status, res.json], [404, { error: "no such schedule" }]);
+      assert.equal(res.status, 204);
+      m.schedules.delete(this.name);
+    }
+    const listed = await call("GET", `/schedules/${m.queue}`);
+    assert.deepEqual(
+      listed.json.schedules.map((s: { name: string; next_run_at: number }) => [s.name, s.next_run_at]),
+      [...m.schedules].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, s]) => [name, s.next]),
+      "the queue's schedules",
+    );
+  }
+  toString = () => `${this.op} /schedules/:q/${this.name} ${this.body.slice(0, 60)}`;
 }
 
 /** Requests that must be refused whatever the queue holds: bad names, bad numbers, bad bodies. */
@@ -452,6 +551,7 @@ const push = fc
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) },
       { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }).map((v) => bytes(JSON.stringify(v) ?? "")) },
       { weight: 1, arbitrary: anyText.map((s) => bytes(`{"a":"${s}"}`)) },
+      { weight: 1, arbitrary: deepObject.map((o) => bytes(JSON.stringify(o))) },
     ),
     fc.oneof(
       { weight: 8, arbitrary: fc.constant("application/json") },
@@ -470,6 +570,7 @@ const pushBatch = fc
   .tuple(
     fc.oneof(
       { weight: 5, arbitrary: fc.array(payloadObject, { minLength: 1, maxLength: 4 }) },
+      fc.array(fc.oneof(payloadObject, deepObject), { minLength: 1, maxLength: 3 }),
       fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
       fc.jsonValue({ maxDepth: 1 }),
     ),
@@ -512,8 +613,18 @@ const batchOnJobs = fc
     ),
   )
   .map(([op, entries]) => new BatchOnJobs(op, entries as never));
+const RATE = 0.001;
 const control = fc
   .oneof(
+    {
+      weight: 2,
+      arbitrary: fc.oneof(
+        fc.integer({ min: 1, max: 3 }).map((b) => `{"rate":${RATE},"burst":${b}}`),
+        fc.integer({ min: 1, max: 3 }).map((n) => `{"concurrency":${n}}`),
+        fc.constantFrom('{"rate":null}', '{"concurrency":null}'),
+      ),
+    },
+    fc.constantFrom('{"rate":0}', '{"rate":"1"}', '{"burst":0}', '{"concurrency":0}', '{"concurrency":1.5}', '{"rate":1e400}'),
     { weight: 4, arbitrary: fc.constantFrom('{"status":"stop"}', '{"status":"start"}', '{"status":"start"}') },
     {
       weight: 2,
@@ -524,11 +635,41 @@ const control = fc
     fc.constantFrom('{"status":"pause"}', '{"max_attempts":1e400}', '{"lease":-1}', '{"nope":1}', "[]", "{}", '{"status":"stop"', "null"),
   )
   .map((s) => new Control(bytes(s)));
+// valid definitions, none due for at least an hour (a cron of 1 January at 00:00 is weeks away
+// unless a run starts in late December: then an hourly schedule stands in for it)
+const YEARLY = new Date().getUTCMonth() === 11 && new Date().getUTCDate() > 20 ? '"every":7200' : '"cron":"0 0 1 1 *","tz":"Europe/Paris"';
+const VALID_SCHEDULES = [
+  '{"every":3600,"job":{"a":1}}',
+  '{"every":3600,"job":{"a":2},"priority":3}',
+  `{${YEARLY},"job":{"y":1}}`,
+  '{"every":86400,"job":{},"max_attempts":2}',
+];
+const scheduleCall = fc
+  .tuple(
+    fc.constantFrom("put" as const, "put" as const, "get" as const, "delete" as const),
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom("a", "b", "c.1") }, fc.constantFrom("bad name", "", "x".repeat(129), "é")),
+    fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...VALID_SCHEDULES) },
+      fc.constantFrom(
+        '{"cron":"* * *","job":{}}',
+        '{"cron":"0 0 1 1 *","tz":"Nowhere/Land","job":{}}',
+        '{"every":0,"job":{}}',
+        '{"every":3600}',
+        '{"every":3600,"job":{},"extra":1}',
+        '{"every":3600,"cron":"* * * * *","job":{}}',
+        "[]",
+        "{",
+      ),
+    ),
+  )
+  .filter(([, name]) => name !== "")
+  .map(([op, name, body]) => new ScheduleCall(op, name, body));
 const garbagePath = fc
   .tuple(
     fc.constantFrom("GET", "POST", "PUT", "DELETE"),
     fc.oneof(
       anyText.filter((s) => s.length > 0).map((s) => `/q/${encodeURIComponent(s + "é")}`),
+      fc.constantFrom(`/q/${"a".repeat(10_000)}`, `/status/${"b".repeat(10_000)}?with_desc=1`, `/qb/${"c".repeat(129)}`),
       fc.constantFrom("/q/a{b}", `/q/${"x".repeat(129)}`, "/qb/%ZZ", "/q/ok/0", "/q/ok/-1", "/q/ok/1e400", "/dead/ok/1e400/retry"),
     ),
     fc.option(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a))),
@@ -567,6 +708,7 @@ const commands = (
     [control, 1],
     [garbagePath, 1],
     [garbageQuery, 1],
+    [scheduleCall, 2],
   ] as const
 ).flatMap(([arbitrary, weight]) => Array.from({ length: weight }, () => arbitrary as fc.Arbitrary<fc.AsyncCommand<Model, Real>>));
 
@@ -591,12 +733,16 @@ t.test(`${runs} random sequences of API calls agree with the model`, async (t) =
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: "medium" }), async (cmds) => {
       const model: Model = {
-        queue: `prop-${randomUUID().slice(0, 8)}`,
+        // now and then as long as a name may be
+        queue: ((name) => (name.endsWith("0") ? name.padEnd(128, "x") : name))(`prop-${randomUUID().slice(0, 8)}`),
         jobs: new Map(),
         open: true,
         lastId: 0,
         maxLength: 0,
         records: new Map(),
+        concurrency: null,
+        tokens: null,
+        schedules: new Map(),
       };
       const real: Real = { steps: [] };
       await fc.asyncModelRun(

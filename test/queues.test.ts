@@ -3,7 +3,17 @@ import t from "tap";
 import { harness, ON_CLUSTER, queueName, rawRequest as rawRequestTo } from "./helpers.js";
 
 // the limits of issue 12, at their defaults (config `queues`)
-const LIMITS = { max_length: 0, max_payload: 0, idempotency_window: 86400 };
+// issue 20 added rate, burst, concurrency and expires_in: null when unset
+const LIMITS = {
+  max_length: 0,
+  max_payload: 0,
+  idempotency_window: 86400,
+  max_idempotency_keys: 100_000,
+  rate: null,
+  burst: null,
+  concurrency: null,
+  expires_in: null,
+};
 const h = await harness(t);
 
 const rawRequest = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>

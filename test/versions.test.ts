@@ -90,8 +90,11 @@ t.test("data layout: recorded on a fresh Redis, a newer one refuses start-up, ol
   const redisServer = await startRedis();
   const url = await redisUrl(redisServer);
   t.teardown(() => redisServer.stop());
-  const first = await startServer(testConfig(url), quiet);
+  const logged: string[] = [];
+  const listening = createLogger("info", { write: (line: string) => void logged.push(JSON.parse(line).msg) });
+  const first = await startServer(testConfig(url), listening);
   t.equal(await first.context.store.redis.hget("presque:meta", "layout"), String(LAYOUT_VERSION), "a fresh Redis gets the current layout");
+  t.notOk(logged.includes("migrating the data layout"), "and migrates nothing");
   await first.close();
 
   const plain = new Redis(url);
@@ -112,7 +115,22 @@ t.test("data layout: recorded on a fresh Redis, a newer one refuses start-up, ol
     { to: 2, what: "two", run: async (r, prefix) => void (await r.set(`${prefix}migrated`, "2"), ran.push(`2:${prefix}`)) },
   ];
   await plain.hdel("presque:meta", "layout");
-  t.equal(await checkLayout(plain, "presque:", quiet, 3, migrations), 3, "no layout recorded is layout 1, migrated to 3");
+  logged.length = 0;
+  t.equal(
+    await checkLayout(plain, "presque:", listening, 3, migrations),
+    3,
+    "a store with no queue and no layout is new: layout 3 at once",
+  );
+  t.same(ran, [], "nothing to migrate");
+  t.same(logged, [], "and nothing logged");
+  await plain.hdel("presque:meta", "layout");
+  await plain.sadd("presque:queues", "old");
+  t.equal(
+    await checkLayout(plain, "presque:", listening, 3, migrations),
+    3,
+    "no layout recorded with queues listed is layout 1, migrated to 3",
+  );
+  t.same(logged, ["migrating the data layout", "migrating the data layout"]);
   t.same(ran, ["2:presque:", "3:presque:"], "in order");
   t.equal(await plain.get("presque:migrated"), "2");
   t.equal(await plain.hget("presque:meta", "layout"), "3");

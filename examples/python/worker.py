@@ -78,7 +78,8 @@ def main():
                     work(job_id, job)
                     acks.append({"id": job_id, "attempt": int(attempt)})
                 except Exception as err:  # noqa: BLE001 - any failure of the job fails the job
-                    fails.append({"id": job_id, "attempt": int(attempt), "error": str(err)})
+                    print(f"failed {job_id}: {err}", file=sys.stderr, flush=True)
+                    fails.append({"id": job_id, "attempt": int(attempt), "error": str(err) or type(err).__name__})
             if acks:
                 settle("ack", acks)
             if fails:

@@ -11,6 +11,7 @@ Commands:
   stats [queue]                    figures of every queue, or of one
   stop|start|purge <queue>         stop handing out jobs, start again, delete every job
   dead <queue> [--retry-all]       list the dead jobs, or make them all ready again
+  schedule set|list|delete ...     recurring jobs (presque schedule --help)
   work <queue> [options] -- <command...>
                                    run a program once per job (presque work --help)
   token new --roles <roles>        make an API token (presque token --help)
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   purge: async () => (await import("./commands/control.js")).controlCommand("purge"),
   dead: async () => (await import("./commands/dead.js")).deadCommand,
   work: async () => (await import("./commands/work.js")).workCommand,
+  schedule: async () => (await import("./commands/schedule.js")).scheduleCommand,
   token: async () => {
     const { main } = await import("./commands/token.js");
     return async (argv: string[]) => main(argv);
@@ -44,9 +46,16 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   // flags with no command are the server's, as `node dist/cli/main.js --port 5001` always took them
-  const load = name.startsWith("-") ? COMMANDS.serve : COMMANDS[name];
-  if (!load) throw new UsageError(`unknown command ${name}\n\n${USAGE}`);
-  const code = await (await load())(name.startsWith("-") ? argv : rest);
+  if (name.startsWith("-")) return run(COMMANDS.serve, argv);
+  // npm start is `presque serve`, so `npm start -- token new ...` arrives as `serve token new ...`:
+  // serve takes no positional argument, so a command after it is that command
+  if (name === "serve" && rest[0] !== undefined && rest[0] !== "serve" && Object.hasOwn(COMMANDS, rest[0])) return main(rest);
+  if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command ${name}\n\n${USAGE}`);
+  return run(COMMANDS[name], rest);
+}
+
+async function run(load: () => Promise<Command>, argv: string[]): Promise<void> {
+  const code = await (await load())(argv);
   if (typeof code === "number") process.exitCode = code;
 }
 

@@ -63,6 +63,10 @@ export interface PushOptions {
   uniq?: string;
   /** deliveries before the job goes to the dead list */
   maxAttempts?: number;
+  /** seconds from now: a job not handed out by then goes to the dead list, "expired" */
+  expiresIn?: number;
+  /** the same, as epoch seconds */
+  expiresAt?: number;
 }
 
 export interface FetchOptions {
@@ -144,6 +148,13 @@ export interface QueueControl {
   max_attempts: number;
   backoff_base: number;
   backoff_cap: number;
+  /** jobs handed out per second at most, across every consumer (null: no limit) */
+  rate?: number | null;
+  burst?: number | null;
+  /** jobs leased at once at most (null: no limit) */
+  concurrency?: number | null;
+  /** seconds after it is due before a job not handed out expires (null: never) */
+  expires_in?: number | null;
 }
 
 export interface QueueSettings {
@@ -151,6 +162,30 @@ export interface QueueSettings {
   max_attempts?: number | null;
   backoff_base?: number | null;
   backoff_cap?: number | null;
+  rate?: number | null;
+  burst?: number | null;
+  concurrency?: number | null;
+  expires_in?: number | null;
+}
+
+/** A recurring job: a cron expression (in `tz`, default UTC) or a period in seconds. */
+export interface ScheduleSpec {
+  cron?: string;
+  tz?: string;
+  every?: number;
+  job: object;
+  priority?: number;
+  max_attempts?: number;
+}
+
+export interface Schedule extends ScheduleSpec {
+  queue: string;
+  name: string;
+  /** epoch seconds */
+  next_run_at: number | null;
+  last_run_at: number | null;
+  /** the job the last tick enqueued (null: none yet, or the queue was full) */
+  last_job_id: string | null;
 }
 
 export interface Stats {
@@ -437,6 +472,32 @@ export class Client {
     await this.send({ method: "POST", path: `/control/${q(queue)}`, body: { status: "start" }, idempotent: true });
   }
 
+  // --- schedules
+
+  /** PUT /schedules/:queue/:name: creates or replaces a schedule (an unchanged one keeps its next run). */
+  setSchedule(queue: string, name: string, spec: ScheduleSpec): Promise<Schedule & { outcome: "created" | "updated" | "unchanged" }> {
+    return this.json({ method: "PUT", path: `/schedules/${q(queue)}/${q(name)}`, body: spec, idempotent: true });
+  }
+
+  /** GET /schedules/:queue/:name, or null when there is none. */
+  async schedule(queue: string, name: string): Promise<Schedule | null> {
+    const path = `/schedules/${q(queue)}/${q(name)}`;
+    const answer = await this.send({ method: "GET", path, idempotent: true, accept: [200, 404] });
+    return answer.status === 404 ? null : (parse(answer.body) as Schedule);
+  }
+
+  /** GET /schedules/:queue, or every queue's (GET /schedules/). */
+  async schedules(queue?: string): Promise<Schedule[]> {
+    const path = queue === undefined ? "/schedules/" : `/schedules/${q(queue)}`;
+    return (await this.json<{ schedules: Schedule[] }>({ method: "GET", path, idempotent: true })).schedules;
+  }
+
+  /** DELETE /schedules/:queue/:name: false when there was none. Jobs it enqueued stay. */
+  async deleteSchedule(queue: string, name: string): Promise<boolean> {
+    const path = `/schedules/${q(queue)}/${q(name)}`;
+    return (await this.send({ method: "DELETE", path, idempotent: true, accept: [204, 404] })).status === 204;
+  }
+
   // --- workers
 
   /** POST /w/:queue */
@@ -544,7 +605,15 @@ function q(part: string): string {
 }
 
 function pushQuery(opts: PushOptions): Record<string, string | number | undefined> {
-  return { delay: opts.delay, delayed: opts.delayed, priority: opts.priority, uniq: opts.uniq, max_attempts: opts.maxAttempts };
+  return {
+    delay: opts.delay,
+    delayed: opts.delayed,
+    priority: opts.priority,
+    uniq: opts.uniq,
+    max_attempts: opts.maxAttempts,
+    expires_in: opts.expiresIn,
+    expires_at: opts.expiresAt,
+  };
 }
 
 function attemptHeader(attempt?: number): Record<string, string> {
@@ -560,10 +629,11 @@ function parse(body: Buffer): unknown {
   return body.length ? JSON.parse(body.toString("utf8")) : undefined;
 }
 
-/** A 404 of a fetch: "no job" is an answer (null); anything else ("queue is closed") is an error. */
+/** A 404 of a fetch: "no job" is an answer (null), and so is "rate limited" (the queue's rate
+ *  allowed none: none came); anything else ("queue is closed") is an error. */
 function noJob(answer: Answer, method: string, path: string): null {
   const message = messageOf(answer);
-  if (message === "no job") return null;
+  if (message === "no job" || message === "rate limited") return null;
   throw new PresqueError(404, message, method, path, safeParse(answer.body));
 }
 

@@ -3,8 +3,27 @@
 import { scriptErrorStatus } from "../shared/errors.js";
 import type { BatchOutcome, FailedState, JobView, QueueState } from "../store/store.js";
 
-/** GET /q/:queue/:id and the entries of GET /dead/:queue. */
-export function jobBody(queue: string, job: JobView) {
+/** GET /q/:queue/:id and the entries of GET /dead/:queue, as JSON text: the job's stored bytes go
+ *  in as they are, never parsed again (they were checked JSON when pushed, and a payload stored by
+ *  an older build may be nested too deeply for JSON.parse or JSON.stringify). */
+export function jobBody(queue: string, job: JobView): string {
+  return withRaw(jobFields(queue, job), "job", job.payload);
+}
+
+/** `fields` as JSON with one more member `name` whose value is the JSON text `raw`. */
+export function withRaw(fields: object, name: string, raw: Buffer | string): string {
+  const head = JSON.stringify(fields);
+  const sep = head === "{}" ? "" : ",";
+  // a job whose body is gone (deleted between two reads of a page) shows as null
+  return `${head.slice(0, -1)}${sep}${JSON.stringify(name)}:${raw.length === 0 ? "null" : raw.toString()}}`;
+}
+
+/** JSON texts as one JSON array. */
+export function rawArray(items: Array<Buffer | string>): string {
+  return `[${items.map((i) => i.toString()).join(",")}]`;
+}
+
+function jobFields(queue: string, job: JobView) {
   const at = job.atMs === null ? undefined : job.atMs / 1000;
   return {
     id: job.id,
@@ -17,7 +36,6 @@ export function jobBody(queue: string, job: JobView) {
     ...(job.state === "delayed" && { due_at: at }),
     ...(job.state === "leased" && { lease_expires_at: at }),
     ...(job.state === "dead" && { died_at: at }),
-    job: JSON.parse(job.payload.toString("utf8")),
   };
 }
 

@@ -13,6 +13,7 @@ import { registerJobRoutes } from "./routes/jobs.js";
 import { registerOpenApi } from "./routes/openapi.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerSearchRoutes } from "./routes/search.js";
+import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -52,6 +53,7 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
   registerWorkerRoutes(router, ctx);
   registerSearchRoutes(router, ctx);
   registerEventRoutes(router, ctx);
+  registerScheduleRoutes(router, ctx);
   registerDashboard(router, ctx);
   registerOpenApi(router, ctx);
   router.mount(app);
@@ -68,7 +70,14 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
     );
   };
 
+  const origins = ctx.origins;
   return (req, res) => {
+    // before anything else, tokens or not: a foreign page or a rebound name gets nothing
+    const refused = origins?.refusal(req);
+    if (refused) {
+      notices.note("requests refused with 403 for their Host, Origin or Sec-Fetch-Site");
+      return sendJson(res, 403, { error: refused });
+    }
     // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a job
     // and drop its body. HEAD is not in any Allow, so it is refused like any other method.
     if (req.method === "HEAD") {

@@ -7,26 +7,53 @@ import { parse as parseYaml } from "yaml";
 import { checkSpec } from "./auth/tokens.js";
 import { exposureComplaint, type AuthSettings } from "./auth/tokensfile.js";
 import type { RedisSettings } from "../store/redis.js";
+import { isQueueName } from "../store/keys.js";
+import { checkSchedule, isScheduleName, type ScheduleSpec } from "../store/schedules.js";
+
+/** A schedule declared in config.yaml, applied at start-up (an unchanged one keeps its next run). */
+export type ConfiguredSchedule = ScheduleSpec & { queue: string; name: string };
 
 export interface Config {
-  server: { host: string; port: number; max_body: number; max_wait: number };
+  server: {
+    host: string;
+    port: number;
+    max_body: number;
+    max_wait: number;
+    /** Host names presque answers to besides its listening address ("*": any); see origin.ts */
+    allowed_hosts: string[];
+    /** long polls waiting at once in one process; past it, 503 */
+    max_waiters: number;
+    /** long polls waiting at once per token in one process; past it, 429 */
+    max_waiters_per_token: number;
+  };
   redis: RedisSettings;
   batch: { max_push: number; max_fetch: number };
   jobs: { max_attempts: number; backoff_base: number; backoff_cap: number; max_lease: number };
   log: { level: string };
   auth: AuthSettings;
   /** per-queue defaults that POST /control overrides; 0 = no limit */
-  queues: { max_length: number; max_payload: number; idempotency_window: number };
+  queues: { max_length: number; max_payload: number; idempotency_window: number; max_idempotency_keys: number };
+  /** recurring jobs applied at start-up (docs/schedules.md) */
+  schedules: ConfiguredSchedule[];
 }
 
 export const DEFAULTS: Config = {
-  server: { host: "127.0.0.1", port: 5000, max_body: 1024 * 1024, max_wait: 60 },
+  server: {
+    host: "127.0.0.1",
+    port: 5000,
+    max_body: 1024 * 1024,
+    max_wait: 60,
+    allowed_hosts: [],
+    max_waiters: 10_000,
+    max_waiters_per_token: 1000,
+  },
   redis: { prefix: "presque:", command_timeout: 5000, push_timeout: 15000, wait_replicas: 0, embedded: { dir: "./data" } },
   batch: { max_push: 1000, max_fetch: 1000 },
   jobs: { max_attempts: 5, backoff_base: 1, backoff_cap: 3600, max_lease: 43200 },
   log: { level: "info" },
   auth: { tokens: [], insecure: false },
-  queues: { max_length: 0, max_payload: 0, idempotency_window: 86400 },
+  queues: { max_length: 0, max_payload: 0, idempotency_window: 86400, max_idempotency_keys: 100_000 },
+  schedules: [],
 };
 
 /** The settings a queue may have of its own (POST /control/:queue), with the server-wide defaults
@@ -38,6 +65,7 @@ export const QUEUE_SETTING_RANGES = {
   max_length: [0, 1_000_000_000], // 0: no limit
   max_payload: [0, 512 * 1024 * 1024], // bytes; 0: no limit but server.max_body
   idempotency_window: [1, 30 * 86400],
+  max_idempotency_keys: [0, 100_000_000], // keys remembered at once per queue; 0: no limit
 } as const satisfies Record<string, readonly [number, number]>;
 
 type Check = (v: unknown) => string | null; // the complaint, or null when the value is fine
@@ -63,6 +91,30 @@ const tokenList: Check = (v) => {
   return null;
 };
 
+const scheduleList: Check = (v) => {
+  if (!Array.isArray(v)) return "must be a list of schedules ({queue, name, cron or every, job, ...})";
+  const seen = new Set<string>();
+  for (const [i, entry] of v.entries()) {
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return `[${i}] must be a mapping`;
+    const { queue, name, ...spec } = entry as Record<string, unknown>;
+    if (typeof queue !== "string" || !isQueueName(queue)) return `[${i}].queue must be a queue name`;
+    if (typeof name !== "string" || !isScheduleName(name)) return `[${i}].name must be 1-128 characters of A-Z a-z 0-9 _ - . :`;
+    if (seen.has(`${queue}\n${name}`)) return `[${i}] names ${queue}/${name} a second time`;
+    seen.add(`${queue}\n${name}`);
+    try {
+      checkSchedule(spec);
+    } catch (err) {
+      return `[${i}] (${queue}/${name}): ${(err as Error).message}`;
+    }
+  }
+  return null;
+};
+/** Host names (or name:port, or "*" for any), as a browser would send them in Host. */
+const hostList: Check = (v) =>
+  Array.isArray(v) && v.every((h) => typeof h === "string" && /^(\*|[A-Za-z0-9.-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?)$/.test(h))
+    ? null
+    : 'must be a list of host names (name, name:port, [v6 address] or "*")';
+
 const redisUrlCheck: Check = (v) => str(v) ?? (/^rediss?:\/\//.test(v as string) ? null : "must be a redis:// or rediss:// URL");
 
 /** A Redis Cluster has one database, 0: a URL naming another would be silently ignored. */
@@ -79,7 +131,15 @@ const clusterCheck: Check = (v) => {
 
 type Schema = { [key: string]: Check | Schema };
 const SCHEMA: Schema = {
-  server: { host: str, port: int(0, 65535), max_body: int(1, 512 * 1024 * 1024), max_wait: int(0, 3600) },
+  server: {
+    host: str,
+    port: int(0, 65535),
+    max_body: int(1, 512 * 1024 * 1024),
+    max_wait: int(0, 3600),
+    allowed_hosts: hostList,
+    max_waiters: int(1, 1_000_000),
+    max_waiters_per_token: int(1, 1_000_000),
+  },
   redis: {
     url: redisUrlCheck,
     host: str,
@@ -106,7 +166,9 @@ const SCHEMA: Schema = {
     max_length: int(...QUEUE_SETTING_RANGES.max_length),
     max_payload: int(...QUEUE_SETTING_RANGES.max_payload),
     idempotency_window: int(...QUEUE_SETTING_RANGES.idempotency_window),
+    max_idempotency_keys: int(...QUEUE_SETTING_RANGES.max_idempotency_keys),
   },
+  schedules: scheduleList,
 };
 
 export class ConfigError extends Error {}

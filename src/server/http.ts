@@ -2,12 +2,15 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, HttpError } from "../shared/errors.js";
+import type { Token } from "./auth/tokens.js";
 
 export type Query = Record<string, string | string[] | undefined>;
 export interface Req extends IncomingMessage {
   params: Record<string, string>;
   query: Query;
   path: string;
+  /** the token the request came with (set by auth/guard.ts); absent when no tokens are configured */
+  token?: Token;
 }
 export type Res = ServerResponse;
 
@@ -65,8 +68,37 @@ export function requireJsonType(req: Req): void {
   }
 }
 
-export function parseJson(body: Buffer | string, what: string): unknown {
+/** How deeply a job may nest arrays and objects (a job at the top level counts 1). Deeper JSON is
+ *  refused before it is parsed: V8's JSON.parse and JSON.stringify recurse, and a 200,000-deep
+ *  array overflows the stack of whatever touches it next. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether JSON text nests arrays and objects deeper than `max`, read once from start to end
+ *  (brackets inside strings do not count). Bytes: UTF-8 never puts an ASCII byte inside a
+ *  multi-byte character, so a Buffer is scanned as it is. */
+export function nestedDeeperThan(text: Buffer | string, max: number): boolean {
+  const buffer = typeof text !== "string";
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = buffer ? (text as Buffer)[i] : (text as string).charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) depth--;
+  }
+  return false;
+}
+
+const [QUOTE, BACKSLASH, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE] = [34, 92, 91, 93, 123, 125];
+
+/** A JSON body, parsed; `maxDepth` is MAX_JSON_DEPTH plus the levels a body wraps its jobs in. */
+export function parseJson(body: Buffer | string, what: string, maxDepth = MAX_JSON_DEPTH): unknown {
   if (body.length === 0) throw badRequest(`${what} is missing`);
+  if (nestedDeeperThan(body, maxDepth)) throw badRequest(`${what} nests arrays and objects deeper than ${maxDepth} levels`);
   try {
     return JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
   } catch (err) {

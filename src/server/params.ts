@@ -86,12 +86,29 @@ export function pushOptions(query: Query, allowUniq: boolean): PushOptions {
   const uniq = stringParam(query, "uniq");
   if (uniq !== undefined && !allowUniq) throw badRequest("uniq applies to single jobs (POST /q) only");
   if (uniq !== undefined && uniq.length > 256) throw badRequest("uniq must be at most 256 characters");
+  const dueMs = delayed !== undefined ? Math.round(delayed * 1000) : delay !== undefined ? Date.now() + Math.round(delay * 1000) : 0;
+  const expiresAtMs = deadlineOf(query, dueMs);
   return {
-    dueMs: delayed !== undefined ? Math.round(delayed * 1000) : delay !== undefined ? Date.now() + Math.round(delay * 1000) : 0,
+    dueMs,
     priority: intParam(query, "priority", -MAX_PRIORITY, MAX_PRIORITY, 0),
     maxAttempts: intParam(query, "max_attempts", 1, 1000),
     uniq,
+    ...(expiresAtMs !== undefined && { expiresAtMs }),
   };
+}
+
+/** ?expires_in=<seconds> or ?expires_at=<epoch seconds>: a job not handed out by then is never
+ *  handed out (it goes to the dead list, "expired"). It must come after the job is due. */
+function deadlineOf(query: Query, dueMs: number): number | undefined {
+  const at = epochParam(query, "expires_at");
+  const within = secondsParam(query, "expires_in", 365 * 86400);
+  if (at !== undefined && within !== undefined) throw badRequest("give expires_at (epoch seconds) or expires_in (seconds), not both");
+  if (at === undefined && within === undefined) return undefined;
+  const now = Date.now();
+  const ms = at !== undefined ? Math.round(at * 1000) : now + Math.round(within! * 1000);
+  if (ms <= now) throw badRequest(at !== undefined ? "expires_at is in the past" : "expires_in must be more than 0");
+  if (dueMs > 0 && ms <= dueMs) throw badRequest("the job would expire before it is due: expires_at must come after delayed or delay");
+  return ms;
 }
 
 /** ?lease=<seconds> (0: delete on fetch, whatever the queue's default) and ?wait=<seconds> */

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Guard } from "./auth/guard.js";
 import type { Config } from "./config.js";
 import type { EventHub } from "./dashboard/hub.js";
+import type { RequestOrigins } from "./origin.js";
 import type { Req, Res } from "./http.js";
 import type { LongPoll } from "../store/longpoll.js";
 import type { Store } from "../store/store.js";
@@ -13,6 +14,8 @@ export interface Context {
   store: Store;
   longPoll: LongPoll;
   log: Logger;
+  /** which Host and Origin a request may come with (absent: any) */
+  origins?: RequestOrigins;
   /** who may call what; absent or disabled when no tokens are configured */
   guard?: Guard;
   /** what /stats/ shows of Redis and of the presque processes sharing it */

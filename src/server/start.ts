@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { RequestOrigins } from "./origin.js";
 import { Guard } from "./auth/guard.js";
 import { RateLimiter } from "./auth/ratelimit.js";
 import { exposureComplaint } from "./auth/tokensfile.js";
@@ -11,12 +12,14 @@ import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "../store/layout.js";
 import { LongPoll } from "../store/longpoll.js";
 import { ProcessRegistry } from "../store/processes.js";
-import { createClient, describeTarget } from "../store/redis.js";
+import { createClient, describeConfigTarget, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
 import { EventHub } from "./dashboard/hub.js";
 import { readOverview } from "./dashboard/overview.js";
 import { Store, type ScriptBuild } from "../store/store.js";
 import { Sweeper } from "../store/sweeper.js";
+import { checkSchedule } from "../store/schedules.js";
+import { MAX_PRIORITY } from "./params.js";
 import { reloadScriptsOnNewNodes } from "../store/scripts.js";
 import { describeNodes, type RedisClient } from "../store/topology.js";
 
@@ -51,7 +54,9 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   // no command timeout: a push's late reply is waited for (Store.runPush)
   const writer = createClient(config, { connectionName: "presque-push", commandTimeout: undefined });
   let warnedAt = 0;
+  let lastError: Error | undefined;
   const onRedisError = (err: Error) => {
+    lastError = err;
     // ioredis reports every failed reconnection; one line every few seconds is enough
     if (Date.now() - warnedAt > 5000) {
       warnedAt = Date.now();
@@ -60,7 +65,12 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   };
   const connections = [redis, sub, writer];
   for (const c of connections) c.on("error", onRedisError);
-  await Promise.all(connections.map((c) => c.connect()));
+  try {
+    await Promise.all(connections.map((c) => c.connect()));
+  } catch (err) {
+    for (const c of connections) c.disconnect();
+    throw unreachable(config, lastError ?? (err as Error));
+  }
 
   const target = describeTarget(redis);
   const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
@@ -91,16 +101,23 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     );
     log.info({ layout, scripts: store.scriptVersions }, `data layout ${layout}, ${store.scriptVersions.length} lua scripts loaded`);
     await store.syncClock();
+    await applySchedules(store, config, log);
     registry = new ProcessRegistry(redis, config.redis.prefix, log, { layout, scripts: store.scriptVersions }, (live) => {
       store.tombstones = live.every((p) => p.layout >= TOMBSTONES_SINCE);
+      store.olderBuildsLive = live.some((p) => !p.scripts.some((s) => s.startsWith("fireSchedules.")));
     });
     await registry.start();
-    longPoll = new LongPoll(store, sub, log);
+    longPoll = new LongPoll(store, sub, log, {
+      maxWaiters: config.server.max_waiters,
+      maxPerOwner: config.server.max_waiters_per_token,
+    });
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
     const events = new EventHub((view) => readOverview(context, view), opts.eventsEveryMs);
+    const origins = new RequestOrigins(config.server.host, config.server.allowed_hosts);
     const context: Context = {
       config,
+      origins,
       store,
       longPoll,
       guard,
@@ -111,6 +128,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     };
     server = await listen(config, createApp(context));
     const { port } = server.address() as AddressInfo;
+    origins.listening(port);
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
@@ -126,6 +144,27 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     server?.close();
     await Promise.allSettled(connections.map((c) => c.quit()));
     throw err;
+  }
+}
+
+/** Start-up could not connect: which Redis (no password), what it answered, and what to do. ioredis
+ *  rejects connect() with "Connection is closed." whatever happened: its error event says what. */
+function unreachable(config: Config, cause: Error): Error {
+  const advice = /WRONGPASS|NOAUTH|NOPERM/.test(cause.message)
+    ? "Check the user name and password in the URL"
+    : config.redis.cluster
+      ? "Start that cluster, or name other nodes with --redis-cluster <url,...> (PRESQUE_REDIS_CLUSTER, redis.cluster)"
+      : "Start that Redis, or name another with --redis <url> (PRESQUE_REDIS_URL, redis.url in the config), " +
+        "or give none for presque to start its own redis-server";
+  return new Error(`could not connect to ${describeConfigTarget(config)} (${cause.message.replace(/\.$/, "")}). ${advice}`, { cause });
+}
+
+/** config.yaml's schedules: every process applies them, and an unchanged one keeps its next run
+ *  (setSchedule compares definitions), so N processes starting together create each one once. */
+async function applySchedules(store: Store, config: Config, log: Logger): Promise<void> {
+  for (const { queue, name, ...spec } of config.schedules ?? []) {
+    const { outcome, nextMs } = await store.setSchedule(queue, name, checkSchedule(spec, MAX_PRIORITY));
+    if (outcome !== "unchanged") log.info({ queue, schedule: name, next: new Date(nextMs).toISOString() }, `schedule ${outcome}`);
   }
 }
 

@@ -28,7 +28,27 @@ const SCRIPT_ERRORS: Record<string, number> = {
   FULL: 429, // the queue's max_length
   TOOLARGE: 413, // the queue's max_payload
   MISMATCH: 422, // an Idempotency-Key used again for another request
+  KEYSFULL: 429, // the queue's max_idempotency_keys: "KEYSFULL <seconds until one expires> <message>"
 };
+
+/** common.lua's checkAttempt says "the job was handed out again (attempt N)" for a late ack, failure
+ *  report or extension: every script includes that file, so the wording that names both attempts is
+ *  put together here, where the attempt the worker gave is known. */
+const HANDED_OUT_AGAIN = /^(CONFLICT )?the job was handed out again \(attempt (\d+)\)$/;
+
+export function restateStaleAttempt(message: string, given: number | undefined): string {
+  const m = HANDED_OUT_AGAIN.exec(message);
+  if (!m || given === undefined) return message;
+  return `${m[1] ?? ""}attempt ${given} does not match: the job is on attempt ${m[2]}`;
+}
+
+/** restateStaleAttempt on a script's refusal (a ReplyError), for the status mapping below. */
+export function restateStaleAttemptError(err: unknown, given: number | undefined): never {
+  if (err instanceof Error && isReplyError(err)) err.message = restateStaleAttempt(err.message, given);
+  throw err;
+}
+/** Refusals whose message starts with the seconds to wait, for Retry-After. */
+const RETRY_AFTER_FIRST = new Set(["KEYSFULL"]);
 
 /** Headers a refusal carries: when to try again. A full queue drains at the consumers' pace,
  *  which presque does not know; a second is a polite first retry. */
@@ -57,6 +77,10 @@ export function classify(err: unknown): Classified {
   if (err instanceof Error && isReplyError(err)) {
     const space = err.message.indexOf(" ");
     const status = SCRIPT_ERRORS[err.message.slice(0, space)];
+    if (status && RETRY_AFTER_FIRST.has(err.message.slice(0, space))) {
+      const [, seconds, message] = /^\S+ (\d+) (.*)$/s.exec(err.message) ?? [, "1", err.message.slice(space + 1)];
+      return { status, message, headers: { "retry-after": seconds }, bug: false };
+    }
     if (status)
       return {
         status,

@@ -23,6 +23,11 @@ export const QUEUE_KEY_NAMES = [
   "wstats",
   "idem",
   "idemx",
+  // issue 20: job deadlines (id -> ms), and the queue's schedules: definitions, next runs, last runs
+  "expiry",
+  "sched",
+  "schedx",
+  "schedl",
 ] as const;
 
 /** The global keys a script may take, each alone (a script touches one queue, or one global key). */
@@ -48,6 +53,9 @@ export function globalKeys(prefix: string) {
     /** the same names as `queues`, in a sorted set (all scores 0: ordered by name), so that
      *  /stats/ and /status/ read a page of them, never the whole list (layout 3, src/store/layout.ts) */
     queueNames: `${prefix}queuenames`,
+    /** queues that have schedules (all scores 0), for GET /schedules/; kept beside setSchedule
+     *  and deleteSchedule (src/store/schedules.ts) */
+    schedQueues: `${prefix}schedqueues`,
     /** the data layout version (src/store/layout.ts) */
     meta: `${prefix}meta`,
     /** live presque processes (src/store/processes.ts): id -> expiry (ms), and id -> details */

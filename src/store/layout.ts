@@ -3,7 +3,8 @@
 // so at start-up a process checks the layout it finds: a newer one than it understands stops it
 // (it would misread the data); an older one is brought up by the numbered migrations below, each
 // idempotent (two new processes may run one at once) and each leaving data the version before it
-// can still read. A Redis with no layout recorded holds layout 1, or nothing at all.
+// can still read. A Redis with no layout recorded holds layout 1, or nothing at all: a store with
+// no queue listed is new, and starts at the current layout with nothing to migrate (or to log).
 import type { Logger } from "pino";
 import { globalKeys } from "./keys.js";
 import { copyQueueSet } from "./lists.js";
@@ -63,8 +64,14 @@ export async function checkLayout(
   supported = LAYOUT_VERSION,
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<number> {
-  const key = globalKeys(prefix).meta;
-  const recorded = await redis.hget(key, "layout");
+  const keys = globalKeys(prefix);
+  const key = keys.meta;
+  let recorded = await redis.hget(key, "layout");
+  // HSETNX: a process of another layout starting beside this one on the same new store wins or loses as a whole
+  if (recorded === null && (await redis.exists(keys.queues)) === 0) {
+    if (await redis.hsetnx(key, "layout", supported)) return supported;
+    recorded = await redis.hget(key, "layout");
+  }
   let found = recorded === null ? 1 : Number(recorded);
   if (!Number.isInteger(found) || found < 1) throw new LayoutError(`${key} has layout "${recorded}", which is not a layout version`);
   if (found > supported) {

@@ -143,7 +143,9 @@ export class Lists {
     const g = this.global;
     await Promise.all([
       this.redis.sadd(g.workers, worker),
-      this.redis.hset(g.worker(worker), "started_at", Math.floor(Date.now() / 1000)),
+      // the first registration's: registering again (on another queue, or another worker taking
+      // the id) does not make a worker younger
+      this.redis.hsetnx(g.worker(worker), "started_at", Math.floor(Date.now() / 1000)),
       this.redis.sadd(g.workerQueues(worker), queue),
     ]);
   }
@@ -177,14 +179,22 @@ export class Lists {
     return this.redis.scard(this.global.workers);
   }
 
-  /** A worker's figures, summed over the queues it is registered on; null when unknown. */
-  async worker(worker: string) {
+  /** Of these workers, those registered on at least one queue that `visible` lets through. */
+  async workersOn(workers: string[], visible: (queue: string) => boolean): Promise<string[]> {
+    const queues = await Promise.all(workers.map((w) => this.redis.smembers(this.global.workerQueues(w))));
+    return workers.filter((_, i) => queues[i].some(visible));
+  }
+
+  /** A worker's figures, summed over the queues it is registered on (those `visible` lets through);
+   *  null when unknown, or registered on none of those. */
+  async worker(worker: string, visible: (queue: string) => boolean = () => true) {
     const g = this.global;
-    const [startedAt, queues] = await Promise.all([
+    const [startedAt, all] = await Promise.all([
       this.redis.hget(g.worker(worker), "started_at"),
       this.redis.smembers(g.workerQueues(worker)),
     ]);
-    if (startedAt === null) return null;
+    const queues = all.filter(visible);
+    if (startedAt === null || (queues.length === 0 && all.length > 0)) return null;
     const counts = await Promise.all(queues.map((q) => this.redis.hmget(this.keysOf(q).wstats, `p:${worker}`, `f:${worker}`)));
     let processed = 0;
     let failed = 0;

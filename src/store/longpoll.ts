@@ -12,10 +12,14 @@
 // job still goes to exactly one of them.
 // Pub/sub drops messages while a subscription is re-made (a failover, a reconnection), and
 // processes of an older build announce with PUBLISH (earlier script versions), which sharded
-// subscribers do not hear: so each queue with sleepers also wakes its oldest sleeper every
-// RECHECK_MS to pop again. A lost message delays a waiter by that much at most; never strands it.
+// subscribers do not hear. So after the subscriber reconnects, every queue with sleepers pops
+// again at once; and every RECHECK_MS the oldest sleepers of RECHECK_BATCH queues pop again, in
+// turn over the queues with sleepers. That costs a few pops a second per process whatever the
+// number of queues waited on (waiting on 1,000 unknown queues must not cost 1,000 pops a second),
+// and bounds what a lost message costs: a delay of ceil(queues with sleepers / RECHECK_BATCH)
+// seconds at most (one second up to RECHECK_BATCH queues), never past the waiter's own wait.
 import type { Logger } from "pino";
-import { classify } from "../shared/errors.js";
+import { classify, HttpError } from "../shared/errors.js";
 import type { PopResult, Store } from "./store.js";
 import type { RedisClient } from "./topology.js";
 
@@ -26,6 +30,15 @@ export interface TakeRequest {
   lease?: number;
   /** seconds to wait for a job when none is ready; 0 answers at once */
   wait: number;
+  /** who waits (a token id), for the per-token cap; absent: counted only in the process's */
+  owner?: string;
+}
+
+export interface WaitLimits {
+  /** requests waiting at once in this process; past it, 503 */
+  maxWaiters: number;
+  /** per owner (token) in this process; past it, 429 */
+  maxPerOwner: number;
 }
 
 interface Channel {
@@ -36,12 +49,15 @@ interface Channel {
   generation: number;
   sleepers: Array<() => void>;
   subscribed: Promise<unknown>;
-  recheck: NodeJS.Timeout;
+  /** when the queue's rate allows a job again: the one timer that wakes the oldest sleeper then */
+  refill?: { at: number; timer: NodeJS.Timeout };
+  /** a pop here was rate limited: a sleeper that gets a job passes the turn on (see wait) */
+  rateLimited?: boolean;
 }
 
-/** How often a queue's oldest sleeper pops again without a message: one pop per queue with
- *  sleepers per process, whatever the number of waiters. */
+/** How often the oldest sleepers of RECHECK_BATCH queues pop again without a message. */
 export const RECHECK_MS = 1000;
+export const RECHECK_BATCH = 8;
 
 const NOTHING: PopResult = { jobs: [], lease: 0, nextWakeMs: null };
 
@@ -50,20 +66,25 @@ export class LongPoll {
   /** per queue with waiters: the one timer that sweeps it when its next job comes due */
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private closing = false;
+  private rechecks: NodeJS.Timeout | undefined;
+  private waiting = 0;
+  private readonly byOwner = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
     private readonly sub: RedisClient,
     private readonly log: Logger,
+    private readonly limits: WaitLimits = { maxWaiters: Infinity, maxPerOwner: Infinity },
   ) {
     sub.on("smessage", (channel: string, message: string) => this.notified(channel, message));
+    // connected before this is made (start.ts): every "ready" from now on is a reconnection, after
+    // which messages may have been lost; the moment lets ioredis subscribe again first
+    sub.on("ready", () => setTimeout(() => this.recheckAll(), 100).unref());
   }
 
   /** requests waiting right now */
   get count(): number {
-    let n = 0;
-    for (const c of this.channels.values()) n += c.members;
-    return n;
+    return this.waiting;
   }
 
   /** Jobs for a consumer: at once, or (want.wait > 0) once some are ready or the wait is over.
@@ -76,10 +97,10 @@ export class LongPoll {
   /** Lets every waiter go (they answer with no job) and refuses new sleeps. */
   close(): void {
     this.closing = true;
+    clearInterval(this.rechecks);
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const channel of this.channels.values()) {
-      clearInterval(channel.recheck);
       for (const wake of [...channel.sleepers]) wake();
     }
   }
@@ -93,6 +114,31 @@ export class LongPoll {
 
   private async wait(want: TakeRequest, signal?: AbortSignal): Promise<PopResult> {
     const deadline = Date.now() + want.wait * 1000;
+    const { owner } = want;
+    if (this.waiting >= this.limits.maxWaiters) {
+      throw new HttpError(503, `${this.waiting} long polls are waiting here already (server.max_waiters)`, { "retry-after": "1" });
+    }
+    const owned = owner === undefined ? 0 : (this.byOwner.get(owner) ?? 0);
+    if (owner !== undefined && owned >= this.limits.maxPerOwner) {
+      throw new HttpError(429, `token ${owner} has ${owned} long polls waiting here already (server.max_waiters_per_token)`, {
+        "retry-after": "1",
+      });
+    }
+    this.waiting++;
+    if (owner !== undefined) this.byOwner.set(owner, owned + 1);
+    try {
+      return await this.waitInLine(want, deadline, signal);
+    } finally {
+      this.waiting--;
+      if (owner !== undefined) {
+        const left = (this.byOwner.get(owner) ?? 1) - 1;
+        if (left > 0) this.byOwner.set(owner, left);
+        else this.byOwner.delete(owner);
+      }
+    }
+  }
+
+  private async waitInLine(want: TakeRequest, deadline: number, signal?: AbortSignal): Promise<PopResult> {
     // subscribe before the first pop, so that no push between the pop and the sleep goes unheard
     const channel = await this.join(want.queue);
     try {
@@ -109,9 +155,17 @@ export class LongPoll {
           await this.sleep(channel, deadline, signal);
           continue;
         }
+        // on a rate-limited queue the next sleeper pops at once: it takes what tokens are left, or
+        // learns when the next one comes, which no message will tell
+        if (result.jobs.length > 0 && channel.rateLimited) channel.sleepers[0]?.();
         if (result.jobs.length > 0 || Date.now() >= deadline || signal?.aborted || this.closing) return result;
         if (channel.generation !== generation) continue;
         if (result.nextWakeMs !== null && result.nextWakeMs < deadline) this.sweepAt(want.queue, result.nextWakeMs);
+        // a rate-limited queue: a token comes at a time the script told, with no message to say so
+        if (result.rateLimitedUntilMs !== undefined) {
+          channel.rateLimited = true;
+          if (result.rateLimitedUntilMs < deadline) this.wakeAt(channel, result.rateLimitedUntilMs);
+        }
         await this.sleep(channel, deadline, signal);
       }
     } finally {
@@ -124,10 +178,12 @@ export class LongPoll {
     const name = this.store.keys(queue).notify;
     let channel = this.channels.get(name);
     if (!channel) {
-      const recheck = setInterval(() => this.recheck(name), RECHECK_MS);
-      recheck.unref();
-      channel = { name, queue, members: 0, generation: 0, sleepers: [], subscribed: this.sub.ssubscribe(name), recheck };
+      channel = { name, queue, members: 0, generation: 0, sleepers: [], subscribed: this.sub.ssubscribe(name) };
       this.channels.set(name, channel);
+      if (!this.rechecks) {
+        this.rechecks = setInterval(() => this.recheckSome(), RECHECK_MS);
+        this.rechecks.unref();
+      }
     }
     channel.members++;
     try {
@@ -142,7 +198,11 @@ export class LongPoll {
   private leave(channel: Channel): void {
     if (--channel.members > 0) return;
     this.channels.delete(channel.name);
-    clearInterval(channel.recheck);
+    if (channel.refill) clearTimeout(channel.refill.timer);
+    if (this.channels.size === 0) {
+      clearInterval(this.rechecks);
+      this.rechecks = undefined;
+    }
     this.sub.sunsubscribe(channel.name).catch(() => {
       // the connection is gone: so is the subscription
     });
@@ -165,10 +225,44 @@ export class LongPoll {
     });
   }
 
-  /** Wakes a queue's oldest sleeper without a message (see RECHECK_MS): it pops, and sleeps again
-   *  at the back of the line when there was nothing. Not a notification: the generation stays. */
-  private recheck(name: string): void {
-    this.channels.get(name)?.sleepers[0]?.();
+  /** Wakes the oldest sleeper of the next RECHECK_BATCH queues without a message: it pops, and
+   *  sleeps again at the back of the line when there was nothing. Not a notification: the
+   *  generation stays. The queues woken go to the end of the map, so that each tick takes the
+   *  next ones in turn. */
+  private recheckSome(): void {
+    const next: Channel[] = [];
+    for (const channel of this.channels.values()) {
+      if (next.length === RECHECK_BATCH) break;
+      next.push(channel);
+    }
+    for (const channel of next) {
+      this.channels.delete(channel.name);
+      this.channels.set(channel.name, channel);
+      channel.sleepers[0]?.();
+    }
+  }
+
+  /** After a reconnection: every queue's oldest sleeper pops again, once. */
+  private recheckAll(): void {
+    if (this.closing) return;
+    for (const channel of this.channels.values()) channel.sleepers[0]?.();
+  }
+
+  /** Wakes a queue's oldest sleeper at `atMs` (the earliest asked for wins): it pops the token that
+   *  comes then, and if it is beaten to it, learns the next token's time and sets this again. */
+  private wakeAt(channel: Channel, atMs: number): void {
+    if (this.closing || (channel.refill && channel.refill.at <= atMs)) return;
+    if (channel.refill) clearTimeout(channel.refill.timer);
+    const timer = setTimeout(
+      () => {
+        channel.refill = undefined;
+        channel.generation++;
+        channel.sleepers[0]?.();
+      },
+      Math.max(0, atMs - Date.now()),
+    );
+    timer.unref();
+    channel.refill = { at: atMs, timer };
   }
 
   private notified(name: string, message: string): void {

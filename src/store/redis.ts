@@ -96,6 +96,25 @@ export function describeTarget(redis: RedisClient): string {
   return `redis://${host}:${port}/${db ?? 0}`;
 }
 
+/** Where the config points, before any connection (never the password): for start-up errors. */
+export function describeConfigTarget(config: RedisConfig): string {
+  const r = config.redis;
+  const safe = (url: string) => {
+    try {
+      const u = new URL(url);
+      // the user name goes too: some put a secret there
+      u.username = "";
+      u.password = "";
+      return u.toString();
+    } catch {
+      return "(a URL that does not parse)";
+    }
+  };
+  if (r.cluster) return `the Redis Cluster at ${r.cluster.map(safe).join(", ")}`;
+  if (r.url) return `the Redis at ${safe(r.url)}`;
+  return `the Redis at redis://${r.host ?? "127.0.0.1"}:${r.port ?? 6379}/${r.db ?? 0}`;
+}
+
 export function findOnPath(program: string, path = process.env.PATH ?? ""): string | null {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;

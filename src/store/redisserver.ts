@@ -13,6 +13,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { lockDataDir } from "./dirlock.js";
 import { findOnPath } from "./redis.js";
 
 export interface RedisProcess {
@@ -74,6 +75,8 @@ export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise
   const persistent = opts.dir !== undefined;
   const dir = persistent ? resolve(opts.dir!) : mkdtempSync(join(tmpdir(), "presque-redis-"));
   mkdirSync(dir, { recursive: true });
+  // a persistent directory is this redis-server's alone (dirlock.ts); a scratch one is new
+  const lock = persistent ? lockDataDir(dir) : undefined;
   let lastError: Error | undefined;
   // a free port can be taken by someone else before redis-server binds it: try another
   for (let tries = 0; tries < 5; tries++) {
@@ -82,6 +85,7 @@ export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise
     args.push(...(persistent ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]));
     try {
       const child = await launch(binary, args, persistent ? undefined : dir);
+      lock?.noteRedis(child.pid!);
       return {
         url: `redis://127.0.0.1:${port}/0`,
         port,
@@ -89,6 +93,7 @@ export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise
         pid: child.pid!,
         stop: once(async () => {
           await terminate(child);
+          lock?.release();
           if (!persistent) rmSync(dir, { recursive: true, force: true });
         }),
       };
@@ -97,6 +102,7 @@ export async function startRedisProcess(opts: RedisProcessOptions = {}): Promise
       if (!/Address already in use/i.test(lastError.message)) break;
     }
   }
+  lock?.release();
   if (!persistent) rmSync(dir, { recursive: true, force: true });
   throw lastError ?? new Error("redis-server did not start");
 }

@@ -5,38 +5,43 @@
 import { Coalescer, MAX_GROUP_BYTES } from "./coalesce.js";
 import type { Logger } from "pino";
 import { DueIndex } from "./due.js";
-import { UnconfirmedPush } from "../shared/errors.js";
+import { restateStaleAttempt, restateStaleAttemptError, UnconfirmedPush } from "../shared/errors.js";
 import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
 import { Lists } from "./lists.js";
+import { definitionOf, nextRun, specOf, type ScheduleSpec, type ScheduleView } from "./schedules.js";
 import { callScript, loadScripts, type Script } from "./scripts.js";
 import { Clocks, scriptThenWait, type RedisClient } from "./topology.js";
 
 /** The version of each script this build calls. A behaviour change is a new lua/<name>.v<N>.lua
  *  and a new number here, in the same commit. */
 export const SCRIPT_VERSIONS = {
-  ackJobs: 3,
+  ackJobs: 4,
   configureQueue: 3,
   deleteDeadJobs: 1,
   extendLease: 2,
-  failJob: 4,
-  failJobs: 4,
+  failJob: 5,
+  failJobs: 5,
+  fireSchedules: 1,
+  deleteSchedule: 1,
   getJob: 1,
-  listDead: 1,
+  listDead: 2,
+  listSchedules: 1,
   markDue: 1,
-  peekJobs: 2,
-  popJobs: 5,
+  peekJobs: 3,
+  popJobs: 6,
   purgeDead: 2,
-  purgeQueue: 2,
-  pushJobs: 3,
+  purgeQueue: 3,
+  pushJobs: 4,
   queueStats: 2,
   registerWorker: 1,
-  removeJob: 2,
+  removeJob: 3,
   retryDead: 2,
   retryDeadJobs: 1,
-  retryJob: 2,
+  retryJob: 3,
   searchJobs: 1,
+  setSchedule: 1,
   settleDue: 1,
-  sweepQueue: 3,
+  sweepQueue: 4,
   unregisterWorker: 1,
 } as const;
 
@@ -57,6 +62,8 @@ export interface JobDefaults {
   max_payload?: number;
   /** seconds an Idempotency-Key is remembered */
   idempotency_window?: number;
+  /** live Idempotency-Keys a queue holds at most; 0 = no limit */
+  max_idempotency_keys?: number;
 }
 
 /** A push that may be a repeat: the client's key and a digest of everything its request said. */
@@ -85,6 +92,8 @@ export interface PushOptions {
   priority?: number;
   uniq?: string;
   maxAttempts?: number;
+  /** a deadline (ms): a job not handed out by then goes to the dead set, "expired" */
+  expiresAtMs?: number;
 }
 
 export interface PoppedJob {
@@ -109,6 +118,10 @@ export interface PopResult {
   nextWakeMs: number | null;
   /** the reply stopped at MAX_REPLY_BYTES with more jobs ready */
   more?: boolean;
+  /** no job because of the queue's rate: when (ms, this process's clock) a token comes */
+  rateLimitedUntilMs?: number;
+  /** no job because of the queue's concurrency limit (woken when a lease ends) */
+  busy?: boolean;
 }
 
 export interface QueueSettings {
@@ -119,6 +132,12 @@ export interface QueueSettings {
   max_length: number;
   max_payload: number;
   idempotency_window: number;
+  /** issue 20's limits: null = none */
+  rate: number | null;
+  burst: number | null;
+  concurrency: number | null;
+  expires_in: number | null;
+  max_idempotency_keys: number;
 }
 
 export interface QueueState {
@@ -172,7 +191,16 @@ export type BatchOutcome<S extends string> = { id: string; state: S; atMs?: numb
 /** The scripts' "next wake" reply: a time in ms, or '' for none. */
 const wakeMs = (reply: string): number | null => (reply === "" ? null : Number(reply));
 
-const SETTINGS = ["lease", "max_attempts", "backoff_base", "backoff_cap", "max_length", "max_payload", "idempotency_window"] as const;
+const SETTINGS = [
+  "lease",
+  "max_attempts",
+  "backoff_base",
+  "backoff_cap",
+  "max_length",
+  "max_payload",
+  "idempotency_window",
+  "max_idempotency_keys",
+] as const;
 
 /** Per queue: its keys, and each script's key list in the order its header declares. */
 interface QueueEntry {
@@ -194,6 +222,11 @@ export class Store {
   /** Whether a cancelled ready job may leave a tombstone in its list (lua/includes/common.lua,
    *  removeOne): only once every live presque process reads them (src/store/processes.ts). */
   tombstones = false;
+
+  /** Whether a live presque process runs scripts of a build before schedules (src/store/processes.ts):
+   *  its sweeps settle a queue's due entry without counting schedules, so the sweeper marks the
+   *  schedules' next runs again now and then (Sweeper, remarkSchedules) until it is gone. */
+  olderBuildsLive = false;
 
   constructor(
     readonly redis: RedisClient,
@@ -333,15 +366,16 @@ export class Store {
       result = await this.pop(queue, items.length - jobs.length, worker, lease);
       jobs.push(...result.jobs);
     }
-    const { lease: leased, nextWakeMs } = result;
-    return items.map((_, i) => ({ lease: leased, nextWakeMs, jobs: i < jobs.length ? [jobs[i]] : [] }));
+    const { lease: leased, nextWakeMs, rateLimitedUntilMs, busy } = result;
+    const limited = { ...(rateLimitedUntilMs !== undefined && { rateLimitedUntilMs }), ...(busy && { busy }) };
+    return items.map((_, i) => ({ lease: leased, nextWakeMs, jobs: i < jobs.length ? [jobs[i]] : [], ...(i >= jobs.length && limited) }));
   }, 1000);
 
   /** One job, stored together with the other single jobs for the same queue and options that
    *  arrive at the same time (see Coalescer). A uniq job goes alone: its refusal is its own. */
   async pushOne(queue: string, payload: string, opts: PushOptions = {}): Promise<string> {
     if (opts.uniq !== undefined) return (await this.push(queue, [payload], opts))[0];
-    const key = `${queue}\n${opts.dueMs ?? 0}\n${opts.priority ?? 0}\n${opts.maxAttempts ?? ""}`;
+    const key = `${queue}\n${opts.dueMs ?? 0}\n${opts.priority ?? 0}\n${opts.maxAttempts ?? ""}\n${opts.expiresAtMs ?? ""}`;
     return this.pushes.add(key, { queue, payload, opts });
   }
 
@@ -361,7 +395,7 @@ export class Store {
   async pushOnce(queue: string, payloads: string[], opts: PushOptions = {}, once?: Idempotency) {
     const d = this.defaults;
     const now = Date.now();
-    const [first, ...ids] = await this.runPush<[number, ...string[]]>("pushJobs", queue, [
+    const [first, deadline, ...ids] = await this.runPush<[number, string, ...string[]]>("pushJobs", queue, [
       now,
       opts.dueMs ?? 0,
       opts.priority ?? 0,
@@ -373,10 +407,13 @@ export class Store {
       d.max_length ?? 0,
       d.max_payload ?? 0,
       d.idempotency_window ?? 86400,
+      opts.expiresAtMs ?? "",
+      d.max_idempotency_keys ?? 0,
       ...payloads,
     ]);
     const replayed = first === -1;
     if (!replayed && (first === 1 || opts.dueMs)) await this.afterPush(queue, first === 1, opts.dueMs, now);
+    if (!replayed && deadline !== "") await this.due.mark(queue, Number(deadline));
     return { ids, replayed };
   }
 
@@ -394,6 +431,8 @@ export class Store {
       worker,
       this.keys(queue).notify,
       payload,
+      this.defaults.max_length ?? 0,
+      this.defaults.max_payload ?? 0,
     ]);
     if (first === 1 || opts.dueMs) await this.afterPush(queue, first === 1, opts.dueMs, now);
     return id;
@@ -419,12 +458,20 @@ export class Store {
     // taken back by the queue's next pop, as any failed mark does
     if (leased > 0 && jobs.length > 0) void this.due.mark(queue, now + leased * 1000);
     const wake = reply[0].toString();
+    if (wake === "busy") return { jobs, lease: leased, nextWakeMs: null, busy: true };
+    if (wake.startsWith("rate:")) {
+      // the token's time is Redis's: in this process's clock, for the wake-up timer
+      const until = Number(wake.slice(5)) - this.clocks.offsetFor(this.keys(queue).meta);
+      return { jobs, lease: leased, nextWakeMs: null, rateLimitedUntilMs: until };
+    }
     return { jobs, lease: leased, nextWakeMs: wake === "more" ? null : wakeMs(wake), more: wake === "more" };
   }
 
   /** Acknowledges a leased job, or cancels a waiting one. */
   remove(queue: string, id: string, attempt: number | undefined, worker: string): Promise<"acked" | "cancelled"> {
-    return this.run("removeJob", queue, [id, attempt ?? "", worker, this.tombstones ? 1 : 0]);
+    return this.run<"acked" | "cancelled">("removeJob", queue, [id, attempt ?? "", worker, this.tombstones ? 1 : 0]).catch((err) =>
+      restateStaleAttemptError(err, attempt),
+    );
   }
 
   /** removeJob for many jobs at once; one refusal does not stop the others. */
@@ -436,7 +483,7 @@ export class Store {
     ]);
     return jobs.map((j, i): BatchOutcome<"acked" | "cancelled"> => {
       const outcome = reply[i];
-      return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome);
+      return outcome === "acked" || outcome === "cancelled" ? { id: j.id, state: outcome } : refusal(j.id, outcome, j.attempt);
     });
   }
 
@@ -453,7 +500,7 @@ export class Store {
       this.defaults.backoff_cap,
       this.keys(queue).notify,
       retryIn ?? "",
-    ]);
+    ]).catch((err) => restateStaleAttemptError(err, attempt));
     if (state === "delayed") await this.due.mark(queue, Number(at));
     return { state: state as FailedState, atMs: Number(at) };
   }
@@ -474,7 +521,7 @@ export class Store {
       const [outcome, at] = [String(reply[2 * i]), reply[2 * i + 1]];
       return FAILED_STATES.includes(outcome as FailedState)
         ? { id: j.id, state: outcome as FailedState, atMs: Number(at) }
-        : refusal(j.id, outcome);
+        : refusal(j.id, outcome, j.attempt);
     });
     const retries = outcomes.flatMap((o) => ("state" in o && o.state === "delayed" ? [o.atMs!] : []));
     if (retries.length > 0) await this.due.mark(queue, Math.min(...retries));
@@ -482,7 +529,10 @@ export class Store {
   }
 
   async extendLease(queue: string, id: string, seconds: number, attempt: number | undefined): Promise<number> {
-    return Number(await this.run("extendLease", queue, [id, seconds, attempt ?? "", Date.now()]));
+    const reply = await this.run("extendLease", queue, [id, seconds, attempt ?? "", Date.now()]).catch((err) =>
+      restateStaleAttemptError(err, attempt),
+    );
+    return Number(reply);
   }
 
   async job(queue: string, id: string): Promise<JobView | null> {
@@ -525,32 +575,117 @@ export class Store {
         max_length: setting("max_length", this.defaults.max_length ?? 0),
         max_payload: setting("max_payload", this.defaults.max_payload ?? 0),
         idempotency_window: setting("idempotency_window", this.defaults.idempotency_window ?? 86400),
+        rate: meta.rate === undefined ? null : Number(meta.rate),
+        burst: meta.burst === undefined ? null : Number(meta.burst),
+        concurrency: meta.concurrency === undefined ? null : Number(meta.concurrency),
+        expires_in: meta.expires_in === undefined ? null : Number(meta.expires_in),
+        max_idempotency_keys: setting("max_idempotency_keys", this.defaults.max_idempotency_keys ?? 0),
       },
     };
   }
 
-  peek(queue: string, limit: number): Promise<Buffer[]> {
-    return this.run("peekJobs", queue, [limit], true);
+  /** The first ready jobs' payloads, at most `limit` and about MAX_REPLY_BYTES of them (at least
+   *  one); `truncated` when the bytes cut the list short. */
+  async peek(queue: string, limit: number): Promise<{ payloads: Buffer[]; truncated: boolean }> {
+    const [cut, ...payloads] = await this.run<Buffer[]>("peekJobs", queue, [limit, MAX_REPLY_BYTES], true);
+    return { payloads, truncated: Number(cut) === 1 };
   }
 
-  async sweep(queue: string): Promise<{ made: number; nextWakeMs: number | null }> {
-    const [made, wake] = await this.run<[number, string]>("sweepQueue", queue, [
-      Date.now(),
+  /** Promotes due jobs, moves expired ones to the dead set, and runs the schedules that are due. */
+  async sweep(queue: string, markDue = true): Promise<{ made: number; nextWakeMs: number | null }> {
+    const now = Date.now();
+    const [made, wake, ...due] = await this.run<[number, string, ...string[]]>("sweepQueue", queue, [
+      now,
       this.defaults.max_attempts,
       this.keys(queue).notify,
     ]);
-    return { made, nextWakeMs: wakeMs(wake) };
+    if (due.length === 0) return { made, nextWakeMs: wakeMs(wake) };
+    const fired = await this.fireSchedules(queue, due, now, markDue);
+    return { made: made + fired.pushed, nextWakeMs: fired.nextWakeMs };
+  }
+
+  /** Runs due schedules (name, next run read, definition, ... as sweepQueue names them): each one's
+   *  candidate next run is computed here, the script fires those still due and unchanged. */
+  private async fireSchedules(queue: string, due: string[], now: number, markDue: boolean) {
+    const args: Arg[] = [];
+    for (let i = 0; i < due.length; i += 3) {
+      const [name, read, definition] = [due[i], Number(due[i + 1]), due[i + 2]];
+      let next: number;
+      try {
+        next = definition === "" ? Number.MAX_SAFE_INTEGER : nextRun(specOf(definition), Math.max(now, read), read);
+      } catch {
+        // a definition this build cannot read (a zone its ICU lacks): parked, not fired in a loop
+        next = Number.MAX_SAFE_INTEGER;
+      }
+      args.push(name, read, next);
+    }
+    const [listed, pushed, wake] = await this.run<[number, number, string]>("fireSchedules", queue, [
+      now,
+      this.keys(queue).notify,
+      this.defaults.max_length ?? 0,
+      ...args,
+    ]);
+    const nextWakeMs = wakeMs(wake);
+    await Promise.all([listed === 1 && this.lists.addQueue(queue), markDue && nextWakeMs !== null && this.due.mark(queue, nextWakeMs)]);
+    return { pushed, nextWakeMs };
+  }
+
+  // --- schedules
+
+  /** Creates or replaces a schedule; an unchanged definition keeps its next run. */
+  async setSchedule(queue: string, name: string, spec: ScheduleSpec): Promise<{ nextMs: number; outcome: string }> {
+    const [next, outcome] = await this.run<[string, string]>("setSchedule", queue, [name, definitionOf(spec), nextRun(spec, Date.now())]);
+    const nextMs = Number(next);
+    await Promise.all([this.redis.zadd(this.global.schedQueues, 0, queue), this.due.mark(queue, nextMs)]);
+    return { nextMs, outcome };
+  }
+
+  async schedules(queue: string, name = ""): Promise<ScheduleView[]> {
+    const reply = await this.run<string[]>("listSchedules", queue, [name]);
+    const out: ScheduleView[] = [];
+    for (let i = 0; i < reply.length; i += 4) {
+      const [at, id] = reply[i + 3] === "" ? [] : reply[i + 3].split(",");
+      out.push({
+        queue,
+        name: reply[i],
+        ...specOf(reply[i + 1]),
+        nextMs: reply[i + 2] === "" ? null : Number(reply[i + 2]),
+        last: at === undefined ? null : { atMs: Number(at), id: id || null },
+      });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Deletes a schedule; false when there was none. */
+  async deleteSchedule(queue: string, name: string): Promise<boolean> {
+    const [gone, left] = await this.run<[number, number]>("deleteSchedule", queue, [name]);
+    if (left === 0) await this.redis.zrem(this.global.schedQueues, queue);
+    return gone === 1;
+  }
+
+  /** Notes every scheduled queue's next run in the due index again (see olderBuildsLive). */
+  async remarkSchedules(): Promise<void> {
+    for (const queue of await this.scheduleQueues()) {
+      const [, next] = await this.redis.zrange(this.keys(queue).schedx, 0, 0, "WITHSCORES");
+      if (next !== undefined) await this.due.mark(queue, Number(next));
+    }
+  }
+
+  /** The queues that have schedules, by name (at most `limit`). */
+  scheduleQueues(limit = 10_000): Promise<string[]> {
+    return this.redis.zrange(this.global.schedQueues, 0, limit - 1);
   }
 
   // --- dead jobs
 
   async dead(queue: string, offset: number, limit: number) {
-    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit], true);
+    const reply = await this.run<Buffer[]>("listDead", queue, [offset, limit, MAX_REPLY_BYTES], true);
     const jobs: JobView[] = [];
-    for (let i = 1; i < reply.length; i += 4) {
+    for (let i = 2; i < reply.length; i += 4) {
       jobs.push(jobView(reply[i].toString(), "dead", reply[i + 1], reply[i + 2].toString(), Number(reply[i + 3].toString())));
     }
-    return { total: Number(reply[0]), jobs };
+    // truncated: the page stopped at MAX_REPLY_BYTES of payload before `limit` jobs
+    return { total: Number(reply[0]), jobs, truncated: Number(reply[1]) === 1 };
   }
 
   async retryDead(queue: string, id: string): Promise<void> {
@@ -625,7 +760,7 @@ function jobView(id: string, state: JobState, payload: Buffer, attrs: string, at
 }
 
 /** A script's "<CODE> <message>" for one job of a batch. */
-function refusal(id: string, reply: string): { id: string; code: string; message: string } {
+function refusal(id: string, reply: string, attempt?: number): { id: string; code: string; message: string } {
   const space = reply.indexOf(" ");
-  return { id, code: reply.slice(0, space), message: reply.slice(space + 1) };
+  return { id, code: reply.slice(0, space), message: restateStaleAttempt(reply.slice(space + 1), attempt) };
 }

@@ -31,6 +31,8 @@ export class Sweeper {
       if (Date.now() - this.clockSyncedAt > 60_000) {
         this.clockSyncedAt = Date.now();
         await this.store.syncClock();
+        // during a rolling deploy only: older builds' sweeps may drop a schedule's due entry
+        if (this.store.olderBuildsLive) await this.store.remarkSchedules();
       }
       if (Date.now() - this.relistedAt > 300_000) {
         this.relistedAt = Date.now();
@@ -53,7 +55,8 @@ export class Sweeper {
       const due = await store.due.due(now, PAGE);
       const settled = await Promise.all(
         due.map(async ({ queue, score }) => {
-          const { nextWakeMs } = await store.sweep(queue);
+          // the settlement below records the next wake: no mark of its own (it would unsettle it)
+          const { nextWakeMs } = await store.sweep(queue, false);
           return store.due.settle(queue, score, nextWakeMs);
         }),
       );

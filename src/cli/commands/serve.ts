@@ -1,8 +1,10 @@
 // presque serve (npm start): read the settings, start the embedded Redis when none is configured,
 // serve, and shut down cleanly on SIGINT/SIGTERM.
 import cluster from "node:cluster";
+import { createServer } from "node:net";
 import { ConfigError, loadConfig, USAGE, usesEmbeddedRedis, type Config } from "../../server/config.js";
 import { createLogger } from "../../shared/log.js";
+import { watchLauncher } from "../launcher.js";
 import { startRedisProcess, type RedisProcess } from "../../store/redisserver.js";
 import { startServer } from "../../server/start.js";
 
@@ -38,6 +40,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
   if (ephemeral && !usesEmbeddedRedis(config)) {
     throw new ConfigError("--ephemeral starts its own redis-server: give no --redis with it");
   }
+  // what can fail at once is tried before a redis-server is started for nothing (and stopped again)
+  await probePort(config.server.host, config.server.port);
   if (ephemeral) {
     embedded = await startRedisProcess({ binary: config.redis.embedded.binary });
     config.redis.url = embedded.url;
@@ -66,6 +70,19 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** Binds the port and lets it go: a busy port fails start-up before anything else is started. */
+async function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((ok, fail) => {
+    probe.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EADDRINUSE") return fail(err);
+      fail(new Error(`cannot listen on ${host}:${port}: the port is in use (another presque?): stop that one, or give --port <n>`));
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => ok()));
+  });
+}
+
 async function serve(config: Config, log: ReturnType<typeof createLogger>, embedded: boolean, after = async () => {}) {
   const running = await startServer(config, log, { embedded });
   let stopping = false;
@@ -81,15 +98,20 @@ async function serve(config: Config, log: ReturnType<typeof createLogger>, embed
   handleSignals(stop, log);
 }
 
+/** SIGINT, SIGTERM, and the end of the npm that started presque (launcher.ts) stop it. */
 function handleSignals(stop: (signal: string) => Promise<void>, log: ReturnType<typeof createLogger>): void {
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () =>
-      stop(signal).catch((err) => {
-        log.error({ err }, "shutdown failed");
-        process.exit(1);
-      }),
-    );
-  }
+  const stopping = (why: string) =>
+    stop(why).catch((err) => {
+      log.error({ err }, "shutdown failed");
+      process.exit(1);
+    });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => stopping(signal));
+  // a worker of --workers is stopped by its primary, which watches
+  if (cluster.isWorker) return;
+  watchLauncher((what) => {
+    log.warn(`${what}: stopping, as for SIGTERM`);
+    void stopping("launcher gone");
+  });
 }
 
 /** --workers N: N processes share the port (node:cluster); this one keeps the embedded Redis. */

@@ -3,6 +3,8 @@
 import type { Logger } from "pino";
 import { sendJson, type Req, type Res } from "../http.js";
 import { classify } from "../../shared/errors.js";
+import { isQueueName } from "../../store/keys.js";
+import { Notices } from "../../shared/log.js";
 import type { RateLimiter } from "./ratelimit.js";
 import { RouteTable } from "./routes.js";
 import { mayUseQueue, type Token, TokenTable } from "./tokens.js";
@@ -16,6 +18,9 @@ export class Guard {
   private readonly routes = new RouteTable();
   /** the token each admitted request came with (GET /whoami describes it) */
   private readonly tokens = new WeakMap<object, Token>();
+  /** refusals are logged a line per kind every 10 s with their count, never per request, and
+   *  never with the token: only its id, which the table knows */
+  private readonly notices: Notices;
 
   constructor(
     private readonly auth: AuthSettings,
@@ -24,6 +29,7 @@ export class Guard {
   ) {
     this.table = loadTokenTable(auth);
     this.enabled = tokensConfigured(auth);
+    this.notices = new Notices(log);
   }
 
   /** Read on every request: a field, not a getter. A named tokens file turns checking on even
@@ -59,18 +65,26 @@ export class Guard {
     if (matched?.rule.allowed === "public") return true;
 
     const token = this.authenticate(req.headers.authorization);
-    if (token === "missing") return refuse(res, 401, "a bearer token is required (Authorization: Bearer <token>)", CHALLENGE);
-    if (token === null) return refuse(res, 401, "the token is not valid", INVALID);
+    if (token === "missing") {
+      this.notices.note("requests refused with 401: no bearer token");
+      return refuse(res, 401, "a bearer token is required (Authorization: Bearer <token>)", CHALLENGE);
+    }
+    if (token === null) {
+      this.notices.note("requests refused with 401: a token that is not valid");
+      return refuse(res, 401, "the token is not valid", INVALID);
+    }
     this.tokens.set(req, token);
 
     const allowed = matched ? matched.rule.allowed : routed(method, pathname) ? (["admin"] as const) : "any";
     if (allowed !== "any" && !allowed.some((role) => token.roles.has(role))) {
       const route = matched ? `${method} ${matched.rule.path}` : `${method} ${pathname}`;
+      this.notices.note(`requests refused with 403: token ${token.id} called routes its roles do not allow`);
       return refuse(res, 403, `token ${token.id} may not call ${route}: that needs the role ${allowed.join(" or ")}`);
     }
-    if (matched?.queue !== undefined && !mayUseQueue(token, matched.queue)) {
-      return refuse(res, 403, `token ${token.id} may not use this queue`);
-    }
+    // the name's shape and the rate before any glob is matched: a name of any length or a token
+    // over its rate costs no matching at all
+    const queues = matched?.queue === undefined ? undefined : matched.queue.split("\n");
+    if (queues && !queues.every(isQueueName)) return refuse(res, 400, "invalid queue name");
     if (token.rate > 0) {
       let waitMs: number;
       try {
@@ -93,6 +107,11 @@ export class Guard {
         return false;
       }
     }
+    if (queues && !queues.every((queue) => mayUseQueue(token, queue))) {
+      this.notices.note(`requests refused with 403: token ${token.id} named queues it may not use`);
+      return refuse(res, 403, `token ${token.id} may not use this queue`);
+    }
+    req.token = token;
     return true;
   }
 

@@ -13,7 +13,8 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   // an empty queue name: the route answers 400 to anyone who may call anything
   "/q/": { GET: "any", POST: "any", PUT: "any", DELETE: "any" },
   "/qb/": { GET: "any", POST: "any", PUT: "any", DELETE: "any" },
-  // DELETE acknowledges (consumer) or, without an attempt, cancels a waiting job (admin too)
+  // DELETE with the attempt acknowledges (consumer, admin); without one it cancels a job that is
+  // not leased, which only admin may (routes/jobs.ts, mayCancel: the table cannot see the attempt)
   "/q/:queue/:id": { GET: ["producer", "consumer", "monitor"], DELETE: ["consumer", "admin"], PUT: ["consumer"] },
   "/q/:queue/:id/lease": { POST: ["consumer"] },
   "/qb/:queue": { POST: ["producer"], GET: ["consumer"] },
@@ -39,6 +40,10 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/whoami": { GET: "any" },
   "/w/": { GET: ["consumer", "monitor"] },
   "/w/:queue": { POST: ["consumer"], DELETE: ["consumer"] },
+  // schedules enqueue jobs on their own, as often as they say: setting one is an admin's act
+  "/schedules/": { GET: ["monitor", "admin"] },
+  "/schedules/:queue": { GET: ["monitor", "admin"] },
+  "/schedules/:queue/:name": { GET: ["monitor", "admin"], PUT: ["admin"], DELETE: ["admin"] },
   // the dashboard page and its script and style hold no data: it asks for a token in a form
   "/": { GET: "public" },
   "/dashboard/app.js": { GET: "public" },

@@ -1,11 +1,12 @@
 // /qb/:queue — many jobs in one request: push, fetch, and acknowledge or fail what was fetched.
 import { batchResult } from "../api.js";
 import { badRequest, HttpError } from "../../shared/errors.js";
-import { closeSignal, isObject, parseJson, readBody, requireJsonType, sendJson, sendRaw, type Req } from "../http.js";
+import { closeSignal, isObject, MAX_JSON_DEPTH, parseJson, readBody, requireJsonType, sendJson, sendRaw, type Req } from "../http.js";
 import { intParam, JOB_ID, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
+import { noJob } from "./limits.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
-import { failureReport } from "./jobs.js";
+import { failureReport, mayCancel } from "./jobs.js";
 
 export function registerBatchRoutes(router: Router, ctx: Context): void {
   const { store, config } = ctx;
@@ -13,7 +14,8 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
   /** The body's "jobs" array: present, not empty, within batch.max_push. */
   const jobsOf = async (req: Req, shape: string): Promise<unknown[]> => {
     requireJsonType(req);
-    const body = parseJson(await readBody(req, config.server.max_body), "body");
+    // {"jobs": [job, ...]}: two levels around each job
+    const body = parseJson(await readBody(req, config.server.max_body), "body", MAX_JSON_DEPTH + 2);
     const jobs = isObject(body) ? body.jobs : undefined;
     if (!Array.isArray(jobs) || jobs.length === 0) throw badRequest(`body must be {"jobs": [${shape}, ...]} with at least one job`);
     if (jobs.length > config.batch.max_push) throw badRequest(`at most ${config.batch.max_push} jobs per batch`);
@@ -37,9 +39,9 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const count = intParam(req.query, "batch_size", 1, config.batch.max_fetch, Math.min(10, config.batch.max_fetch));
       const { lease, wait } = takeOptions(req.query, config);
-      const want = { queue, count, worker: workerId(req), lease, wait };
+      const want = { queue, count, worker: workerId(req), lease, wait, owner: req.token?.id };
       const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
-      if (taken.jobs.length === 0) throw new HttpError(404, "no job");
+      if (taken.jobs.length === 0) throw noJob(taken);
       // the stored bytes of each job, joined into one array without parsing them again
       const parts: Buffer[] = [Buffer.from("[")];
       taken.jobs.forEach((job, i) => parts.push(...(i ? [COMMA, job.payload] : [job.payload])));
@@ -58,6 +60,8 @@ export function registerBatchRoutes(router: Router, ctx: Context): void {
     POST: async (req, res) => {
       const queue = queueParam(req);
       const jobs = (await jobsOf(req, '{"id": "7", "attempt": 1}')).map(leasedJob);
+      // an entry without its attempt cancels a waiting job: the admin's, as on DELETE /q/:queue/:id
+      if (jobs.some((j) => j.attempt === undefined)) mayCancel(req);
       const outcomes = await store.removeMany(queue, jobs, workerId(req));
       sendJson(res, 200, { results: outcomes.map(batchResult) });
     },

@@ -1,7 +1,7 @@
 // /dead/:queue — jobs whose attempts ran out.
-import { jobBody } from "../api.js";
+import { jobBody, rawArray, withRaw } from "../api.js";
 import { badRequest } from "../../shared/errors.js";
-import { readLooseObject, sendJson } from "../http.js";
+import { readLooseObject, sendJson, sendRaw } from "../http.js";
 import { intParam, JOB_ID, jobIdParam, queueParam } from "../params.js";
 import type { Context, Router } from "../router.js";
 import type { DeadPick } from "../../store/store.js";
@@ -17,8 +17,11 @@ export function registerDeadRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const offset = intParam(req.query, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
       const limit = intParam(req.query, "limit", 1, 1000, 100);
-      const { total, jobs } = await store.dead(queue, offset, limit);
-      sendJson(res, 200, { queue, total, offset, limit, jobs: jobs.map((j) => jobBody(queue, j)) });
+      const { total, jobs, truncated } = await store.dead(queue, offset, limit);
+      // a page holds at most about 4 MB of payload (at least one job): truncated says it stopped
+      // there, and the next page starts at offset + jobs.length
+      const fields = { queue, total, offset, limit, ...(truncated && { truncated: true }) };
+      sendRaw(res, 200, withRaw(fields, "jobs", rawArray(jobs.map((j) => jobBody(queue, j)))));
     },
     DELETE: async (req, res) => {
       const queue = queueParam(req);

@@ -2,9 +2,10 @@
 import { failedBody, jobBody } from "../api.js";
 import { QUEUE_SETTING_RANGES } from "../config.js";
 import { badRequest, HttpError } from "../../shared/errors.js";
-import { closeSignal, isObject, parseJson, readBody, readJob, readLooseObject, sendEmpty, sendJson, sendRaw } from "../http.js";
+import { type Req, closeSignal, isObject, parseJson, readBody, readJob, readLooseObject, sendEmpty, sendJson, sendRaw } from "../http.js";
 import { attemptOf, checkSeconds, jobIdParam, pushOptions, queueParam, takeOptions, workerId } from "../params.js";
 import type { Context, Router } from "../router.js";
+import { noJob } from "./limits.js";
 import { idempotencyOf, REPLAYED } from "../auth/idempotency.js";
 
 const MAX_ERROR_LENGTH = 4096;
@@ -41,10 +42,10 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
     GET: async (req, res) => {
       const queue = queueParam(req);
       const { lease, wait } = takeOptions(req.query, config);
-      const want = { queue, count: 1, worker: workerId(req), lease, wait };
+      const want = { queue, count: 1, worker: workerId(req), lease, wait, owner: req.token?.id };
       const taken = await ctx.longPoll.take(want, wait > 0 ? closeSignal(res) : undefined);
       const job = taken.jobs[0];
-      if (!job) throw new HttpError(404, "no job");
+      if (!job) throw noJob(taken);
       sendRaw(res, 200, job.payload, jobHeaders(job.id, taken.lease, job.attempt));
     },
 
@@ -74,13 +75,15 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       const queue = queueParam(req);
       const job = await store.job(queue, jobIdParam(req));
       if (!job) throw new HttpError(404, "no such job");
-      sendJson(res, 200, jobBody(queue, job));
+      sendRaw(res, 200, jobBody(queue, job));
     },
 
-    // acknowledges a leased job, or cancels one that is not leased
+    // acknowledges a leased job (with its attempt), or cancels one that is not leased (without)
     DELETE: async (req, res) => {
       const queue = queueParam(req);
-      await store.remove(queue, jobIdParam(req), attemptOf(req), workerId(req));
+      const attempt = attemptOf(req);
+      if (attempt === undefined) mayCancel(req);
+      await store.remove(queue, jobIdParam(req), attempt, workerId(req));
       sendEmpty(res);
     },
 
@@ -109,6 +112,15 @@ export function registerJobRoutes(router: Router, ctx: Context): void {
       sendJson(res, 200, { id, lease_expires_at: deadline / 1000 });
     },
   });
+}
+
+/** Cancelling (removing a job without the attempt that proves a lease) is the admin's: a consumer
+ *  acknowledges with the attempt it was handed. Without tokens anyone may. */
+export function mayCancel(req: Req): void {
+  const token = req.token;
+  if (token && !token.roles.has("admin")) {
+    throw new HttpError(403, `token ${token.id} may acknowledge a job with its attempt, not cancel it: that needs the role admin`);
+  }
 }
 
 /** The optional body of a failure report: {"error": "...", "retry_in": seconds}. */

@@ -1,8 +1,8 @@
 // /j, /status, /control and /stats: what a queue holds and how it behaves.
-import { controlBody, queueFigures, statsEntry } from "../api.js";
+import { controlBody, queueFigures, rawArray, statsEntry, withRaw } from "../api.js";
 import { QUEUE_SETTING_RANGES } from "../config.js";
 import { badRequest } from "../../shared/errors.js";
-import { readLooseObject, sendJson } from "../http.js";
+import { readLooseObject, sendJson, sendRaw } from "../http.js";
 import type { Query } from "../http.js";
 import type { Order } from "../../store/lists.js";
 import { checkInt, intParam, queueParam, stringParam } from "../params.js";
@@ -37,11 +37,12 @@ export function registerQueueRoutes(router: Router, ctx: Context): void {
       if (withDesc !== undefined && !["0", "1", "true", "false"].includes(withDesc)) throw badRequest("with_desc must be 1 or 0");
       const limit = intParam(req.query, "limit", 1, 10000, 100);
       const state = await store.state(queue);
-      const body: Record<string, unknown> = { queue, size: state.waiting + state.prioritized };
-      if (withDesc === "1" || withDesc === "true") {
-        body.jobs = (await store.peek(queue, limit)).map((p) => JSON.parse(p.toString("utf8")));
-      }
-      sendJson(res, 200, body);
+      const body = { queue, size: state.waiting + state.prioritized };
+      if (withDesc !== "1" && withDesc !== "true") return sendJson(res, 200, body);
+      // at most about 4 MB of payload (at least one job), as GET /qb; truncated says it stopped
+      // there. The stored bytes go out as they are, never parsed again.
+      const { payloads, truncated } = await store.peek(queue, limit);
+      sendRaw(res, 200, withRaw({ ...body, ...(truncated && { truncated: true }) }, "jobs", rawArray(payloads)));
     },
   });
 
@@ -71,8 +72,12 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
     if (key === "status") {
       if (value !== "stop" && value !== "start") throw badRequest('status must be "stop" or "start"');
       changes.status = value === "stop" ? 0 : 1;
+    } else if (key in LIMIT_RANGES) {
+      Object.assign(changes, limitChange(key as keyof typeof LIMIT_RANGES, value));
     } else if (key !== "lease" && !(key in SETTING_RANGES)) {
-      throw badRequest(`unknown control key ${key}: use status, lease, ${Object.keys(SETTING_RANGES).join(", ")}`);
+      throw badRequest(
+        `unknown control key ${key}: use status, lease, ${[...Object.keys(SETTING_RANGES), ...Object.keys(LIMIT_RANGES)].join(", ")}`,
+      );
     } else if (value !== null && typeof value !== "number") {
       throw badRequest(`${key} must be a number (or null for the default)`);
     } else if (key === "lease") {
@@ -83,6 +88,33 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
   }
   if (Object.keys(changes).length === 0) throw badRequest('give {"status": "stop"} or {"status": "start"}, or a queue setting');
   return changes;
+}
+
+/** Issue 20's per-queue limits, which have no server-wide default (absent: no limit). The rate is
+ *  jobs per second and may be a fraction; the others are whole numbers. */
+const LIMIT_RANGES = {
+  rate: [0.001, 1_000_000],
+  burst: [1, 1_000_000],
+  concurrency: [1, 1_000_000],
+  expires_in: [1, 365 * 86400],
+} as const;
+
+function limitChange(key: keyof typeof LIMIT_RANGES, value: unknown): Record<string, string | number> {
+  const [min, max] = LIMIT_RANGES[key];
+  let stored: string | number = "";
+  if (value !== null) {
+    if (key === "rate") {
+      if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+        throw badRequest(`rate must be a number of jobs per second from ${min} to ${max} (or null for no limit)`);
+      }
+      stored = value;
+    } else {
+      if (typeof value !== "number") throw badRequest(`${key} must be a number (or null for no limit)`);
+      stored = checkInt(value, key, min, max);
+    }
+  }
+  // a new rate or burst starts a full bucket: the old level means nothing under the new terms
+  return key === "rate" || key === "burst" ? { [key]: stored, bucket: "", bucket_at: "" } : { [key]: stored };
 }
 
 /** The most names GET /status/ lists at once, and its default. */

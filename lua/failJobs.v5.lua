@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
---[[ failJobs v4: POST /qb/:queue/fail: many failure reports in one call, each by the rules of
+--[[ failJobs v5: POST /qb/:queue/fail: many failure reports in one call, each by the rules of
      failJob; one refused job leaves the others alone.
+     (v5: on a queue with a concurrency limit, the freed slots wake waiters.)
      (v4: a retry time of the worker's own; v3: SPUBLISH; v2: runs while Redis is full.)
   KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
   ARGV[1] worker id ('' = none)  ARGV[2] now (ms)  ARGV[3] default max attempts
@@ -10,6 +11,7 @@
   Returns {state, time (ms), ...} in the order given: 'delayed', due | 'ready', now | 'dead', now
           | '<CODE> <message>', '' ]]
 --- @include "common"
+--- @include "limits"
 local worker, now = ARGV[1], tonumber(ARGV[2])
 local settings = rcall('HMGET', k.meta, 'max_attempts', 'backoff_base', 'backoff_cap')
 local defaults = { ARGV[3], ARGV[4], ARGV[5] }
@@ -32,4 +34,5 @@ count(k, 'failed', worker, failed)
 -- one announcement for the earliest retry: a process with waiters sweeps then and finds the rest
 if earliest then notifyShardDue(ARGV[6], earliest) end
 notifyShard(ARGV[6], ready)
+wakeForSlot(k, failed - ready)
 return reply

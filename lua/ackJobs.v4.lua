@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
---[[ ackJobs v3: POST /qb/:queue/ack: many acknowledgements (or cancellations) in one call, each
+--[[ ackJobs v4: POST /qb/:queue/ack: many acknowledgements (or cancellations) in one call, each
      by the rules of removeJob; one refused job leaves the others alone.
+     v4: on a queue with a concurrency limit, the freed slots wake waiters (issue 20).
      v3: the same answers and writes as v2, with the usual case (leased jobs acknowledged by their
      holder) in a few calls per batch instead of five per job. (v2: runs while Redis is full;
      cancels a ready job by tombstone.)
@@ -9,6 +10,7 @@
   ARGV[3..] id, attempt ('' = not given), id, attempt, ...
   Returns {outcome, ...} in the order given: 'acked' | 'cancelled' | '<CODE> <message>' ]]
 --- @include "common"
+--- @include "limits"
 local worker, tombstone, reply, acked = ARGV[1], ARGV[2] == '1', {}, 0
 local ids, given, seen, repeated = {}, {}, {}, false
 for i = 3, #ARGV, 2 do
@@ -27,6 +29,7 @@ if repeated then
     reply[i] = type(outcome) == 'table' and outcome.err or outcome
   end
   count(k, 'processed', worker, acked)
+  wakeForSlot(k, acked)
   return reply
 end
 
@@ -63,4 +66,5 @@ if #done > 0 then
   end
 end
 count(k, 'processed', worker, acked)
+wakeForSlot(k, acked)
 return reply

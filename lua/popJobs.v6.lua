@@ -1,6 +1,9 @@
 #!lua flags=allow-oom
---[[ popJobs v5: hand out up to `count` ready jobs, oldest and highest priority first, and no
+--[[ popJobs v6: hand out up to `count` ready jobs, oldest and highest priority first, and no
      more than `max bytes` of payload (at least one job), so that no reply holds Redis for long.
+     v6: the queue's limits (issue 20): at most `rate` jobs a second (a token bucket of `burst`
+     on Redis's clock, kept in meta), at most `concurrency` leased at once (the leased set is the
+     truth); and job deadlines: a job past its deadline is moved to the dead set, never handed out.
      v5: the same answers and writes as v4, in a few calls per batch instead of a few per job (an
      HMGET of the payloads, one of the attributes, then one HSET and one ZADD, or two HDELs).
      v4: the byte cap. v3: announces on the notify channel by sharded pub/sub (SPUBLISH).
@@ -10,16 +13,19 @@
      the lease deadline is announced, so that a process with long polls on the queue wakes them
      when it runs out. (v2: runs while Redis is full, so that consumers can drain it; passes over
      the tombstones of cancelled jobs; announces lease deadlines.)
-  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead expiry schedx
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
   ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
   this hands nothing out, since its caller already answered 503 and a job deleted now would be lost
   ARGV[8] max bytes of payload in one reply ('' = no cap)
-  Returns {next wake (ms, '' = none; set when no job came; 'more' when the byte cap stopped it),
+  Returns {next wake (ms, '' = none; set when no job came; 'more' when the byte cap stopped it;
+           'rate:<ms>' when the rate allowed none, ms = when it allows one; 'busy' when the
+           concurrency limit allowed none),
            lease seconds, id, payload, attempt, ...}
           | error "STOPPED queue is closed" ]]
 --- @include "common"
+--- @include "limits"
 local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if ARGV[7] ~= '' then
   local t = rcall('TIME')
@@ -30,20 +36,36 @@ if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') e
 
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
 local made = promote(k, now, settings[3], ARGV[5])
+local limits = rcall('HMGET', k.meta, 'rate', 'burst', 'bucket', 'bucket_at', 'concurrency')
+if limits[5] and lease > 0 then
+  local free = tonumber(limits[5]) - rcall('ZCARD', k.leased)
+  if free <= 0 then return { 'busy', lease } end
+  wanted = math.min(wanted, free)
+end
+local level, bucketNow
+if limits[1] then
+  wanted, level, bucketNow = bucketAllows(limits, wanted)
+  if wanted <= 0 then return { 'rate:' .. string.format('%.0f', tokenAt(limits, level, bucketNow)), lease } end
+end
+local expiring = rcall('EXISTS', k.expiry) == 1
 
 -- takes ready ids in delivery order until `wanted` with payloads are in hand, or the byte cap
 -- is reached; a tombstone costs one more turn at most, and each is passed over once
 local maxBytes = tonumber(ARGV[8])
 local ids, payloads, ghosts, bytes, capped = {}, {}, 0, 0, false
+local expired = {}
 while #ids < wanted and not capped do
   local batch, high, fromList = readyIds(k, wanted - #ids)
   if #batch == 0 then break end
   -- how many of the batch, in order, to take: all, or up to the job that reaches the cap
   local taken = #batch
   local stored = eachSlice('HMGET', k.jobs, batch, {})
+  local deadlines = expiring and eachSlice('ZMSCORE', k.expiry, batch, {}) or {}
   for i, id in ipairs(batch) do
     local payload = stored[i]
-    if payload then
+    if payload and deadlines[i] and tonumber(deadlines[i]) <= now then
+      expired[#expired + 1] = id
+    elseif payload then
       if maxBytes and #ids > 0 and bytes + #payload > maxBytes then
         taken, capped = i - 1, true
         break
@@ -68,10 +90,14 @@ while #ids < wanted and not capped do
   end
 end
 if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
+if #expired > 0 then expireJobs(k, expired, now, true) end
+if limits[1] and #ids > 0 then
+  rcall('HSET', k.meta, 'bucket', tostring(level - #ids), 'bucket_at', bucketNow)
+end
 
 local reply = { capped and 'more' or '', lease }
 if #ids == 0 then
-  reply[1] = nextWake(k)
+  reply[1] = nextWakeAll(k)
   return reply
 end
 

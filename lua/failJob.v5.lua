@@ -1,7 +1,8 @@
 #!lua flags=allow-oom
---[[ failJob v4: PUT /q/:queue/:id: the worker holding the lease reports a failure. The job is
+--[[ failJob v5: PUT /q/:queue/:id: the worker holding the lease reports a failure. The job is
      retried after an exponential backoff (base * 2^(attempt-1), capped) or when the worker says,
      or goes to the dead set once its attempts are used up.
+     (v5: on a queue with a concurrency limit, the freed slot wakes waiters.)
      (v4: a retry time of the worker's own; v3: SPUBLISH; v2: runs while Redis is full.)
   KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
   ARGV[1] id  ARGV[2] attempt ('' = not given)  ARGV[3] worker id ('' = none)  ARGV[4] now (ms)
@@ -11,6 +12,7 @@
   Returns {'delayed', due (ms)} | {'ready', now (ms)} | {'dead', now (ms)} | error "NOTFOUND ..."
           | error "CONFLICT ..." ]]
 --- @include "common"
+--- @include "limits"
 local now = tonumber(ARGV[4])
 local settings = rcall('HMGET', k.meta, 'max_attempts', 'backoff_base', 'backoff_cap')
 local outcome = failOne(k, ARGV[1], tonumber(ARGV[2]), now, ARGV[5], settings, { ARGV[6], ARGV[7], ARGV[8] }, tonumber(ARGV[10]))
@@ -18,4 +20,5 @@ if outcome.err then return outcome end
 count(k, 'failed', ARGV[3], 1)
 if outcome[1] == 'delayed' then notifyShardDue(ARGV[9], outcome[2]) end
 if outcome[1] == 'ready' then notifyShard(ARGV[9], 1) end
+if outcome[1] ~= 'ready' then wakeForSlot(k, 1) end
 return outcome

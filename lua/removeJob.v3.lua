@@ -1,5 +1,5 @@
 #!lua flags=allow-oom
---[[ removeJob v2: (v2: runs while Redis is full; cancels a ready job by tombstone.)
+--[[ removeJob v3: (v3: an ack on a queue with a concurrency limit wakes waiters.) (v2: runs while Redis is full; cancels a ready job by tombstone.)
      DELETE /q/:queue/:id. For a leased job, the worker's acknowledgement: the job is
      done, counted as processed, and deleted. For any other job, a cancellation: it is deleted
      from wherever it waits (ready, delayed or dead). An attempt that does not match the job's
@@ -9,7 +9,9 @@
   ARGV[4] '1' = cancel a ready job by tombstone (every live presque reads them), else LREM
   Returns 'acked' | 'cancelled' | error "NOTFOUND ..." | error "CONFLICT ..." ]]
 --- @include "common"
+--- @include "limits"
 local attempt, worker = tonumber(ARGV[2]), ARGV[3]
 local outcome = removeOne(k, ARGV[1], attempt, ARGV[4] == '1')
 if outcome == 'acked' then count(k, 'processed', worker, 1) end
+if outcome == 'acked' then wakeForSlot(k, 1) end
 return outcome
