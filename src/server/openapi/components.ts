@@ -4,7 +4,9 @@
 import { QUEUE_SETTING_RANGES, type Config } from "../config.js";
 import { MAX_PAGE, WORKERS_SHOWN } from "../dashboard/overview.js";
 import { MAX_PRIORITY } from "../params.js";
+import { MAX_EVERY, MIN_EVERY } from "../../store/schedules.js";
 import { PAGE_SECURITY } from "../routes/dashboard.js";
+import { LIMIT_RANGES } from "../routes/queues.js";
 
 export type Json = Record<string, unknown>;
 
@@ -72,6 +74,14 @@ export function parameters(l: Limits): Record<string, Json> {
       schema: int(1, 999_999),
       example: 1,
     },
+    scheduleName: {
+      name: "name",
+      in: "path",
+      required: true,
+      description: "the schedule's name within its queue: 1-128 characters of A-Z a-z 0-9 _ - . :",
+      schema: { type: "string", pattern: "^[A-Za-z0-9_.:-]{1,128}$" },
+      example: "digest",
+    },
     attemptQuery: query("attempt", "the attempt, when the X-presque-attempt header is not given", int(1, 999_999)),
     workerId: {
       name: "X-presque-workerid",
@@ -119,6 +129,17 @@ export function parameters(l: Limits): Record<string, Json> {
       default: 0,
     }),
     offset: query("offset", "how many to skip", int(0, Number.MAX_SAFE_INTEGER, { default: 0 })),
+    expiresIn: query(
+      "expires_in",
+      "not handed out within this many seconds after it is due: then never (it goes to the dead list, last_error expired); " +
+        "excludes expires_at; default: the queue's expires_in",
+      { type: "number", exclusiveMinimum: 0, maximum: 365 * 86400 },
+    ),
+    expiresAt: query("expires_at", "not handed out by this time (epoch seconds), after it is due: then never; excludes expires_in", {
+      type: "number",
+      minimum: 0,
+      maximum: 1e11,
+    }),
   };
 }
 
@@ -180,6 +201,38 @@ export const headers: Record<string, Json> = {
   "Cache-Control": { description: "how a cache may keep the answer", required: true, schema: { enum: ["no-cache", "no-store"] } },
 };
 
+const scheduleFields = {
+  cron: { type: "string", maxLength: 256, description: "minute hour day-of-month month day-of-week (a sixth, leading field: seconds)" },
+  tz: { type: "string", maxLength: 64, description: "the IANA time zone of cron (default UTC)", examples: ["Europe/Paris"] },
+  every: { ...int(MIN_EVERY, MAX_EVERY), description: "seconds between runs, instead of cron" },
+  job: schema("Job"),
+  priority: int(-MAX_PRIORITY, MAX_PRIORITY),
+  max_attempts: int(1, 1000),
+};
+
+/** A schedule as the routes show it: its definition, its next and last runs (and more fields). */
+function scheduleView(more: Record<string, Json>, example: Json): Json {
+  return {
+    ...object(
+      {
+        queue: schema("QueueName"),
+        name: { type: "string", pattern: "^[A-Za-z0-9_.:-]{1,128}$" },
+        ...scheduleFields,
+        next_run_at: { type: ["number", "null"], description: "epoch seconds" },
+        last_run_at: { type: ["number", "null"], description: "epoch seconds; null: it has not run yet" },
+        last_job_id: {
+          oneOf: [schema("JobId"), { type: "null" }],
+          description: "the job the last tick enqueued; null: none yet, or the tick found the queue at its max_length",
+        },
+        ...more,
+      },
+      ["cron", "tz", "every", "priority", "max_attempts"],
+    ),
+    oneOf: [{ required: ["cron", "tz"] }, { required: ["every"] }],
+    examples: [{ queue: "reports", name: "digest", cron: "*/5 * * * *", tz: "Europe/Paris", job: { kind: "digest" }, ...example }],
+  };
+}
+
 export function schemas(l: Limits): Record<string, Json> {
   const settingRange = (name: keyof typeof QUEUE_SETTING_RANGES) => int(QUEUE_SETTING_RANGES[name][0], QUEUE_SETTING_RANGES[name][1]);
   const figures = {
@@ -200,6 +253,23 @@ export function schemas(l: Limits): Record<string, Json> {
     max_length: { ...settingRange("max_length"), description: "jobs ready or delayed; 0: no limit" },
     max_payload: { ...settingRange("max_payload"), description: "bytes; 0: no limit but server.max_body" },
     idempotency_window: { ...settingRange("idempotency_window"), description: "seconds an Idempotency-Key is remembered" },
+    max_idempotency_keys: {
+      ...settingRange("max_idempotency_keys"),
+      description: "Idempotency-Keys remembered at once; past it a push with a new key is 429; 0: no limit",
+    },
+  };
+  // the queue's limits, which have no server-wide default: null when unset (no limit)
+  const limit = (name: keyof typeof LIMIT_RANGES, type: string, description: string) => ({
+    type: [type, "null"],
+    minimum: LIMIT_RANGES[name][0],
+    maximum: LIMIT_RANGES[name][1],
+    description,
+  });
+  const limits = {
+    rate: limit("rate", "number", "jobs per second handed out, across every consumer and process (a token bucket)"),
+    burst: limit("burst", "integer", "the bucket's size (unset: one second's worth of rate)"),
+    concurrency: limit("concurrency", "integer", "jobs leased at once, across every worker"),
+    expires_in: limit("expires_in", "integer", "seconds after it is due that a job not handed out is never handed out"),
   };
   const failed = (state: string, at?: string) =>
     object({ id: schema("JobId"), state: { const: state }, ...(at && { [at]: epoch }) }, [], {
@@ -226,11 +296,11 @@ export function schemas(l: Limits): Record<string, Json> {
           attempts: { ...count, description: "deliveries under a lease so far" },
           priority: int(-MAX_PRIORITY, MAX_PRIORITY),
           max_attempts: int(1, 1000),
-          last_error: { type: "string" },
+          last_error: { type: "string", description: 'the last failure reported; "expired": its deadline passed' },
           due_at: epoch,
           lease_expires_at: epoch,
           died_at: epoch,
-          job: schema("Job"),
+          job: { anyOf: [schema("Job"), { type: "null" }], description: "the job; null when its body is gone (deleted meanwhile)" },
         },
         ["max_attempts", "last_error", "due_at", "lease_expires_at", "died_at"],
       ),
@@ -266,22 +336,31 @@ export function schemas(l: Limits): Record<string, Json> {
         },
       ],
     }),
-    QueueSettings: object(settings),
-    Control: object({ queue: schema("QueueName"), status: { enum: [0, 1], description: "1 open, 0 stopped" }, ...settings }, [], {
-      examples: [
-        {
-          queue: "emails",
-          status: 1,
-          lease: 0,
-          max_attempts: 5,
-          backoff_base: 1,
-          backoff_cap: 3600,
-          max_length: 0,
-          max_payload: 0,
-          idempotency_window: 86400,
-        },
-      ],
-    }),
+    QueueSettings: object({ ...settings, ...limits }),
+    Control: object(
+      { queue: schema("QueueName"), status: { enum: [0, 1], description: "1 open, 0 stopped" }, ...settings, ...limits },
+      [],
+      {
+        examples: [
+          {
+            queue: "emails",
+            status: 1,
+            lease: 0,
+            max_attempts: 5,
+            backoff_base: 1,
+            backoff_cap: 3600,
+            max_length: 0,
+            max_payload: 0,
+            idempotency_window: 86400,
+            max_idempotency_keys: 100000,
+            rate: 100,
+            burst: 20,
+            concurrency: null,
+            expires_in: null,
+          },
+        ],
+      },
+    ),
     StatsEntry: object({ ...figures, status: { enum: [0, 1] }, lease: settings.lease }),
     Failed: {
       description: "where a failed job went: delayed until due_at, dead, or ready at once (retry_in 0)",
@@ -411,6 +490,24 @@ export function schemas(l: Limits): Record<string, Json> {
       ],
       examples: [{ id: "90", state: "delayed", due_at: 1764771234.5, payload: '{"to":"alice@example.com"}' }],
     },
+    ScheduleSpec: {
+      type: "object",
+      description: "a cron expression (with an optional tz) or every, and the job each tick enqueues",
+      required: ["job"],
+      additionalProperties: false,
+      properties: scheduleFields,
+      oneOf: [{ required: ["cron"] }, { required: ["every"] }],
+      dependentRequired: { tz: ["cron"] },
+      examples: [
+        { cron: "*/5 * * * *", tz: "Europe/Paris", job: { kind: "digest" }, priority: 5, max_attempts: 3 },
+        { every: 60, job: { ping: true } },
+      ],
+    },
+    Schedule: scheduleView({}, { next_run_at: 1796308500, last_run_at: null, last_job_id: null }),
+    SavedSchedule: scheduleView(
+      { outcome: { enum: ["created", "updated", "unchanged"], description: "unchanged: the same definition, whose next run stays" } },
+      { next_run_at: 1796308500, last_run_at: null, last_job_id: null, outcome: "created" },
+    ),
     Stats: object({
       redis: object(
         {

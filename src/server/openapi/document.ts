@@ -11,8 +11,8 @@ import { sections, type Errors, type Operation } from "./paths.js";
 const MEANING: Record<number, string> = {
   400: "bad input: the message names what",
   401: "no valid bearer token (only when tokens are configured)",
-  403: "the token may not do this, or not on this queue",
-  404: "nothing there",
+  403: "the token may not do this, or not on this queue; or the request came with a Host or Origin this server does not answer to",
+  404: "nothing there (on a fetch: no job for now)",
   409: "a lease conflict: the attempt is not the job's latest, or the job is not leased",
   413: "too large: the body is over server.max_body, or a job over the queue's max_payload",
   422: "an Idempotency-Key used again for another request",
@@ -36,7 +36,18 @@ const GUARDED: Errors & { 401: string[]; 403: string[]; 500: string[] } = {
   500: ["internal error"],
 };
 
-function errorResponse(status: number, messages: string[]): Json {
+/** src/server/origin.ts: checked on every request before anything else, tokens or not. The Host
+ *  on every route; a foreign Origin or Sec-Fetch-Site on those that change state (every method but
+ *  GET, and the GETs under /q/ and /qb/, which take jobs). */
+const FOREIGN_HOST = "this server does not answer to that Host (server.allowed_hosts lists the names it answers to)";
+const FOREIGN_ORIGIN = [
+  "a request that changes state may not come from another site (cross-site)",
+  "a request that changes state may not come from another site (same-site)",
+  "a request that changes state may not come from another origin",
+];
+const changesState = (path: string, method: string) => method !== "GET" || /^\/qb?\//i.test(path);
+
+function errorResponse(status: number, messages: string[], optional: Record<string, Json> = {}): Json {
   const names = new Map<string, string>();
   for (const message of messages) {
     const name =
@@ -47,8 +58,9 @@ function errorResponse(status: number, messages: string[]): Json {
     if (!names.has(message)) names.set(message, names.has(name) ? `${name}_${names.size}` : name);
   }
   const examples = Object.fromEntries([...names].map(([message, name]) => [name, { value: { error: message } }]));
-  const extra = (ERROR_HEADERS[status] ?? []).map((h) => [h, { $ref: `#/components/headers/${h}` }]);
+  const extra: Array<[string, Json]> = (ERROR_HEADERS[status] ?? []).map((h) => [h, { $ref: `#/components/headers/${h}` }]);
   if (status === 413) extra.push(["Connection", { $ref: "#/components/headers/Connection" }]);
+  extra.push(...Object.entries(optional));
   return {
     description: MEANING[status] ?? "an error",
     ...(extra.length > 0 && { headers: Object.fromEntries(extra) }),
@@ -59,13 +71,14 @@ function errorResponse(status: number, messages: string[]): Json {
 const openApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, "{$1}");
 
 function operation(path: string, method: string, op: Operation): Json {
-  const { errors, responses, ...rest } = op;
+  const { errors, errorHeaders = {}, responses, ...rest } = op;
   const allowed: Allowed = ROUTE_ROLES[path]?.[method as "GET"] ?? ["admin"];
   const all: Record<number, string[]> = {};
   const add = (given: Errors) => {
     for (const [status, messages] of Object.entries(given)) all[Number(status)] = [...(all[Number(status)] ?? []), ...messages];
   };
   add(errors);
+  add({ 403: [FOREIGN_HOST, ...(changesState(path, method) ? FOREIGN_ORIGIN : [])] });
   if (allowed !== "public") add(GUARDED);
   const who =
     allowed === "public"
@@ -82,7 +95,7 @@ function operation(path: string, method: string, op: Operation): Json {
       ...Object.fromEntries(
         Object.keys(all)
           .sort()
-          .map((s) => [s, errorResponse(Number(s), all[Number(s)]!)]),
+          .map((s) => [s, errorResponse(Number(s), all[Number(s)]!, errorHeaders[Number(s) as keyof typeof errorHeaders])]),
       ),
     },
   };
@@ -93,6 +106,9 @@ const DESCRIPTION = `presque: a persistent job queue that speaks JSON over HTTP 
 Every error is a JSON body {"error": "..."}. A path asked with a method it does not take is 405 with an Allow header
 (HEAD included: it is refused on every route, since a GET on /q takes a job); an unknown path is 404 {"error": "not found"}.
 A request with \`Expect: 100-continue\` and a Content-Length over server.max_body is 413 before its body is sent.
+Every request, to any path, is 403 when its Host is not one this server answers to (server.allowed_hosts), and a request that
+changes state (every method but GET, and the GETs under /q/ and /qb/, which take jobs) is 403 when it comes from another
+origin (Origin, Sec-Fetch-Site): a page on another site can change nothing here.
 With tokens configured every operation but those marked public needs \`Authorization: Bearer pq_<id>_<secret>\`, and its
 x-presque-roles names the roles that may call it.`;
 
@@ -121,6 +137,7 @@ export function openApiDocument(limits: Limits = DEFAULTS): Json {
       { name: "queues", description: "what a queue holds and how it behaves" },
       { name: "dead", description: "jobs whose attempts ran out" },
       { name: "workers", description: "workers register themselves for statistics" },
+      { name: "schedules", description: "recurring jobs: a queue's schedules enqueue a job at each tick" },
       { name: "dashboard", description: "the dashboard's page, its files, its live feed and what its token may do" },
       { name: "meta", description: "this document" },
       { name: "errors", description: "paths that only say what is wrong" },

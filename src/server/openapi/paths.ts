@@ -9,12 +9,14 @@ import { MAX_LISTENERS, MAX_VIEWS, TICK_MS } from "../dashboard/hub.js";
 import { MAX_PAGE } from "../dashboard/overview.js";
 import { MAX_PRIORITY } from "../params.js";
 import { DEAD_STEP } from "../routes/dead.js";
+import { LIMIT_RANGES } from "../routes/queues.js";
 import { SEARCH_BUDGET } from "../routes/search.js";
+import { MAX_EVERY, MIN_EVERY } from "../../store/schedules.js";
 import type { Method } from "../router.js";
 import { header, json, object, param, query, schema, type Json, type Limits } from "./components.js";
 
 /** The errors a route gives itself, each status with the messages it can carry (as examples). */
-export type Errors = Partial<Record<400 | 404 | 409 | 413 | 422 | 429 | 500 | 503, string[]>>;
+export type Errors = Partial<Record<400 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503, string[]>>;
 
 export interface Operation {
   operationId: string;
@@ -26,6 +28,8 @@ export interface Operation {
   /** the answers that are not errors, as OpenAPI Response Objects */
   responses: Record<string, Json>;
   errors: Errors;
+  /** headers some answers of an error status carry (those every answer of it carries are document.ts's) */
+  errorHeaders?: Partial<Record<keyof Errors, Record<string, Json>>>;
 }
 
 export type Section = Partial<Record<Method, Operation>>;
@@ -35,6 +39,7 @@ const TWICE = "priority is given more than once";
 const NO_SUCH_JOB = "no such job";
 const UNAVAILABLE = "redis unavailable";
 const OUT_OF_MEMORY = "redis is out of memory";
+const TOO_DEEP = (what: string, levels = 64) => `${what} nests arrays and objects deeper than ${levels} levels`;
 const JOB_BODY = [
   "Content-Type must be application/json",
   "Content-Type must be application/json, not text/plain",
@@ -42,14 +47,34 @@ const JOB_BODY = [
   "job is not valid JSON: Unexpected end of JSON input",
   "job is not valid UTF-8",
   "job must be a JSON object",
+  TOO_DEEP("job"),
   "the request was cut short",
 ];
 const PUSHED = [
   "the job is stored, but only 0 of 1 replicas confirmed it",
   "redis did not confirm the push in time: the job may have been stored",
 ];
-const CONFLICT = ["the job was handed out again (attempt 2)", "the job is not leased"];
+const CONFLICT = ["attempt 1 does not match: the job is on attempt 2", "the job is not leased"];
+/** a consumer's token without an attempt (src/server/routes/jobs.ts, mayCancel) */
+const MAY_NOT_CANCEL = "token ci may acknowledge a job with its attempt, not cancel it: that needs the role admin";
+const KEYS_FULL = "the queue remembers 100000 Idempotency-Keys, its most (max_idempotency_keys)";
+/** a fetch that got no job: none ready, the queue stopped, or its rate spent (then with Retry-After) */
+const NO_JOB = ["no job", "queue is closed", "rate limited"];
+const WAITERS = {
+  429: ["token ci has 1000 long polls waiting here already (server.max_waiters_per_token)"],
+  503: ["10000 long polls are waiting here already (server.max_waiters)"],
+};
+const rateLimited = {
+  404: {
+    "Retry-After": {
+      description: 'with "rate limited": whole seconds until the queue\'s rate allows a job',
+      schema: { type: "string", pattern: "^[0-9]+$" },
+    },
+  },
+};
 const CUT_SHORT = "the request was cut short";
+const SCHEDULE_NAME = "invalid schedule name: 1-128 characters of A-Z a-z 0-9 _ - . :";
+const NO_SUCH_SCHEDULE = "no such schedule";
 const seconds = (name: string, max: number) => `${name} must be a number of seconds from 0 to ${max}`;
 
 const roles = { type: "array", items: { enum: [...ROLES] }, uniqueItems: true };
@@ -59,19 +84,27 @@ const globs = { type: "array", items: { type: "string" }, description: "queue-na
 const ignoringOthers = { additionalProperties: true };
 
 const noContent = (description: string) => ({ description });
+/** present (true) only when a list stopped at about 4 MB of payload before `what` */
+const truncated = (what: string) => ({ const: true, description: `the list stopped at about 4 MB of payload, before ${what}` });
 const ok = (description: string, body: Json, examples?: Record<string, unknown>, headers?: Record<string, Json>) => ({
   description,
   ...(headers && { headers }),
   content: json(body, examples),
 });
 
-const pushOptions = [param("delayed"), param("delay"), param("priority"), param("maxAttempts")];
+const pushOptions = [param("delayed"), param("delay"), param("priority"), param("maxAttempts"), param("expiresIn"), param("expiresAt")];
 const pushQueryErrors = [
   "give delayed (epoch seconds) or delay (seconds), not both",
   "delayed must be a time in epoch seconds",
   seconds("delay", 365 * 86400),
   `priority must be an integer from ${-MAX_PRIORITY} to ${MAX_PRIORITY}`,
   "max_attempts must be an integer from 1 to 1000",
+  "give expires_at (epoch seconds) or expires_in (seconds), not both",
+  "expires_at must be a time in epoch seconds",
+  seconds("expires_in", 365 * 86400),
+  "expires_at is in the past",
+  "expires_in must be more than 0",
+  "the job would expire before it is due: expires_at must come after delayed or delay",
   TWICE,
 ];
 const replayed = { "Idempotent-Replayed": header("Idempotent-Replayed") };
@@ -167,6 +200,7 @@ function deadBulk(action: "retry" | "delete", tooLarge: string): Section {
           "body is missing",
           "body is not valid JSON: Unexpected end of JSON input",
           "body must be a JSON object",
+          TOO_DEEP("body"),
           CUT_SHORT,
           "unknown key other: give ids, or match, in and cursor",
           "give ids, or match (and cursor), not both",
@@ -221,6 +255,7 @@ export function sections(l: Limits): Record<string, Section> {
     "jobs[0] must be a JSON object",
     "jobs[0].id must be a job id",
     "jobs[0].attempt must be a positive integer",
+    TOO_DEEP("body", 66),
   ];
   const leased = object(
     {
@@ -278,7 +313,7 @@ export function sections(l: Limits): Record<string, Section> {
           ],
           413: [tooLarge, "a job is larger than the queue's max_payload of 65536 bytes"],
           422: ["this Idempotency-Key was used for another request"],
-          429: ["the queue holds 10000 of at most 10000 jobs (max_length)"],
+          429: ["the queue holds 10000 of at most 10000 jobs (max_length)", KEYS_FULL],
           503: [UNAVAILABLE, OUT_OF_MEMORY, ...PUSHED],
         },
       },
@@ -300,7 +335,13 @@ export function sections(l: Limits): Record<string, Section> {
             },
           ),
         },
-        errors: { 400: [...takeErrors, "lease is given more than once"], 404: ["no job", "queue is closed"], 503: [UNAVAILABLE] },
+        errors: {
+          400: [...takeErrors, "lease is given more than once"],
+          404: NO_JOB,
+          429: WAITERS[429],
+          503: [UNAVAILABLE, ...WAITERS[503]],
+        },
+        errorHeaders: rateLimited,
       },
       PUT: {
         operationId: "retry",
@@ -354,7 +395,13 @@ export function sections(l: Limits): Record<string, Section> {
         tags: ["leases"],
         parameters: [param("queue"), param("id"), param("attempt"), param("attemptQuery"), param("workerId"), param("workerIdQuery")],
         responses: { 204: noContent("acknowledged or cancelled") },
-        errors: { 400: [QUEUE, "attempt must be a positive integer"], 404: [NO_SUCH_JOB], 409: CONFLICT, 503: [UNAVAILABLE] },
+        errors: {
+          400: [QUEUE, "attempt must be a positive integer"],
+          403: [MAY_NOT_CANCEL],
+          404: [NO_SUCH_JOB],
+          409: CONFLICT,
+          503: [UNAVAILABLE],
+        },
       },
       PUT: {
         operationId: "fail",
@@ -385,6 +432,7 @@ export function sections(l: Limits): Record<string, Section> {
             "attempt must be a positive integer",
             'body must be a JSON object such as {"error": "..."}',
             "body is not valid JSON: Unexpected token",
+            TOO_DEEP("body"),
             seconds("retry_in", maxRetryIn),
           ],
           404: [NO_SUCH_JOB],
@@ -419,6 +467,7 @@ export function sections(l: Limits): Record<string, Section> {
             "attempt must be a positive integer",
             "body is missing",
             "body must be a JSON object",
+            TOO_DEEP("body"),
             'give {"seconds": N}',
             seconds("seconds", l.jobs.max_lease),
             `seconds must be more than 0 and at most ${l.jobs.max_lease}`,
@@ -451,12 +500,13 @@ export function sections(l: Limits): Record<string, Section> {
         errors: {
           400: [
             ...batchErrors("{...}").slice(0, 6),
+            TOO_DEEP("body", 66),
             ...pushQueryErrors,
             "Idempotency-Key must be 1 to 255 printable ASCII characters, without spaces",
           ],
           413: [tooLarge, "a job is larger than the queue's max_payload of 65536 bytes"],
           422: ["this Idempotency-Key was used for another request"],
-          429: ["the queue holds 9999 of at most 10000 jobs (max_length)"],
+          429: ["the queue holds 9999 of at most 10000 jobs (max_length)", KEYS_FULL],
           503: [UNAVAILABLE, OUT_OF_MEMORY, ...PUSHED],
         },
       },
@@ -488,9 +538,11 @@ export function sections(l: Limits): Record<string, Section> {
         },
         errors: {
           400: [...takeErrors, `batch_size must be an integer from 1 to ${l.batch.max_fetch}`],
-          404: ["no job", "queue is closed"],
-          503: [UNAVAILABLE],
+          404: NO_JOB,
+          429: WAITERS[429],
+          503: [UNAVAILABLE, ...WAITERS[503]],
         },
+        errorHeaders: rateLimited,
       },
     },
 
@@ -509,7 +561,7 @@ export function sections(l: Limits): Record<string, Section> {
           ],
         }),
         responses: { 200: ok("each job's outcome, in order", schema("BatchResults")) },
-        errors: { 400: batchErrors('{"id": "7", "attempt": 1}'), 413: [tooLarge], 503: [UNAVAILABLE] },
+        errors: { 400: batchErrors('{"id": "7", "attempt": 1}'), 403: [MAY_NOT_CANCEL], 413: [tooLarge], 503: [UNAVAILABLE] },
       },
     },
 
@@ -589,6 +641,7 @@ export function sections(l: Limits): Record<string, Section> {
       GET: {
         operationId: "peek",
         summary: "A queue's size, and its waiting jobs",
+        description: "with_desc lists at most about 4 MB of payload (always at least one job); truncated says the list stopped there.",
         tags: ["queues"],
         parameters: [
           param("queue"),
@@ -598,12 +651,19 @@ export function sections(l: Limits): Record<string, Section> {
         responses: {
           200: ok(
             "the ready jobs' count",
-            object({ queue: schema("QueueName"), size: { type: "integer", minimum: 0 }, jobs: { type: "array", items: schema("Job") } }, [
-              "jobs",
-            ]),
+            object(
+              {
+                queue: schema("QueueName"),
+                size: { type: "integer", minimum: 0 },
+                truncated: truncated("limit"),
+                jobs: { type: "array", items: schema("Job") },
+              },
+              ["jobs", "truncated"],
+            ),
             {
               size: { queue: "emails", size: 3 },
               withDesc: { queue: "emails", size: 1, jobs: [{ to: "a" }] },
+              truncated: { queue: "emails", size: 900, truncated: true, jobs: [{ to: "a" }] },
             },
           ),
         },
@@ -643,9 +703,22 @@ export function sections(l: Limits): Record<string, Section> {
                     { type: ["integer", "null"], minimum, maximum },
                   ]),
                 ),
+                rate: { type: ["number", "null"], minimum: LIMIT_RANGES.rate[0], maximum: LIMIT_RANGES.rate[1] },
+                ...Object.fromEntries(
+                  (["burst", "concurrency", "expires_in"] as const).map((name) => [
+                    name,
+                    { type: ["integer", "null"], minimum: LIMIT_RANGES[name][0], maximum: LIMIT_RANGES[name][1] },
+                  ]),
+                ),
               },
             },
-            { stop: { status: "stop" }, settings: { lease: 30, max_attempts: 10, max_length: 10000 } },
+            {
+              stop: { status: "stop" },
+              settings: { lease: 30, max_attempts: 10, max_length: 10000 },
+              limits: { rate: 100, burst: 20, concurrency: 5 },
+              noLimit: { rate: null, burst: null, concurrency: null },
+              deadline: { expires_in: 300 },
+            },
           ),
         },
         responses: {
@@ -658,9 +731,13 @@ export function sections(l: Limits): Record<string, Section> {
             QUEUE,
             "body is missing",
             "body must be a JSON object",
+            TOO_DEEP("body"),
             'status must be "stop" or "start"',
-            "unknown control key colour: use status, lease, max_attempts, backoff_base, backoff_cap, max_length, max_payload, idempotency_window",
+            `unknown control key colour: use status, lease, ${[...Object.keys(QUEUE_SETTING_RANGES), ...Object.keys(LIMIT_RANGES)].join(", ")}`,
             "max_length must be a number (or null for the default)",
+            `rate must be a number of jobs per second from ${LIMIT_RANGES.rate[0]} to ${LIMIT_RANGES.rate[1]} (or null for no limit)`,
+            "concurrency must be a number (or null for no limit)",
+            `burst must be an integer from ${LIMIT_RANGES.burst[0]} to ${LIMIT_RANGES.burst[1]}`,
             "max_attempts must be an integer from 1 to 1000",
             'give {"status": "stop"} or {"status": "start"}, or a queue setting',
           ],
@@ -694,6 +771,9 @@ export function sections(l: Limits): Record<string, Section> {
       GET: {
         operationId: "dead",
         summary: "The dead list, a page at a time",
+        description:
+          "A page holds at most about 4 MB of payload (always at least one job): truncated says it stopped there, and the next " +
+          "page starts at offset + the jobs it holds.",
         tags: ["dead"],
         parameters: [
           param("queue"),
@@ -703,13 +783,17 @@ export function sections(l: Limits): Record<string, Section> {
         responses: {
           200: ok(
             "a page of dead jobs, with their last errors",
-            object({
-              queue: schema("QueueName"),
-              total: { type: "integer", minimum: 0 },
-              offset: { type: "integer", minimum: 0 },
-              limit: { type: "integer" },
-              jobs: { type: "array", items: schema("JobView") },
-            }),
+            object(
+              {
+                queue: schema("QueueName"),
+                total: { type: "integer", minimum: 0 },
+                offset: { type: "integer", minimum: 0 },
+                limit: { type: "integer" },
+                truncated: truncated("limit"),
+                jobs: { type: "array", items: schema("JobView") },
+              },
+              ["truncated"],
+            ),
           ),
         },
         errors: { 400: [QUEUE, "limit must be an integer from 1 to 1000"], 503: [UNAVAILABLE] },
@@ -946,6 +1030,7 @@ export function sections(l: Limits): Record<string, Section> {
             QUEUE,
             "worker_id is missing",
             'body must be a JSON object such as {"worker_id": "..."}',
+            TOO_DEEP("body"),
             "worker_id must be a string of at most 256 characters",
             "worker_id is longer than 256 characters",
           ],
@@ -960,6 +1045,129 @@ export function sections(l: Limits): Record<string, Section> {
         parameters: [param("queue"), param("workerId"), param("workerIdQuery")],
         responses: { 204: noContent("unregistered (also when it was not registered)") },
         errors: { 400: [QUEUE, "worker_id is missing", "worker_id is longer than 256 characters"], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/schedules/": {
+      GET: {
+        operationId: "schedules",
+        summary: "Every schedule of every queue",
+        description: "Also served as /schedules. At most the first 1000 queues that have schedules, by name.",
+        tags: ["schedules"],
+        responses: {
+          200: ok("the schedules, by queue and name", object({ schedules: { type: "array", items: schema("Schedule") } }), {
+            schedules: {
+              schedules: [
+                {
+                  queue: "pings",
+                  name: "heartbeat",
+                  every: 60,
+                  job: { ping: true },
+                  next_run_at: 1796308460,
+                  last_run_at: 1796308400,
+                  last_job_id: "41",
+                },
+              ],
+            },
+          }),
+        },
+        errors: { 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/schedules/:queue": {
+      GET: {
+        operationId: "queueSchedules",
+        summary: "A queue's schedules",
+        tags: ["schedules"],
+        parameters: [param("queue")],
+        responses: {
+          200: ok(
+            "its schedules, by name",
+            object({ queue: schema("QueueName"), schedules: { type: "array", items: schema("Schedule") } }),
+            {
+              none: { queue: "reports", schedules: [] },
+            },
+          ),
+        },
+        errors: { 400: [QUEUE], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/schedules/:queue/:name": {
+      GET: {
+        operationId: "schedule",
+        summary: "One schedule, with its next and last runs",
+        tags: ["schedules"],
+        parameters: [param("queue"), param("scheduleName")],
+        responses: { 200: ok("the schedule", schema("Schedule")) },
+        errors: { 400: [QUEUE, SCHEDULE_NAME], 404: [NO_SUCH_SCHEDULE], 503: [UNAVAILABLE] },
+      },
+      PUT: {
+        operationId: "setSchedule",
+        summary: "Create or replace a schedule",
+        description:
+          "Each tick enqueues the job as POST /q/{queue} would (with the queue's expires_in), exactly once whatever the number " +
+          "of presque processes; ticks missed while no presque ran give one catch-up job. The same definition again changes " +
+          "nothing (its next run stays); another one computes the next run afresh. The body is read as JSON whatever its Content-Type.",
+        tags: ["schedules"],
+        parameters: [param("queue"), param("scheduleName")],
+        requestBody: {
+          required: true,
+          content: json(schema("ScheduleSpec"), {
+            cron: { cron: "*/5 * * * *", tz: "Europe/Paris", job: { kind: "digest" }, priority: 5, max_attempts: 3 },
+            every: { every: 60, job: { ping: true } },
+          }),
+        },
+        responses: {
+          201: ok("created", schema("SavedSchedule")),
+          200: ok("replaced (outcome updated) or found unchanged (outcome unchanged)", schema("SavedSchedule"), {
+            unchanged: {
+              queue: "pings",
+              name: "heartbeat",
+              every: 60,
+              job: { ping: true },
+              next_run_at: 1796308460,
+              last_run_at: 1796308400,
+              last_job_id: "41",
+              outcome: "unchanged",
+            },
+          }),
+        },
+        errors: {
+          400: [
+            QUEUE,
+            SCHEDULE_NAME,
+            "body is missing",
+            "body is not valid JSON: Unexpected end of JSON input",
+            "body must be a JSON object",
+            TOO_DEEP("body"),
+            CUT_SHORT,
+            "unknown schedule key colour: use cron, tz, every, job, priority, max_attempts",
+            "give cron (an expression) or every (seconds), one of them",
+            "job must be a JSON object",
+            "cron must be a cron expression such as */5 * * * *",
+            "tz must be a time zone such as Europe/Paris",
+            'cron "every day" is not a valid cron expression: CronPattern: invalid configuration format',
+            'cron "0 0 30 2 *" never runs',
+            "tz Mars/Olympus is not a time zone this server knows (e.g. Europe/Paris)",
+            "tz applies to cron schedules only",
+            `every must be a whole number of seconds from ${MIN_EVERY} to ${MAX_EVERY}`,
+            `priority must be an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`,
+            "max_attempts must be an integer from 1 to 1000",
+          ],
+          413: [tooLarge],
+          503: [UNAVAILABLE, OUT_OF_MEMORY],
+        },
+      },
+      DELETE: {
+        operationId: "deleteSchedule",
+        summary: "Delete a schedule",
+        description: "The jobs it already enqueued stay.",
+        tags: ["schedules"],
+        parameters: [param("queue"), param("scheduleName")],
+        responses: { 204: noContent("deleted") },
+        errors: { 400: [QUEUE, SCHEDULE_NAME], 404: [NO_SUCH_SCHEDULE], 503: [UNAVAILABLE] },
       },
     },
 

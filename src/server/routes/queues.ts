@@ -92,7 +92,7 @@ function controlChanges(body: Record<string, unknown>, maxLease: number): Record
 
 /** Issue 20's per-queue limits, which have no server-wide default (absent: no limit). The rate is
  *  jobs per second and may be a fraction; the others are whole numbers. */
-const LIMIT_RANGES = {
+export const LIMIT_RANGES = {
   rate: [0.001, 1_000_000],
   burst: [1, 1_000_000],
   concurrency: [1, 1_000_000],
