@@ -14,30 +14,31 @@ import { Clocks, scriptThenWait, type RedisClient } from "./topology.js";
 /** The version of each script this build calls. A behaviour change is a new lua/<name>.v<N>.lua
  *  and a new number here, in the same commit. */
 export const SCRIPT_VERSIONS = {
-  ackJobs: 3,
+  ackJobs: 4,
   configureQueue: 3,
   extendLease: 2,
-  failJob: 4,
-  failJobs: 4,
+  failJob: 5,
+  failJobs: 5,
   getJob: 1,
   listDead: 1,
   markDue: 1,
   peekJobs: 2,
-  popJobs: 5,
+  popJobs: 6,
   purgeDead: 2,
   purgeQueue: 2,
-  pushJobs: 3,
+  pushJobs: 4,
+  queueMetrics: 1,
   queueStats: 2,
   registerWorker: 1,
-  removeJob: 2,
+  removeJob: 3,
   retryDead: 2,
-  retryJob: 2,
+  retryJob: 3,
   settleDue: 1,
-  sweepQueue: 3,
+  sweepQueue: 4,
   unregisterWorker: 1,
 } as const;
 
-type ScriptName = keyof typeof SCRIPT_VERSIONS;
+export type ScriptName = keyof typeof SCRIPT_VERSIONS;
 
 export interface ScriptBuild {
   versions?: Record<ScriptName, number>;
@@ -248,9 +249,24 @@ export class Store {
     return keys;
   }
 
+  /** Told how long each script call took (seconds), for GET /metrics; unset, nothing is timed. */
+  onScript?: (name: ScriptName, seconds: number) => void;
+
   /** Calls a script of this build on one queue: its keys come from the script's header. */
   private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false, redis = this.redis): Promise<T> {
-    return callScript<T>(redis, this.scripts.get(name)!.command, this.keyList(name, queue), args, buffers);
+    const called = callScript<T>(redis, this.scripts.get(name)!.command, this.keyList(name, queue), args, buffers);
+    const onScript = this.onScript;
+    if (!onScript) return called;
+    const start = performance.now();
+    const timed = () => onScript(name, (performance.now() - start) / 1000);
+    called.then(timed, timed);
+    return called;
+  }
+
+  /** A script's ioredis command and its keys for one queue, for readers that pipeline it over many
+   *  queues (src/store/metrics.ts). */
+  scriptCall(name: ScriptName, queue: string): { command: string; keys: string[] } {
+    return { command: this.scripts.get(name)!.command, keys: this.keyList(name, queue) };
   }
 
   /** A push script's call: its reply is waited for until pushTimeoutMs, however late; after that,

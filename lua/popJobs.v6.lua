@@ -1,6 +1,8 @@
 #!lua flags=allow-oom
---[[ popJobs v5: hand out up to `count` ready jobs, oldest and highest priority first, and no
+--[[ popJobs v6: hand out up to `count` ready jobs, oldest and highest priority first, and no
      more than `max bytes` of payload (at least one job), so that no reply holds Redis for long.
+     v6: counts what it hands out and the leases it takes back, keeps each lease's start for the
+     run-time histogram, and announces job events (lua/includes/metrics.lua).
      v5: the same answers and writes as v4, in a few calls per batch instead of a few per job (an
      HMGET of the payloads, one of the attributes, then one HSET and one ZADD, or two HDELs).
      v4: the byte cap. v3: announces on the notify channel by sharded pub/sub (SPUBLISH).
@@ -10,7 +12,7 @@
      the lease deadline is announced, so that a process with long polls on the queue wakes them
      when it runs out. (v2: runs while Redis is full, so that consumers can drain it; passes over
      the tombstones of cancelled jobs; announces lease deadlines.)
-  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead counters
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
   ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
@@ -20,6 +22,7 @@
            lease seconds, id, payload, attempt, ...}
           | error "STOPPED queue is closed" ]]
 --- @include "common"
+--- @include "metrics"
 local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if ARGV[7] ~= '' then
   local t = rcall('TIME')
@@ -29,7 +32,8 @@ local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts')
 if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') end
 
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
-local made = promote(k, now, settings[3], ARGV[5])
+local clock, ev = clockMs(), newEvents(k)
+local made = promoteCounted(k, now, settings[3], ARGV[5], clock, ev)
 
 -- takes ready ids in delivery order until `wanted` with payloads are in hand, or the byte cap
 -- is reached; a tombstone costs one more turn at most, and each is passed over once
@@ -72,11 +76,12 @@ if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
 local reply = { capped and 'more' or '', lease }
 if #ids == 0 then
   reply[1] = nextWake(k)
+  publishEvents(ev)
   return reply
 end
 
 local raw = eachSlice('HMGET', k.attrs, ids, {})
-local firstAttempt = encodeAttrs({ attempts = 1 })
+local firstAttempt = withLeaseStart(encodeAttrs({ attempts = 1 }), clock)
 local deadline = now + lease * 1000
 -- lease: the attributes to write and the leased set's entries; none: what to delete
 local attrPairs, leasedPairs, gone, goneAttrs = {}, {}, {}, {}
@@ -92,7 +97,7 @@ for i, id in ipairs(ids) do
       a.attempts = (a.attempts or 0) + 1
       attempt = a.attempts
       attrPairs[#attrPairs + 1] = id
-      attrPairs[#attrPairs + 1] = encodeAttrs(a)
+      attrPairs[#attrPairs + 1] = withLeaseStart(encodeAttrs(a), clock)
     else
       goneAttrs[#goneAttrs + 1] = id
     end
@@ -109,6 +114,7 @@ for i, id in ipairs(ids) do
   reply[#reply + 1] = id
   reply[#reply + 1] = payloads[i]
   reply[#reply + 1] = attempt
+  event(ev, 'delivered', id, attempt)
 end
 if lease > 0 then
   eachPairSlice('HSET', k.attrs, attrPairs)
@@ -118,11 +124,15 @@ else
   if #goneAttrs > 0 then eachSlice('HDEL', k.attrs, goneAttrs) end
 end
 
+tally(k, clock, 'delivered', #ids)
 if lease == 0 then
   count(k, 'processed', worker, #ids)
+  tally(k, clock, 'acked', #ids, 'a')
+  for _, id in ipairs(ids) do event(ev, 'acked', id, 0) end
 else
   notifyShardDue(ARGV[6], deadline)
 end
 -- jobs promoted here beyond those taken are ready for other waiters
 if made > 0 and readyCount(k) > 0 then notifyShard(ARGV[6], made) end
+publishEvents(ev)
 return reply

@@ -1,4 +1,5 @@
---[[ pushJobs v3: store one or more jobs, in order, ready at once or delayed until a due time.
+--[[ pushJobs v4: store one or more jobs, in order, ready at once or delayed until a due time.
+     v4: counts the jobs pushed, marks when, and announces them as job events (lua/includes/metrics.lua).
      v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      New in v2: the queue's max_length and max_payload, checked for all of a batch before any of it
      is written; and idempotent pushes. A push with an idempotency key stores its ids under the
@@ -7,7 +8,7 @@
      have since been taken; a repeat with another fingerprint is refused.
      A uniq key (single job only) is refused while a job holding it is still waiting.
      The first push since the queue was created or purged says so, for the caller to list the queue.
-  KEYS seq wait prio delayed jobs attrs uniq meta idem idemx
+  KEYS seq wait prio delayed jobs attrs uniq meta idem idemx counters marks
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] uniq key ('' = none)
   ARGV[5] max attempts ('' = queue default)  ARGV[6] notify channel
   ARGV[7] idempotency key ('' = none)  ARGV[8] request fingerprint
@@ -16,6 +17,7 @@
   Returns {first push (1|0), id, ...} | {-1 (a replay), id, ...} | error "EXISTS job already exists"
         | error "FULL ..." | error "TOOLARGE ..." | error "MISMATCH ..." ]]
 --- @include "common"
+--- @include "metrics"
 local now, due = tonumber(ARGV[1]), tonumber(ARGV[2])
 local uniq, idemKey = ARGV[4], ARGV[7]
 local FIRST = 12
@@ -69,6 +71,11 @@ for i = FIRST, #ARGV do
   ready = ready + r
 end
 if uniq ~= '' then rcall('HSET', k.uniq, uniq, reply[2]) end
+local clock, ev = clockMs(), newEvents(k)
+tally(k, clock, 'pushed', #reply - 1, 'p')
+markPush(k, clock, reply[2])
+for i = 2, #reply do event(ev, 'pushed', reply[i], 0) end
+publishEvents(ev)
 
 if idemKey ~= '' then
   local expires = now + tonumber(settings[3] or ARGV[11]) * 1000
