@@ -16,6 +16,7 @@ const CLUSTER_PASS = [
   "test/jobs.test.ts",
   "test/leases.test.ts",
   "test/longpoll.test.ts",
+  "test/metrics.test.ts",
   "test/priority.test.ts",
   "test/properties.test.ts",
   "test/queues.test.ts",

@@ -8,7 +8,9 @@ import { METHODS, Router, type Context, type Method } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
 import { registerDashboard } from "./routes/dashboard.js";
 import { registerDeadRoutes } from "./routes/dead.js";
+import { registerEventRoutes } from "./routes/events.js";
 import { registerJobRoutes } from "./routes/jobs.js";
+import { registerMetricsRoute } from "./routes/metrics.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
@@ -46,6 +48,8 @@ export function createApp(ctx: Context): RequestListener {
   registerDeadRoutes(router, ctx);
   registerWorkerRoutes(router, ctx);
   registerDashboard(router, ctx);
+  registerMetricsRoute(router, ctx);
+  registerEventRoutes(router, ctx);
   router.mount(app);
 
   const guard = ctx.guard;
@@ -59,7 +63,16 @@ export function createApp(ctx: Context): RequestListener {
     );
   };
 
+  const timed = (req: IncomingMessage, res: ServerResponse) => {
+    const start = performance.now();
+    res.once("finish", () => {
+      const method = METHODS.includes(req.method as Method) ? req.method! : "other";
+      ctx.metrics.observeRequest((req as Req).route ?? "unmatched", method, res.statusCode, (performance.now() - start) / 1000);
+    });
+  };
+
   return (req, res) => {
+    timed(req, res);
     // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a job
     // and drop its body. HEAD is not in any Allow, so it is refused like any other method.
     if (req.method === "HEAD") {

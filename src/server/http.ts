@@ -8,6 +8,8 @@ export interface Req extends IncomingMessage {
   params: Record<string, string>;
   query: Query;
   path: string;
+  /** the pattern of the route that took the request (src/server/router.ts) */
+  route?: string;
 }
 export type Res = ServerResponse;
 

@@ -4,13 +4,19 @@ import type { Logger } from "pino";
 import type { Guard } from "./auth/guard.js";
 import type { Config } from "./config.js";
 import type { Req, Res } from "./http.js";
+import type { JobEvents } from "../store/events.js";
 import type { LongPoll } from "../store/longpoll.js";
+import type { ProcessMetrics } from "./metrics.js";
 import type { Store } from "../store/store.js";
 
 export interface Context {
   config: Config;
   store: Store;
   longPoll: LongPoll;
+  /** job events as the scripts publish them (GET /events/:queue) */
+  events: JobEvents;
+  /** this process's own metrics (GET /metrics) */
+  metrics: ProcessMetrics;
   log: Logger;
   /** who may call what; absent or disabled when no tokens are configured */
   guard?: Guard;
@@ -35,7 +41,14 @@ export class Router {
 
   mount(app: Polka): void {
     for (const [path, handlers] of this.paths) {
-      for (const [method, handler] of Object.entries(handlers)) app.add(method as Method, path, handler as never);
+      for (const [method, handler] of Object.entries(handlers)) {
+        // the pattern, for the request's duration metric (src/server/metrics.ts): never the raw path
+        const named: Handler = (req, res) => {
+          req.route = path;
+          return handler(req, res);
+        };
+        app.add(method as Method, path, named as never);
+      }
     }
   }
 }

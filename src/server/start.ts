@@ -9,7 +9,9 @@ import { exposureComplaint } from "./auth/tokensfile.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "../store/layout.js";
+import { JobEvents } from "../store/events.js";
 import { LongPoll } from "../store/longpoll.js";
+import { ProcessMetrics } from "./metrics.js";
 import { ProcessRegistry } from "../store/processes.js";
 import { createClient, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
@@ -94,10 +96,15 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     longPoll = new LongPoll(store, sub, log);
     sweeper = new Sweeper(store, log, opts.sweepEveryMs);
     const processes = registry.list.bind(registry);
+    const poll = longPoll;
+    const metrics = new ProcessMetrics({ layout, longPollWaiters: () => poll.count });
+    store.onScript = (name, seconds) => metrics.observeScript(name, seconds);
     const context: Context = {
       config,
       store,
       longPoll,
+      events: new JobEvents(store, sub),
+      metrics,
       guard,
       log,
       redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) },
@@ -109,7 +116,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
-    const close = closer(server, longPoll, sweeper, registry, connections);
+    const close = closer(server, longPoll, context.events, sweeper, registry, connections);
     return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
@@ -147,13 +154,21 @@ async function listen(config: Config, handle: ReturnType<typeof createApp>): Pro
 
 /** Stops accepting connections, lets requests in flight finish (long polls answer at once), and
  *  closes Redis; the same promise for every caller. */
-function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, connections: RedisClient[]) {
+function closer(
+  server: Server,
+  longPoll: LongPoll,
+  events: JobEvents,
+  sweeper: Sweeper,
+  registry: ProcessRegistry,
+  connections: RedisClient[],
+) {
   let closing: Promise<void> | undefined;
   return () =>
     (closing ??= (async () => {
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       longPoll.close(); // long polls answer now instead of holding shutdown up
+      events.close(); // and event streams end
       // keep-alive connections become idle as their last answers go out: close them as they do
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
