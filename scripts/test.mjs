@@ -12,6 +12,7 @@ const CLUSTER_PASS = [
   "test/batch.test.ts",
   "test/batchack.test.ts",
   "test/concurrency.test.ts",
+  "test/events.test.ts",
   "test/idempotency.test.ts",
   "test/jobs.test.ts",
   "test/leases.test.ts",
