@@ -8,15 +8,20 @@
            oldest ready job's push time (ms; '' = no ready job, or none marked), Redis now (ms)} ]]
 local rcall = redis.call
 local meta = rcall('HMGET', k.meta, 'status', 'ghosts')
-local ready = math.max(0, rcall('LLEN', k.wait) - tonumber(meta[2] or 0)) + rcall('ZCARD', k.prio)
+local prioritized = rcall('ZCARD', k.prio)
+local ready = math.max(0, rcall('LLEN', k.wait) - tonumber(meta[2] or 0)) + prioritized
 local oldest = nil
-for _, id in ipairs(rcall('LRANGE', k.wait, 0, 9)) do
-  if rcall('HEXISTS', k.jobs, id) == 1 then
-    oldest = tonumber(id)
-    break
+if ready > 0 and (meta[2] == nil or meta[2] == '0') then
+  oldest = tonumber(rcall('LINDEX', k.wait, 0))
+elseif ready > 0 then
+  for _, id in ipairs(rcall('LRANGE', k.wait, 0, 9)) do
+    if rcall('HEXISTS', k.jobs, id) == 1 then
+      oldest = tonumber(id)
+      break
+    end
   end
 end
-local first = rcall('ZRANGE', k.prio, 0, 0)[1]
+local first = prioritized > 0 and rcall('ZRANGE', k.prio, 0, 0)[1]
 if first and (oldest == nil or tonumber(first) < oldest) then oldest = tonumber(first) end
 local pushedAt = ''
 if oldest then

@@ -41,16 +41,16 @@ export async function readQueueMetrics(store: Store, queues: string[], nowMs?: n
   return (await readQueues(store, queues, nowMs)).map(({ gauges: _, ...m }) => m);
 }
 
-/** readQueueMetrics with each queue's gauges. A queue whose reading failed (its node is down) is
- *  left out. */
-export async function readQueues(store: Store, queues: string[], nowMs?: number): Promise<QueueReading[]> {
+/** readQueueMetrics with each queue's gauges (and without the minutes, which GET /metrics does not
+ *  show, unless withMinutes). A queue whose reading failed (its node is down) is left out. */
+export async function readQueues(store: Store, queues: string[], nowMs?: number, withMinutes = true): Promise<QueueReading[]> {
   const out: QueueReading[] = [];
   for (let i = 0; i < queues.length; i += CHUNK) {
     const names = queues.slice(i, i + CHUNK);
     const replies = await callEach(store, names);
     names.forEach((queue, j) => {
       const reply = replies[j];
-      if (reply) out.push(decode(queue, reply, nowMs));
+      if (reply) out.push(decode(queue, reply, nowMs, withMinutes));
     });
   }
   return out;
@@ -73,7 +73,7 @@ async function callEach(store: Store, queues: string[]): Promise<Array<Reply | n
   return Promise.all(calls.map((c) => client[c.command](...c.keys).catch(() => null)));
 }
 
-function decode(queue: string, reply: Reply, nowMs?: number): QueueReading {
+function decode(queue: string, reply: Reply, nowMs: number | undefined, withMinutes: boolean): QueueReading {
   const [flat, ready, delayed, leased, dead, stopped, workers, pushedAt, redisNow] = reply;
   const f = new Map<string, number>();
   for (let i = 0; i < flat.length; i += 2) f.set(String(flat[i]), Number(flat[i + 1]));
@@ -81,7 +81,7 @@ function decode(queue: string, reply: Reply, nowMs?: number): QueueReading {
   const now = nowMs ?? Number(redisNow);
   const current = Math.floor(now / 60000);
   const minutes: QueueMetrics["minutes"] = [];
-  for (let minute = current - MINUTES + 1; minute <= current; minute++) {
+  for (let minute = current - MINUTES + 1; withMinutes && minute <= current; minute++) {
     const slot = ((minute % RING_SLOTS) + RING_SLOTS) % RING_SLOTS;
     const tagged = f.get(`m${slot}`) === minute;
     minutes.push({

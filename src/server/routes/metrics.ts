@@ -23,7 +23,7 @@ export function registerMetricsRoute(router: Router, ctx: Context): void {
       for (let offset = 0; ; offset += PAGE) {
         const names = await store.lists.queuePage(offset, PAGE);
         const wanted = glob === undefined ? names : names.filter((name) => globMatch(glob, name));
-        if (wanted.length > 0) readings.push(...(await readQueues(store, wanted)));
+        if (wanted.length > 0) readings.push(...(await readQueues(store, wanted, undefined, false)));
         if (names.length < PAGE) break;
       }
       const scrape = Registry.merge([ctx.metrics.registry, queueRegistry(readings)]);
@@ -36,7 +36,8 @@ export function registerMetricsRoute(router: Router, ctx: Context): void {
 
 type MetricType = "counter" | "gauge" | "histogram";
 /** one sample, as prom-client's metrics' get() gives them (metricName: a histogram's _bucket, _sum, _count) */
-type MetricValue = { value: number; labels: Record<string, string | number>; metricName?: string };
+type MetricValue = { value: number; labels: Record<string, string | number>; sharedLabels?: Labels; metricName?: string };
+type Labels = Record<string, string>;
 
 /** A metric family whose values were read already, in the shape of prom-client's own metrics (what
  *  Registry reads of them: name, help, type and get()): prom-client formats it. */
@@ -45,13 +46,15 @@ function family(name: string, help: string, type: MetricType, values: MetricValu
   return { name, help, type, aggregator: "sum", get: async () => metric };
 }
 
-function queueRegistry(readings: QueueReading[]): Registry {
+function queueRegistry(all: QueueReading[]): Registry {
+  // each queue's label as one object for all its samples: prom-client formats (and escapes) it once
+  const readings = all.map((r) => Object.assign(r, { label: { queue: r.queue } }));
   const counter = (name: string, help: string, value: (r: QueueReading) => number) =>
     family(
       name,
       help,
       "counter",
-      readings.map((r) => ({ labels: { queue: r.queue }, value: value(r) })),
+      readings.map((r) => ({ labels: {}, sharedLabels: r.label, value: value(r) })),
     );
   const gauge = (name: string, help: string, values: MetricValue[]) => family(name, help, "gauge", values);
   const families = [
@@ -71,8 +74,8 @@ function queueRegistry(readings: QueueReading[]): Registry {
       "Failures: reported by a worker (error) or a lease that ran out (lease_expired)",
       "counter",
       readings.flatMap((r) => [
-        { labels: { queue: r.queue, reason: "error" }, value: r.counters.failed_error },
-        { labels: { queue: r.queue, reason: "lease_expired" }, value: r.counters.failed_lease_expired },
+        { labels: { reason: "error" }, sharedLabels: r.label, value: r.counters.failed_error },
+        { labels: { reason: "lease_expired" }, sharedLabels: r.label, value: r.counters.failed_lease_expired },
       ]),
     ),
     counter("presque_jobs_dead_total", "Jobs moved to the dead set, their attempts used up", (r) => r.counters.dead),
@@ -80,29 +83,37 @@ function queueRegistry(readings: QueueReading[]): Registry {
       "presque_queue_jobs",
       "Jobs in the queue now, by state",
       readings.flatMap((r) =>
-        (["ready", "delayed", "leased", "dead"] as const).map((state) => ({ labels: { queue: r.queue, state }, value: r.gauges[state] })),
+        (["ready", "delayed", "leased", "dead"] as const).map((state) => ({
+          labels: { state },
+          sharedLabels: r.label,
+          value: r.gauges[state],
+        })),
       ),
     ),
     gauge(
       "presque_queue_oldest_ready_age_seconds",
       "Seconds since the oldest ready job was pushed (0 when none is ready; absent when unknown)",
-      readings.flatMap((r) => (r.gauges.oldestReadyAge === null ? [] : [{ labels: { queue: r.queue }, value: r.gauges.oldestReadyAge }])),
+      readings.flatMap((r) =>
+        r.gauges.oldestReadyAge === null ? [] : [{ labels: {}, sharedLabels: r.label, value: r.gauges.oldestReadyAge }],
+      ),
     ),
     gauge(
       "presque_queue_stopped",
       "1 while the queue is stopped (POST /control), else 0",
-      readings.map((r) => ({ labels: { queue: r.queue }, value: r.gauges.stopped ? 1 : 0 })),
+      readings.map((r) => ({ labels: {}, sharedLabels: r.label, value: r.gauges.stopped ? 1 : 0 })),
     ),
     gauge(
       "presque_queue_workers",
       "Workers registered on the queue (POST /w/:queue)",
-      readings.map((r) => ({ labels: { queue: r.queue }, value: r.gauges.workers })),
+      readings.map((r) => ({ labels: {}, sharedLabels: r.label, value: r.gauges.workers })),
     ),
     family(
       "presque_job_run_seconds",
       "Run time of jobs, from the start of their lease to their acknowledgement or failure report (Redis's clock)",
       "histogram",
-      readings.flatMap((r) => runtimeValues(r)),
+      // a queue none of whose jobs has run yet has no series, as a prom-client histogram has none
+      // before its first observation
+      readings.flatMap((r) => (r.runtime.count > 0 ? runtimeValues(r) : [])),
     ),
   ];
   const registry = new Registry();
@@ -110,16 +121,16 @@ function queueRegistry(readings: QueueReading[]): Registry {
   return registry;
 }
 
-function runtimeValues(r: QueueReading): MetricValue[] {
+function runtimeValues(r: QueueReading & { label: Labels }): MetricValue[] {
   const { bounds, counts, sum, count } = r.runtime;
   const values: MetricValue[] = [];
   let cumulative = 0;
   counts.forEach((n, i) => {
     cumulative += n;
     const le = i < bounds.length ? bounds[i] : "+Inf";
-    values.push({ metricName: "presque_job_run_seconds_bucket", labels: { queue: r.queue, le }, value: cumulative });
+    values.push({ metricName: "presque_job_run_seconds_bucket", labels: { le }, sharedLabels: r.label, value: cumulative });
   });
-  values.push({ metricName: "presque_job_run_seconds_sum", labels: { queue: r.queue }, value: sum });
-  values.push({ metricName: "presque_job_run_seconds_count", labels: { queue: r.queue }, value: count });
+  values.push({ metricName: "presque_job_run_seconds_sum", labels: {}, sharedLabels: r.label, value: sum });
+  values.push({ metricName: "presque_job_run_seconds_count", labels: {}, sharedLabels: r.label, value: count });
   return values;
 }
