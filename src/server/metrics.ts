@@ -3,24 +3,64 @@
 // The queues' figures are not here: they are kept in Redis by the scripts and read at scrape time
 // (src/server/routes/metrics.ts), so that every process reports the same global values.
 import { readFileSync } from "node:fs";
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
 
 /** Seconds: a request or a script call takes well under a millisecond to a long poll's wait. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-interface Observer {
-  observe(value: number): void;
+/** A histogram counted on the hot path with a Map lookup and a few additions (prom-client's own
+ *  validates and hashes its labels on every observation), handed to prom-client to format in the
+ *  shape of its own metrics' get(). */
+class HotHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: number[],
+  ) {}
+
+  /** key: the label values joined, which `labels` builds the labels of when the series is new */
+  observe(key: string, labels: () => Record<string, string>, value: number): void {
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels: labels(), counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    let b = 0;
+    while (b < this.bounds.length && value > this.bounds[b]) b++;
+    s.counts[b]++;
+    s.sum += value;
+    s.count++;
+  }
+
+  async get() {
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      s.counts.forEach((n, b) => {
+        cumulative += n;
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { ...s.labels, le: b < this.bounds.length ? this.bounds[b] : "+Inf" },
+          value: cumulative,
+        });
+      });
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
 }
 
 export class ProcessMetrics {
   readonly registry = new Registry();
-  private readonly http: Histogram<"route" | "method" | "code">;
-  private readonly scripts: Histogram<"script">;
-  /** label children by their values: the hot path pays a Map lookup, not prom-client's label hashing */
-  private readonly httpChildren = new Map<string, Observer>();
-  private readonly scriptChildren = new Map<string, Observer>();
+  private readonly http: HotHistogram;
+  private readonly scripts: HotHistogram;
 
   constructor(opts: { layout: number; longPollWaiters: () => number }) {
     collectDefaultMetrics({ register: this.registry });
@@ -29,20 +69,18 @@ export class ProcessMetrics {
     for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
       this.registry.removeSingleMetric(name);
     }
-    this.http = new Histogram({
-      name: "presque_http_request_duration_seconds",
-      help: "HTTP requests by route pattern, method and status code, from arrival to the last byte of the answer",
-      labelNames: ["route", "method", "code"],
-      buckets: DURATION_BUCKETS,
-      registers: [this.registry],
-    });
-    this.scripts = new Histogram({
-      name: "presque_redis_script_duration_seconds",
-      help: "Lua script calls by script, as this process waited for them (round trip included)",
-      labelNames: ["script"],
-      buckets: DURATION_BUCKETS,
-      registers: [this.registry],
-    });
+    this.http = new HotHistogram(
+      "presque_http_request_duration_seconds",
+      "HTTP requests by route pattern, method and status code, from arrival to the last byte of the answer",
+      DURATION_BUCKETS,
+    );
+    this.scripts = new HotHistogram(
+      "presque_redis_script_duration_seconds",
+      "Lua script calls by script, as this process waited for them (round trip included)",
+      DURATION_BUCKETS,
+    );
+    this.registry.registerMetric(this.http as never);
+    this.registry.registerMetric(this.scripts as never);
     new Gauge({
       name: "presque_long_poll_waiters",
       help: "Requests of this process waiting for a job right now",
@@ -61,21 +99,10 @@ export class ProcessMetrics {
 
   /** route: the route's pattern (never the raw path: a label per queue or job would grow forever) */
   observeRequest(route: string, method: string, code: number, seconds: number): void {
-    const key = `${route} ${method} ${code}`;
-    let child = this.httpChildren.get(key);
-    if (!child) {
-      child = this.http.labels(route, method, String(code));
-      this.httpChildren.set(key, child);
-    }
-    child.observe(seconds);
+    this.http.observe(`${route} ${method} ${code}`, () => ({ route, method, code: String(code) }), seconds);
   }
 
   observeScript(script: string, seconds: number): void {
-    let child = this.scriptChildren.get(script);
-    if (!child) {
-      child = this.scripts.labels(script);
-      this.scriptChildren.set(script, child);
-    }
-    child.observe(seconds);
+    this.scripts.observe(script, () => ({ script }), seconds);
   }
 }
