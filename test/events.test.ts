@@ -155,7 +155,7 @@ t.test("Client.waitFor resolves with the job's outcome", async (t) => {
 
 t.test("a disconnect leaves nothing behind", async (t) => {
   const q = queueName("events-gone");
-  const events = h.presque.context.events;
+  const events = h.presque.context.jobEvents;
   // the watchers of the tests above, and the waits that were aborted, included
   await until("the earlier watchers gone", () => events.size.listeners === 0);
   t.same(events.size, { queues: 0, listeners: 0 });

@@ -14,6 +14,9 @@ import { registerMetricsRoute } from "./routes/metrics.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
+/** when a request arrived (performance.now()), kept on its response */
+const STARTED = Symbol("started");
+
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createApp(ctx: Context): RequestListener {
@@ -63,16 +66,21 @@ export function createApp(ctx: Context): RequestListener {
     );
   };
 
-  const timed = (req: IncomingMessage, res: ServerResponse) => {
-    const start = performance.now();
-    res.once("finish", () => {
-      const method = METHODS.includes(req.method as Method) ? req.method! : "other";
-      ctx.metrics.observeRequest((req as Req).route ?? "unmatched", method, res.statusCode, (performance.now() - start) / 1000);
-    });
+  // one listener function for every request (no closure per request): the start time rides on the
+  // response, which knows its request
+  const metrics = ctx.metrics;
+  function finished(this: ServerResponse & { [STARTED]?: number }) {
+    const req = this.req as Req;
+    const method = METHODS.includes(req.method as Method) ? req.method! : "other";
+    metrics.observeRequest(req.route ?? "unmatched", method, this.statusCode, (performance.now() - this[STARTED]!) / 1000);
+  }
+  const timed = (res: ServerResponse & { [STARTED]?: number }) => {
+    res[STARTED] = performance.now();
+    res.on("finish", finished);
   };
 
   return (req, res) => {
-    timed(req, res);
+    timed(res);
     // trouter hands HEAD to GET handlers, and GET /q and /qb take jobs: a HEAD would delete a job
     // and drop its body. HEAD is not in any Allow, so it is refused like any other method.
     if (req.method === "HEAD") {

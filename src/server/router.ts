@@ -14,7 +14,7 @@ export interface Context {
   store: Store;
   longPoll: LongPoll;
   /** job events as the scripts publish them (GET /events/:queue) */
-  events: JobEvents;
+  jobEvents: JobEvents;
   /** this process's own metrics (GET /metrics) */
   metrics: ProcessMetrics;
   log: Logger;

@@ -103,7 +103,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       config,
       store,
       longPoll,
-      events: new JobEvents(store, sub),
+      jobEvents: new JobEvents(store, sub),
       metrics,
       guard,
       log,
@@ -116,7 +116,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
-    const close = closer(server, longPoll, context.events, sweeper, registry, connections);
+    const close = closer(server, longPoll, context.jobEvents, sweeper, registry, connections);
     return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
@@ -157,7 +157,7 @@ async function listen(config: Config, handle: ReturnType<typeof createApp>): Pro
 function closer(
   server: Server,
   longPoll: LongPoll,
-  events: JobEvents,
+  jobEvents: JobEvents,
   sweeper: Sweeper,
   registry: ProcessRegistry,
   connections: RedisClient[],
@@ -168,7 +168,7 @@ function closer(
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       longPoll.close(); // long polls answer now instead of holding shutdown up
-      events.close(); // and event streams end
+      jobEvents.close(); // and job event streams end
       // keep-alive connections become idle as their last answers go out: close them as they do
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();

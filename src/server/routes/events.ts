@@ -18,7 +18,7 @@ export function registerEventRoutes(router: Router, ctx: Context): void {
     GET: async (req, res) => {
       const queue = queueParam(req);
       const watcher = new Watcher(res);
-      const stop = await ctx.events.subscribe(
+      const stop = await ctx.jobEvents.subscribe(
         queue,
         (events) => watcher.send(events),
         () => res.end(),
