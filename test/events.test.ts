@@ -4,9 +4,17 @@ import { request, type IncomingMessage } from "node:http";
 import t from "tap";
 import { Client } from "../src/client/client.js";
 import { harness, ON_CLUSTER, queueName, sleep, until } from "./helpers.js";
+import { checkAnswer, checkEvent } from "./support/openapi.js";
 
 const h = await harness(t);
 const push = async (q: string, body: unknown) => (await h.http("POST", `/q/${q}`, { body })).json.id as string;
+
+/** node:http's headers as fetch's Headers, for the answer checker. */
+function headersOf(res: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers.set(name, String(value));
+  return headers;
+}
 
 interface Seen {
   type: string;
@@ -25,13 +33,24 @@ function watch(q: string, opts: { paused?: boolean } = {}) {
       buffered = buffered.slice(end + 2);
       const type = /^event: (.*)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (type && data) seen.push({ type, data: JSON.parse(data) });
+      if (type && data) {
+        checkEvent(type, JSON.parse(data), "/events/:queue");
+        seen.push({ type, data: JSON.parse(data) });
+      }
     }
   };
   const req = request(`${h.url}/events/${q}`);
   const opened = new Promise<void>((resolve, reject) => {
     req.on("response", (res) => {
       response = res;
+      // the stream's status and headers; its events are judged one by one as they come
+      if (res.statusCode === 200) {
+        try {
+          checkAnswer("GET", `/events/${q}`, { status: 200, headers: headersOf(res), text: "" });
+        } catch (err) {
+          return reject(err);
+        }
+      }
       res.setEncoding("utf8");
       res.on("data", read);
       res.on("error", () => {});

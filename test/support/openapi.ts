@@ -151,19 +151,29 @@ export function checkAnswer(method: string, url: string, answer: Answer): void {
   if (complaint) throw new Error(`the answer breaks the OpenAPI document (src/server/openapi/): ${complaint}`);
 }
 
-/** The schema of each event GET /events sends, by its name (what the document says of the stream). */
-const EVENT_SCHEMAS: Record<string, string> = { overview: "Overview", problem: "Error" };
+/** The schema of each event a stream sends, by route and event name (what the document says of its data). */
+const JOB_EVENT = "JobEvent";
+const EVENT_SCHEMAS: Record<string, Record<string, string>> = {
+  "/events": { overview: "Overview", problem: "Error" },
+  "/events/:queue": {
+    subscribed: "Subscribed",
+    missed: "Missed",
+    pushed: JOB_EVENT,
+    delivered: JOB_EVENT,
+    acked: JOB_EVENT,
+    removed: JOB_EVENT,
+    failed: JOB_EVENT,
+    dead: JOB_EVENT,
+  },
+};
 
-/** Throws when an event of GET /events does not fit the schema the document gives its data. */
-export function checkEvent(event: string, data: unknown): void {
+/** Throws when an event of a stream (GET /events, GET /events/:queue) does not fit the schema the document gives its data. */
+export function checkEvent(event: string, data: unknown, route: "/events" | "/events/:queue" = "/events"): void {
   shared ??= new ResponseChecker();
-  const name = EVENT_SCHEMAS[event];
-  if (!name) throw new Error(`the answer breaks the OpenAPI document (src/server/openapi/): GET /events sent an event ${event}`);
+  const name = EVENT_SCHEMAS[route]![event];
+  const broken = (what: string) => new Error(`the answer breaks the OpenAPI document (src/server/openapi/): GET ${route} sent ${what}`);
+  if (!name) throw broken(`an event ${event}`);
   const validate = shared.validator(pointer("components", "schemas", name));
-  if (!validate(data)) {
-    const why = validate.errors?.map((e) => `${e.instancePath} ${e.message}`).join(", ");
-    throw new Error(
-      `the answer breaks the OpenAPI document (src/server/openapi/): GET /events sent ${event} data its schema refuses: ${why}`,
-    );
-  }
+  if (!validate(data))
+    throw broken(`${event} data its schema refuses: ${validate.errors?.map((e) => `${e.instancePath} ${e.message}`).join(", ")}`);
 }

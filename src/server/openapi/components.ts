@@ -198,6 +198,11 @@ export const headers: Record<string, Json> = {
     required: true,
     schema: { const: PAGE_SECURITY["referrer-policy"] },
   },
+  "X-Accel-Buffering": {
+    description: "a proxy in front (nginx) is not to buffer the stream",
+    required: true,
+    schema: { const: "no" },
+  },
   "Cache-Control": { description: "how a cache may keep the answer", required: true, schema: { enum: ["no-cache", "no-store"] } },
 };
 
@@ -508,6 +513,22 @@ export function schemas(l: Limits): Record<string, Json> {
       { outcome: { enum: ["created", "updated", "unchanged"], description: "unchanged: the same definition, whose next run stays" } },
       { next_run_at: 1796308500, last_run_at: null, last_job_id: null, outcome: "created" },
     ),
+    JobEvent: object(
+      {
+        id: schema("JobId"),
+        attempt: { ...count, description: "the attempt the event concerns (0 for a push, or when unknown)" },
+        reason: { enum: ["error", "lease_expired"], description: "failed: a failure report, or a lease that ran out" },
+      },
+      ["reason"],
+      {
+        description: "the data of a job event of GET /events/{queue}: pushed, delivered, acked, removed, failed or dead",
+        examples: [{ id: "41", attempt: 1, reason: "error" }],
+      },
+    ),
+    Subscribed: object({ queue: schema("QueueName") }, [], { description: "the data of GET /events/{queue}'s first event, subscribed" }),
+    Missed: object({ missed: { type: "integer", minimum: 1 } }, [], {
+      description: "the data of a missed event of GET /events/{queue}: events not written while the watcher did not read",
+    }),
     Stats: object({
       redis: object(
         {

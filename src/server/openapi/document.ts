@@ -138,6 +138,7 @@ export function openApiDocument(limits: Limits = DEFAULTS): Json {
       { name: "dead", description: "jobs whose attempts ran out" },
       { name: "workers", description: "workers register themselves for statistics" },
       { name: "schedules", description: "recurring jobs: a queue's schedules enqueue a job at each tick" },
+      { name: "metrics", description: "Prometheus metrics, and a queue's job events as they happen" },
       { name: "dashboard", description: "the dashboard's page, its files, its live feed and what its token may do" },
       { name: "meta", description: "this document" },
       { name: "errors", description: "paths that only say what is wrong" },

@@ -885,6 +885,84 @@ export function sections(l: Limits): Record<string, Section> {
       },
     },
 
+    "/metrics": {
+      GET: {
+        operationId: "metrics",
+        summary: "Prometheus metrics",
+        description:
+          "The Prometheus text format 0.0.4 (prom-client). Per queue, the same from every process (kept in Redis by the scripts): " +
+          "presque_jobs_pushed_total, _delivered_total, _acked_total, _failed_total{reason}, _dead_total, presque_job_run_seconds, " +
+          "presque_queue_jobs{state}, presque_queue_oldest_ready_age_seconds, presque_queue_stopped, presque_queue_workers. " +
+          "Per process: presque_http_request_duration_seconds{route,method,code}, presque_redis_script_duration_seconds{script}, " +
+          "presque_long_poll_waiters, presque_build_info, and prom-client's process_* and nodejs_*. No label carries a job id, " +
+          "a worker id, a token or an error text.",
+        tags: ["metrics"],
+        parameters: [
+          query("queue", "only the queues whose name matches this glob (* any run of characters, ? one); the process's own metrics stay", {
+            type: "string",
+            pattern: "^[A-Za-z0-9_.:*?-]{1,256}$",
+          }),
+        ],
+        responses: {
+          200: {
+            description: "the metrics",
+            content: {
+              "text/plain; version=0.0.4": {
+                schema: { type: "string" },
+                examples: {
+                  scrape: {
+                    value:
+                      "# HELP presque_jobs_pushed_total Jobs stored by pushes (and by PUT /q, which stores a failed job again)\n" +
+                      "# TYPE presque_jobs_pushed_total counter\n" +
+                      'presque_jobs_pushed_total{queue="emails"} 42\n',
+                  },
+                },
+              },
+            },
+          },
+        },
+        errors: { 400: ["queue must be a queue-name glob (A-Z a-z 0-9 _ - . : * ?)", "queue is given more than once"], 503: [UNAVAILABLE] },
+      },
+    },
+
+    "/events/:queue": {
+      GET: {
+        operationId: "jobEvents",
+        summary: "A queue's job events (server-sent events)",
+        description:
+          'First `subscribed` (data {"queue": ...}) once the server listens: anything after it is heard. Then, as they happen: ' +
+          "`pushed` (attempt 0), `delivered`, `acked`, `removed` (a waiting job cancelled), `failed` (reason error or " +
+          'lease_expired) and `dead`, each with data {"id", "attempt"[, "reason"]} (the JobEvent schema): no payloads, no ' +
+          "error texts. A watcher that does not read (more than 256 KiB waiting in its socket) is not written to, and gets " +
+          '`missed` (data {"missed": N}) once it drains. A comment `: keep-alive` every 15 s. Delivery is at most once ' +
+          "(Redis pub/sub): nothing replays what happened before the watcher connected or while presque reconnects to Redis.",
+        tags: ["metrics"],
+        parameters: [param("queue")],
+        responses: {
+          200: {
+            description: "the stream: it ends when the client goes away or the server closes",
+            headers: {
+              "Cache-Control": header("Cache-Control"),
+              "X-Accel-Buffering": header("X-Accel-Buffering"),
+            },
+            content: {
+              "text/event-stream": {
+                schema: { type: "string" },
+                examples: {
+                  stream: {
+                    value:
+                      'event: subscribed\ndata: {"queue":"emails"}\n\nevent: pushed\ndata: {"id":"41","attempt":0}\n\n' +
+                      'event: failed\ndata: {"id":"41","attempt":1,"reason":"error"}\n\n: keep-alive\n\n',
+                  },
+                },
+              },
+            },
+          },
+        },
+        errors: { 400: [QUEUE], 503: [UNAVAILABLE, "shutting down"] },
+      },
+    },
+
     "/events": {
       GET: {
         operationId: "events",
@@ -907,11 +985,7 @@ export function sections(l: Limits): Record<string, Section> {
             description: "the stream: it ends when the client goes away or the server closes",
             headers: {
               "Cache-Control": header("Cache-Control"),
-              "X-Accel-Buffering": {
-                description: "a proxy in front (nginx) is not to buffer the stream",
-                required: true,
-                schema: { const: "no" },
-              },
+              "X-Accel-Buffering": header("X-Accel-Buffering"),
             },
             content: {
               "text/event-stream": {
