@@ -11,6 +11,7 @@ import { registerDeadRoutes } from "./routes/dead.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
+import { registerStreamRoute } from "./stream/server.js";
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -46,6 +47,7 @@ export function createApp(ctx: Context): RequestListener {
   registerDeadRoutes(router, ctx);
   registerWorkerRoutes(router, ctx);
   registerDashboard(router, ctx);
+  registerStreamRoute(router);
   router.mount(app);
 
   const guard = ctx.guard;

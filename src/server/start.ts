@@ -10,6 +10,7 @@ import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "../store/layout.js";
 import { LongPoll } from "../store/longpoll.js";
+import { StreamServer, type StreamOptions } from "./stream/server.js";
 import { ProcessRegistry } from "../store/processes.js";
 import { createClient, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
@@ -32,6 +33,8 @@ export interface StartOptions {
   sweepEveryMs?: number;
   /** other script versions than this build's (tests of rolling deploys) */
   scripts?: ScriptBuild;
+  /** the streaming consumers' pings and shutdown wait (tests shorten them) */
+  stream?: StreamOptions;
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
@@ -65,6 +68,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   let sweeper: Sweeper | undefined;
   let longPoll: LongPoll | undefined;
   let server: Server | undefined;
+  let streams: StreamServer | undefined;
   let stopReloading = () => {};
   try {
     const layout = await checkLayout(redis, config.redis.prefix, log);
@@ -103,19 +107,21 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) },
       processes,
     };
-    server = await listen(config, createApp(context));
+    streams = new StreamServer(config, store, longPoll, guard, log, opts.stream);
+    server = await listen(config, createApp(context), streams);
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
-    const close = closer(server, longPoll, sweeper, registry, connections);
+    const close = closer(server, longPoll, streams, sweeper, registry, connections);
     return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
     sweeper?.stop();
     stopReloading();
     longPoll?.close();
+    await streams?.close();
     await registry?.stop().catch(() => {});
     server?.close();
     await Promise.allSettled(connections.map((c) => c.quit()));
@@ -123,8 +129,10 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   }
 }
 
-async function listen(config: Config, handle: ReturnType<typeof createApp>): Promise<Server> {
+async function listen(config: Config, handle: ReturnType<typeof createApp>, streams: StreamServer): Promise<Server> {
   const server = createServer(handle);
+  // GET /c/:queue: streaming consumers (src/server/stream)
+  server.on("upgrade", (req, socket, head) => streams.upgrade(req, socket, head));
   // a client that asks before sending a large body is told no before it sends it
   server.on("checkContinue", (req, res) => {
     if (Number(req.headers["content-length"]) > config.server.max_body) {
@@ -147,18 +155,28 @@ async function listen(config: Config, handle: ReturnType<typeof createApp>): Pro
 
 /** Stops accepting connections, lets requests in flight finish (long polls answer at once), and
  *  closes Redis; the same promise for every caller. */
-function closer(server: Server, longPoll: LongPoll, sweeper: Sweeper, registry: ProcessRegistry, connections: RedisClient[]) {
+function closer(
+  server: Server,
+  longPoll: LongPoll,
+  streams: StreamServer,
+  sweeper: Sweeper,
+  registry: ProcessRegistry,
+  connections: RedisClient[],
+) {
   let closing: Promise<void> | undefined;
   return () =>
     (closing ??= (async () => {
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      // streaming consumers get no more jobs, may ack what they hold for a while, and are closed
+      // with 1001 once the rest is handed back (before Redis closes)
+      const streamed = streams.close();
       longPoll.close(); // long polls answer now instead of holding shutdown up
       // keep-alive connections become idle as their last answers go out: close them as they do
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
-      await drained;
+      await Promise.all([drained, streamed]);
       clearInterval(reaper);
       clearTimeout(forced);
       await registry.stop().catch(() => {});

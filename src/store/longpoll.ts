@@ -35,6 +35,8 @@ interface Channel {
   /** bumped by every notification, so that a waiter whose pop raced with one tries again */
   generation: number;
   sleepers: Array<() => void>;
+  /** consumers that pop by themselves (see watch): told of every notification and re-check */
+  watchers?: Set<() => void>;
   subscribed: Promise<unknown>;
   recheck: NodeJS.Timeout;
 }
@@ -42,6 +44,12 @@ interface Channel {
 /** How often a queue's oldest sleeper pops again without a message: one pop per queue with
  *  sleepers per process, whatever the number of waiters. */
 export const RECHECK_MS = 1000;
+
+/** A watch on a queue (LongPoll.watch): `dueAt` sweeps the queue then (a pop's nextWakeMs). */
+export interface QueueWatch {
+  dueAt(atMs: number): void;
+  close(): void;
+}
 
 const NOTHING: PopResult = { jobs: [], lease: 0, nextWakeMs: null };
 
@@ -71,6 +79,24 @@ export class LongPoll {
   take(want: TakeRequest, signal?: AbortSignal): Promise<PopResult> {
     if (want.wait <= 0 || this.closing) return this.pop(want);
     return this.wait(want, signal);
+  }
+
+  /** For a consumer that pops by itself (the streaming dispatcher, src/server/stream): `wake` is
+   *  called whenever the queue may have ready jobs (a notification, "stopped", the RECHECK_MS
+   *  re-check), on the same one subscription per queue as the sleepers. Nothing is popped here. */
+  async watch(queue: string, wake: () => void): Promise<QueueWatch> {
+    const channel = await this.join(queue);
+    (channel.watchers ??= new Set()).add(wake);
+    let open = true;
+    return {
+      dueAt: (atMs) => open && this.sweepAt(queue, atMs),
+      close: () => {
+        if (!open) return;
+        open = false;
+        channel.watchers!.delete(wake);
+        this.leave(channel);
+      },
+    };
   }
 
   /** Lets every waiter go (they answer with no job) and refuses new sleeps. */
@@ -168,7 +194,9 @@ export class LongPoll {
   /** Wakes a queue's oldest sleeper without a message (see RECHECK_MS): it pops, and sleeps again
    *  at the back of the line when there was nothing. Not a notification: the generation stays. */
   private recheck(name: string): void {
-    this.channels.get(name)?.sleepers[0]?.();
+    const channel = this.channels.get(name);
+    channel?.sleepers[0]?.();
+    if (channel?.watchers) for (const wake of channel.watchers) wake();
   }
 
   private notified(name: string, message: string): void {
@@ -182,6 +210,7 @@ export class LongPoll {
     channel.generation++;
     // a sleeper whose consumer left was already taken off the list by its abort
     for (const wake of channel.sleepers.slice(0, jobs)) wake();
+    if (channel.watchers) for (const wake of channel.watchers) wake();
   }
 
   /** Sweeps one queue at `atMs` (the earliest asked for wins), so that its waiters are woken on
