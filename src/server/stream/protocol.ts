@@ -60,11 +60,12 @@ export type ClientMessage =
   | { type: "ack"; ref?: Ref; jobs: JobEntry[] }
   | { type: "fail"; ref?: Ref; jobs: FailEntry[] }
   | { type: "extend"; ref?: Ref; jobs: ExtendEntry[] }
+  | { type: "cancel"; ref?: Ref }
   | { type: "events"; ref?: Ref };
 
 export type Ref = string | number;
 export type MessageType = ClientMessage["type"];
-const TYPES: readonly MessageType[] = ["credit", "subscribe", "ack", "fail", "extend", "events"];
+const TYPES: readonly MessageType[] = ["credit", "subscribe", "ack", "fail", "extend", "cancel", "events"];
 
 export interface Limits {
   maxBatch: number;
@@ -130,6 +131,7 @@ function fields(type: MessageType, v: unknown, limits: Limits): ClientMessage {
       }
       return { type, queues: v as string[] };
     case "events":
+    case "cancel":
       return { type };
     default:
       return { type, jobs: entries(type, v, limits) } as ClientMessage;

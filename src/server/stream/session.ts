@@ -209,6 +209,14 @@ export class Session {
         return undefined;
       case "subscribe":
         return Promise.all(m.queues.map((q) => this.subscribeTo(q)));
+      case "cancel": {
+        // no more jobs for this socket until it gives credit again; answered once a pop in flight
+        // for it has delivered, so that no job follows the answer
+        const dropped = this.credit - this.reserved;
+        this.credit = this.reserved;
+        for (let i = 0; i < 1000 && this.reserved > 0; i++) await new Promise((r) => setTimeout(r, 5));
+        return { credit_dropped: Math.max(0, dropped) };
+      }
       case "events":
         throw new HttpError(501, "not yet supported: job events are not served on this socket yet");
       case "ack":
