@@ -11,14 +11,27 @@ const h = await harness(t);
 const c = new Client(h.url);
 t.teardown(() => c.close());
 
+/** A python3 that has the websockets package (Debian's python3-websockets), if any. */
+const streamingPython = ["python3", "/usr/bin/python3"].find((python) => {
+  try {
+    execFileSync(python, ["-c", "import websockets"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+});
+
 const EXAMPLES: [string, string[], number][] = [
   ["python", ["python3", "examples/python/worker.py"], 300],
+  ["python-stream", [streamingPython ?? "python3", "examples/python/stream_worker.py"], 300],
   ["shell", ["sh", "examples/shell/worker.sh"], 200],
   ["node", [process.execPath, "--import", "tsx", "examples/node/worker.ts"], 300],
+  ["node-stream", [process.execPath, "examples/node/stream_worker.mjs"], 300],
 ];
 
 for (const [name, command, count] of EXAMPLES) {
-  t.test(`examples/${name}: ${count} jobs`, async (t) => {
+  const skip = name === "python-stream" && !streamingPython && "no python3 with websockets (apt-get install python3-websockets)";
+  t.test(`examples/${name}: ${count} jobs`, { skip }, async (t) => {
     const q = queueName(name);
     const ids = await c.pushBatch(
       q,
