@@ -14,6 +14,7 @@ import * as bull from "./bullmq.js";
 import { cannon, loops, Samples, send, sleep, type CannonSpec, type Load } from "./load.js";
 import { killAll, ROOT, startBaseline, startPresque, startRedis, type Child } from "./procs.js";
 import { batchBody, closeFill, figures, fill, JOB, JSON_HEADERS, PAYLOAD_BYTES, payload, type Figures } from "./queue.js";
+import { streamScenarios } from "./stream.js";
 import { fromRounds, ratio, Report, type Scenario } from "./report.js";
 import { commandCounts, commandUse, probe, socketCounts, usedMemory } from "./redisstats.js";
 import { cpuMeter } from "./cpu.js";
@@ -227,7 +228,7 @@ async function startServers(redisUrl: string): Promise<Servers> {
   const hello = section("hello") ? await startBaseline("hello", "hello.ts") : undefined;
   const naive = section("naive") ? await startBaseline("naive", "naive.ts", [redisUrl, NAIVE_LIST]) : undefined;
   const presque =
-    section("presque") || section("memory") || section("scale") || section("client") || wanted("bullmq.worker")
+    section("presque") || section("stream") || section("memory") || section("scale") || section("client") || wanted("bullmq.worker")
       ? await startPresque(redisUrl, {
           dir: flags.presque && resolve(flags.presque),
           profileDir: flags.profile,
@@ -769,6 +770,8 @@ async function main(): Promise<void> {
         await clients(servers.presque, { host: redisServer.host, port: redisServer.port });
         await redis.flushall();
         await scale(servers.presque, redis, redisServer.url);
+        const streamed = { rounds: ROUNDS, duration: DURATION, redisPid };
+        if (section("stream")) for (const s of await streamScenarios(servers.presque, redis, redisServer, streamed)) report.add(s);
       }
     } finally {
       await Promise.all([servers.hello?.stop(), servers.naive?.stop(), servers.presque?.stop()]);
