@@ -31,6 +31,8 @@ export interface StreamBenchOptions {
   /** seconds of each fan-in run (after a warm-up of half as much) */
   duration: number;
   redisPid: number;
+  /** some of drains, fanin, python, idle (alone: `node --import tsx bench/stream.ts fanin idle`) */
+  parts?: string[];
 }
 
 type Package = typeof import("../src/index.js");
@@ -45,13 +47,14 @@ export async function streamScenarios(
 ): Promise<Scenario[]> {
   const out: Scenario[] = [];
   const meter = () => cpuMeter(presque.proc.pid, opts.redisPid);
-  out.push(...(await drains(presque, connection, opts.rounds, meter, opts.redisPid)));
+  const part = (name: string) => !opts.parts || opts.parts.includes(name);
+  if (part("drains")) out.push(...(await drains(presque, connection, opts.rounds, meter, opts.redisPid)));
   await redis.flushall();
-  out.push(...(await fanIns(presque, opts.duration, meter)));
+  if (part("fanin")) out.push(...(await fanIns(presque, opts.duration, meter)));
   await redis.flushall();
-  out.push(...(await pythons(presque)));
+  if (part("python")) out.push(...(await pythons(presque)));
   await redis.flushall();
-  out.push(await idle(presque, redis, meter));
+  if (part("idle")) out.push(await idle(presque, redis, meter));
   return out;
 }
 
@@ -325,7 +328,7 @@ async function main(): Promise<void> {
       presque,
       redis,
       { host: redisServer.host, port: redisServer.port },
-      { rounds: 3, duration: 6, redisPid },
+      { rounds: 3, duration: 6, redisPid, parts: process.argv.length > 2 ? process.argv.slice(2) : undefined },
     );
     for (const s of scenarios) {
       const rate = s.jobsPerSec ? `${s.jobsPerSec.toFixed(0)} jobs/s` : "";

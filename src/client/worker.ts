@@ -48,6 +48,10 @@ export interface WorkerOptions<T = unknown> {
    *  (an older one answers the upgrade 404: long polls then), "poll" with lease 0 (streamed jobs
    *  are always leased). "stream" given outright fails start() if the server refuses it. */
   transport?: "stream" | "poll";
+  /** stream transport: jobs taken beyond the free slots, to start as slots free up, so that the
+   *  next ones are on their way while these run (default: concurrency). Their leases run while
+   *  they wait: with slow handlers, less (0: only as many as there are free slots). */
+  prefetch?: number;
 }
 
 export interface WorkerCounts {
@@ -118,6 +122,9 @@ export class Worker<T = unknown> extends EventEmitter {
   /** slots (and budget) offered to the stream as credit, whose jobs have not arrived */
   private granted = 0;
   private granting = false;
+  /** streamed jobs waiting for a free slot (see prefetch) */
+  private waiting: Job<T>[] = [];
+  private readonly prefetch: number;
   /** how jobs arrive, once started */
   transport?: "stream" | "poll";
   private readonly onSignal = (signal: NodeJS.Signals) => {
@@ -140,6 +147,7 @@ export class Worker<T = unknown> extends EventEmitter {
     this.handler = opts.handler;
     this.free = this.concurrency;
     this.budget = opts.maxJobs ?? Infinity;
+    this.prefetch = opts.prefetch ?? this.concurrency;
     this.id = `${hostname()}:${process.pid}:${opts.name ?? "worker"}`;
     this.client = new Client({ retries: 3, ...opts.client, url: opts.url, workerId: this.id });
   }
@@ -194,9 +202,10 @@ export class Worker<T = unknown> extends EventEmitter {
     setImmediate(() => {
       this.granting = false;
       if (!this.stream?.open || this.stopping) return;
-      const n = Math.min(this.free, this.budget, MAX_CREDIT - this.granted);
+      // what the worker may hold: its slots and the prefetch, less what it holds or was promised
+      const held = this.concurrency - this.free + this.waiting.length + this.granted;
+      const n = Math.min(this.concurrency + this.prefetch - held, this.budget, MAX_CREDIT - this.granted);
       if (n <= 0) return;
-      this.free -= n;
       this.budget -= n;
       this.granted += n;
       this.stream.credit(n);
@@ -207,7 +216,15 @@ export class Worker<T = unknown> extends EventEmitter {
     this.granted -= jobs.length;
     // arrived after stop() began: handed back at once, not run
     if (this.stopping) return void this.release(jobs as Job<unknown>[]);
-    for (const job of jobs) this.run(job);
+    this.waiting.push(...jobs);
+    this.startWaiting();
+  }
+
+  private startWaiting(): void {
+    while (this.free > 0 && this.waiting.length > 0 && !this.stopping) {
+      this.free--;
+      this.run(this.waiting.shift()!);
+    }
   }
 
   /** The socket closed under the worker: presque handed back every job it held, so the handlers
@@ -215,9 +232,10 @@ export class Worker<T = unknown> extends EventEmitter {
    *  the server no longer offers streams). */
   private streamClosed(stream: JobStream): void {
     if (this.stream === stream) this.stream = undefined;
-    this.free += this.granted;
-    this.budget += this.granted;
+    // presque hands back what the socket held: the credit and the jobs not yet started go with it
+    this.budget += this.granted + this.waiting.length;
     this.granted = 0;
+    this.waiting = [];
     if (this.stopping) return;
     for (const r of [...this.running]) this.giveUp(r, "lease lost: the stream to presque closed");
     this.loops.push(this.reconnect());
@@ -254,13 +272,14 @@ export class Worker<T = unknown> extends EventEmitter {
       const cancelled = this.stream?.cancel().catch(() => {});
       await Promise.race([Promise.all([polled, cancelled]), sleep(Math.min(STOP_POLL_GRACE_MS, timeoutMs))]);
       this.polls.abort(new Error("worker stopping"));
+      const unstarted = this.waiting.splice(0);
       await this.drain(timeoutMs);
       const left = [...this.running];
       for (const r of left) this.giveUp(r, "worker stopped before the job finished");
       await Promise.allSettled(this.loops);
       // acknowledgements that failed to go out are queued again: send until none are left
       for (let i = 0; i < 50 && (this.acks.size || this.fails.size || this.flushing.size); i++) await this.flushAll();
-      await this.handBack(left.map((r) => r.job as Job<T>));
+      await this.handBack([...unstarted, ...left.map((r) => r.job as Job<T>)]);
       // whatever reached the socket after this is handed back by presque when it closes
       this.stream?.close();
       if (this.opts.register !== false) await Promise.allSettled(this.queues.map((q) => this.client.unregister(q)));
@@ -348,7 +367,10 @@ export class Worker<T = unknown> extends EventEmitter {
     if (n <= 0) return;
     this.free += n;
     for (const wake of this.slotWaiters.splice(0)) wake();
-    if (this.stream) this.grant();
+    if (this.stream) {
+      this.startWaiting();
+      this.grant();
+    }
   }
 
   // --- running
@@ -359,7 +381,8 @@ export class Worker<T = unknown> extends EventEmitter {
     const r: Running = {
       job: job as Job<unknown>,
       deadline: (job.leaseExpiresAt ?? 0) * 1000,
-      extendAt: Date.now() + (this.lease * 1000) / 2,
+      // a job that waited (prefetched) has less of its lease left: extended half a lease before its end
+      extendAt: Math.min(Date.now() + (this.lease * 1000) / 2, (job.leaseExpiresAt ?? Infinity) * 1000 - (this.lease * 1000) / 2),
       settled: false,
     };
     this.running.add(r);
@@ -411,7 +434,8 @@ export class Worker<T = unknown> extends EventEmitter {
 
   /** maxJobs taken and all of them finished: nothing is left to do. */
   private stopIfAllDone(): void {
-    if (this.budget === 0 && this.free === this.concurrency && !this.stopping) void this.stop();
+    const streamed = this.granted + this.waiting.length;
+    if (this.budget === 0 && this.free === this.concurrency && streamed === 0 && !this.stopping) void this.stop();
   }
 
   private settle(r: Running): void {

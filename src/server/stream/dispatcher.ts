@@ -22,6 +22,10 @@ class Group {
   private dirty = false;
   private pausedUntil = 0;
   private pauseTimer?: NodeJS.Timeout;
+  /** jobs may be ready: false after a pop came back empty, true again on a wake-up. Credit alone
+   *  pops only while it is true, so consumers acking and asking for more on an empty queue cost
+   *  Redis nothing; a wake-up lost in pub/sub is made up by the once-a-second re-check */
+  private hint = true;
   closed = false;
 
   constructor(
@@ -33,7 +37,7 @@ class Group {
   /** Subscribes to the queue's wake-ups before the first pop, so no push in between goes unheard. */
   async open(): Promise<void> {
     this.watching ??= this.owner.longPoll
-      .watch(this.queue, () => this.kick())
+      .watch(this.queue, () => this.wake())
       .then((watch) => {
         if (this.closed) watch.close();
         else this.watch = watch;
@@ -47,7 +51,13 @@ class Group {
     this.watch?.close();
   }
 
+  wake(): void {
+    this.hint = true;
+    this.kick();
+  }
+
   kick(): void {
+    if (!this.hint) return;
     if (this.popping) {
       this.dirty = true;
       return;
@@ -74,7 +84,10 @@ class Group {
       this.distribute(result, plan);
       if (result.jobs.length === 0) {
         if (result.nextWakeMs !== null) this.watch?.dueAt(result.nextWakeMs);
-        if (!this.dirty) return;
+        if (!this.dirty) {
+          this.hint = false;
+          return;
+        }
       }
     }
   }
@@ -154,7 +167,7 @@ class Group {
     else if (status !== 404) this.owner.log.debug({ err: (err as Error).message, queue: this.queue }, "stream pop refused");
     this.pausedUntil = Date.now() + PAUSE_MS;
     clearTimeout(this.pauseTimer);
-    this.pauseTimer = setTimeout(() => this.kick(), PAUSE_MS + 5);
+    this.pauseTimer = setTimeout(() => this.wake(), PAUSE_MS + 5);
     this.pauseTimer.unref();
   }
 }
