@@ -20,7 +20,7 @@ import { fromRounds, median, type Scenario } from "./report.js";
 const DRAIN_JOBS = 50_000;
 const WARMUP_DRAINS = 2;
 const CONSUMERS = 200;
-const PYTHON_JOBS = 5_000;
+const PYTHON_JOBS = 20_000;
 const IDLE_SOCKETS = 1000;
 const IDLE_QUEUES = 100;
 
