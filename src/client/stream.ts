@@ -58,8 +58,8 @@ export class JobStream {
             // not presque's JSON: the status says enough
           }
           reject(new StreamRefused(res.statusCode ?? 0, error, "GET", path));
+          ws.terminate();
         });
-        ws.terminate();
       });
       ws.once("error", (err: Error & { code?: string }) => reject(new ConnectionError(err.message, url, err.code ?? "ECONNREFUSED")));
       ws.once("close", () => reject(new ConnectionError("the stream closed before it opened", url, "ECONNRESET")));
