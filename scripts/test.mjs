@@ -19,6 +19,7 @@ const CLUSTER_PASS = [
   "test/priority.test.ts",
   "test/properties.test.ts",
   "test/queues.test.ts",
+  "test/stream.test.ts",
   "test/workers.test.ts",
 ];
 
