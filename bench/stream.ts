@@ -48,6 +48,7 @@ export async function streamScenarios(
   const out: Scenario[] = [];
   const meter = () => cpuMeter(presque.proc.pid, opts.redisPid);
   const part = (name: string) => !opts.parts || opts.parts.includes(name);
+  await redis.flushall(); // what earlier scenarios left (the scale section's idle queues) out of these figures
   if (part("drains")) out.push(...(await drains(presque, connection, opts.rounds, meter, opts.redisPid)));
   await redis.flushall();
   if (part("fanin")) out.push(...(await fanIns(presque, opts.duration, meter)));
