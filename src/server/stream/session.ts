@@ -188,7 +188,9 @@ export class Session {
       if (err instanceof ProtocolError) return this.close(err.code, err.message);
       if (err instanceof BadMessage)
         return this.send({ for: err.type, ...(err.ref !== undefined && { ref: err.ref }), status: 400, error: err.message });
-      throw err;
+      // not the client's doing: this socket closes, the process serves on
+      this.host.log.error({ err }, "stream message not understood");
+      return this.close(1011, "internal error");
     }
     this.handle(message).then(
       (answer) => answer !== undefined && this.send({ ...(message.ref !== undefined && { ref: message.ref }), [message.type]: answer }),
