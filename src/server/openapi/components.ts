@@ -198,6 +198,7 @@ export const headers: Record<string, Json> = {
     required: true,
     schema: { const: PAGE_SECURITY["referrer-policy"] },
   },
+  Upgrade: { description: "the protocol the path speaks", required: true, schema: { const: "websocket" } },
   "X-Accel-Buffering": {
     description: "a proxy in front (nginx) is not to buffer the stream",
     required: true,

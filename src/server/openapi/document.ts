@@ -16,13 +16,19 @@ const MEANING: Record<number, string> = {
   409: "a lease conflict: the attempt is not the job's latest, or the job is not leased",
   413: "too large: the body is over server.max_body, or a job over the queue's max_payload",
   422: "an Idempotency-Key used again for another request",
+  426: "this path is a WebSocket: the request needs Upgrade: websocket",
   429: "too many: the queue is full (max_length), or the token is over its rate",
   503: "Redis cannot serve now: nothing was done, unless the message says the job may have been stored",
   500: "a fault of presque's (a bug, or a key in Redis that presque did not write): logged with its stack; it should not happen",
 };
 
 /** Headers an error status always carries. */
-const ERROR_HEADERS: Record<number, string[]> = { 401: ["WWW-Authenticate"], 429: ["Retry-After"], 503: ["Retry-After"] };
+const ERROR_HEADERS: Record<number, string[]> = {
+  401: ["WWW-Authenticate"],
+  426: ["Upgrade"],
+  429: ["Retry-After"],
+  503: ["Retry-After"],
+};
 
 /** What every route that needs a token may answer besides its own errors: the guard's refusals
  *  (src/server/auth/guard.ts: no token, a role or queue it may not use, its rate, the rate check

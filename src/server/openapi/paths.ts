@@ -12,11 +12,13 @@ import { DEAD_STEP } from "../routes/dead.js";
 import { LIMIT_RANGES } from "../routes/queues.js";
 import { SEARCH_BUDGET } from "../routes/search.js";
 import { MAX_EVERY, MIN_EVERY } from "../../store/schedules.js";
+import { DEFAULT_STREAM_LEASE } from "../stream/server.js";
+import { MAX_MESSAGE_BYTES, MAX_QUEUES } from "../stream/protocol.js";
 import type { Method } from "../router.js";
 import { header, json, object, param, query, schema, type Json, type Limits } from "./components.js";
 
 /** The errors a route gives itself, each status with the messages it can carry (as examples). */
-export type Errors = Partial<Record<400 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503, string[]>>;
+export type Errors = Partial<Record<400 | 403 | 404 | 409 | 413 | 422 | 426 | 429 | 500 | 503, string[]>>;
 
 export interface Operation {
   operationId: string;
@@ -543,6 +545,63 @@ export function sections(l: Limits): Record<string, Section> {
           503: [UNAVAILABLE, ...WAITERS[503]],
         },
         errorHeaders: rateLimited,
+      },
+    },
+
+    "/c/:queue": {
+      GET: {
+        operationId: "stream",
+        summary: "A streaming consumer: jobs pushed over a WebSocket (Upgrade: websocket)",
+        description:
+          "With `Upgrade: websocket` the request becomes a WebSocket (101) on which the consumer gives credit and presque " +
+          "pushes jobs as they become ready, each leased, never more than the credit; acks, failures and extensions go over " +
+          "the same socket and are answered job by job as the batch routes answer them, and the jobs a socket holds are handed " +
+          `back (failed with retry_in 0) when it closes. Every frame is one JSON object, at most ${MAX_MESSAGE_BYTES} bytes; ` +
+          "the messages and close codes are in docs/streaming.md. The upgrade is checked first, and a refusal is a plain HTTP " +
+          'answer with its {"error": ...} (the token needs the consumer role on every queue named). A GET without the ' +
+          "upgrade is 426.",
+        tags: ["jobs"],
+        parameters: [
+          param("queue"),
+          query("queues", `more queues, comma-separated (at most ${MAX_QUEUES} per socket in all)`, {
+            type: "string",
+            pattern: "^[A-Za-z0-9_.:,-]*$",
+          }),
+          query(
+            "lease",
+            "seconds each job sent is leased for, whatever the queue's lease setting (streamed jobs are always leased: 0 is refused)",
+            { type: "number", exclusiveMinimum: 0, maximum: l.jobs.max_lease, default: DEFAULT_STREAM_LEASE },
+          ),
+          param("wait"),
+          param("workerId"),
+          param("workerIdQuery"),
+          {
+            name: "Upgrade",
+            in: "header",
+            description: "websocket, with the other headers of a WebSocket handshake (RFC 6455)",
+            schema: { const: "websocket" },
+          },
+        ],
+        responses: {
+          101: {
+            description:
+              'the WebSocket is open; the server\'s first message is {"hello": {"queues": [...], "lease": 30, "worker_id": "..."}}',
+          },
+        },
+        errors: {
+          400: [
+            QUEUE,
+            "queues is given more than once",
+            `at most ${MAX_QUEUES} queues per socket`,
+            seconds("lease", l.jobs.max_lease),
+            `lease must be more than 0 (at most ${l.jobs.max_lease}): streamed jobs are leased`,
+            "lease is given more than once",
+            seconds("wait", l.server.max_wait),
+            "worker_id is longer than 256 characters",
+          ],
+          426: ["GET /c/:queue is a WebSocket (Upgrade: websocket): see docs/streaming.md"],
+          503: ["the server is shutting down"],
+        },
       },
     },
 
