@@ -163,8 +163,6 @@ t.test("fail and extend answered per job; jobs never sent to the socket get the 
   t.equal(y, j2.id);
   const bad = await s.ask({ ack: [{ id: "x" }] });
   t.match(bad, { for: "ack", status: 400, error: /ack\[0\]\.id must be a job id/ }, "bad fields: answered, the socket stays open");
-  const events = await s.ask({ events: true });
-  t.match(events, { for: "events", status: 501, error: /not yet supported/ });
   t.equal(s.ws.readyState, WebSocket.OPEN);
 });
 
@@ -227,4 +225,28 @@ t.test("upgrade refusals are plain HTTP answers", async (t) => {
   const plain = await h.http("GET", `/c/${queueName()}`);
   t.equal(plain.status, 426, "a plain GET is told to upgrade");
   t.match(plain.json, { error: /WebSocket/ });
+});
+
+t.test('{"events":true}: the socket also carries its queues\' job events, as GET /events/:queue sends them', async (t) => {
+  const q = queueName();
+  const s = await consumer(`/c/${q}`);
+  const answer = await s.ask({ events: true });
+  t.same(answer.events, { queues: [q] }, "answered with the queues it listens to");
+  const id = await c.push(q, { n: 1 });
+  s.send({ credit: 1 });
+  const [job] = await s.waitJobs(1);
+  await s.ask({ ack: [{ id: job.id, attempt: job.attempt }] });
+  const seen = () => s.messages.flatMap((m) => (Array.isArray(m.events) ? m.events : []));
+  await until("pushed, delivered and acked events", () => seen().filter((e: { id: string }) => e.id === id).length >= 3);
+  t.same(
+    seen()
+      .filter((e: { id: string }) => e.id === id)
+      .map((e: { type: string; queue: string }) => [e.type, e.queue]),
+    [
+      ["pushed", q],
+      ["delivered", q],
+      ["acked", q],
+    ],
+    "in order, each naming its queue",
+  );
 });

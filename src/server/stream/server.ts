@@ -17,6 +17,7 @@ import type { Store } from "../../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { CLOSE, MAX_MESSAGE_BYTES, MAX_QUEUES } from "./protocol.js";
 import { Session, type SessionHost } from "./session.js";
+import type { JobEvents } from "../../store/events.js";
 
 /** A socket's lease when ?lease= is not given: every streamed job is leased, whatever the queue's
  *  default (a lease of 0 would delete jobs as they are sent, and a disconnect would lose them). */
@@ -45,6 +46,7 @@ export class StreamServer {
     private readonly guard: Guard | undefined,
     private readonly log: Logger,
     private readonly opts: StreamOptions = {},
+    jobEvents?: JobEvents,
   ) {
     const handBack = (queue: string, jobs: Array<{ id: string; attempt: number }>, worker: string, why: string) =>
       this.handBack(queue, jobs, worker, why);
@@ -57,6 +59,7 @@ export class StreamServer {
       unsubscribe: (session, queue) => this.dispatcher.remove(session, queue),
       ready: (session) => this.dispatcher.ready(session),
       handBack,
+      jobEvents,
     };
     // one timer for every socket, however many
     this.pinger = setInterval(() => this.ping(), opts.pingMs ?? 15_000);

@@ -8,6 +8,7 @@ import { mayConsume } from "../auth/guard.js";
 import type { Token } from "../auth/tokens.js";
 import { classify, HttpError } from "../../shared/errors.js";
 import { isQueueName } from "../../store/keys.js";
+import type { JobEvent, JobEvents } from "../../store/events.js";
 import type { PoppedJob, Store } from "../../store/store.js";
 import {
   BadMessage,
@@ -41,6 +42,8 @@ export interface SessionHost {
   /** the session may take jobs again (credit, or its writes drained) */
   ready(session: Session): void;
   handBack(queue: string, jobs: Array<{ id: string; attempt: number }>, worker: string, why: string): Promise<void>;
+  /** the queues' job events (src/store/events.ts), for a socket that asks for them */
+  jobEvents?: JobEvents;
 }
 
 interface Held {
@@ -70,6 +73,10 @@ export class Session {
   private closed = false;
   /** no more jobs (shutdown) */
   draining = false;
+  /** after {"events":true}: the function that stops each of its queues' event listeners */
+  private events?: Map<string, () => void>;
+  /** events not sent while the socket had more than MAX_UNFLUSHED_BYTES waiting: told once it drains */
+  private missedEvents = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -110,6 +117,25 @@ export class Session {
     if (this.queues.has(queue) || this.closed) return;
     this.queues.add(queue);
     await this.host.subscribe(this, queue);
+    if (this.events) await this.listen(queue);
+  }
+
+  /** Job events of a queue as `{"events":[...]}` frames, as GET /events/:queue sends them: a socket
+   *  that does not read is not written to, and is told how many it missed once it reads again. */
+  private async listen(queue: string): Promise<void> {
+    if (!this.events || this.events.has(queue) || !this.host.jobEvents) return;
+    this.events.set(queue, () => {});
+    const stop = await this.host.jobEvents.subscribe(queue, (events: JobEvent[]) => {
+      if (this.ws.bufferedAmount > MAX_UNFLUSHED_BYTES) {
+        this.missedEvents += events.length;
+        return;
+      }
+      if (this.missedEvents > 0) this.send({ missed: { events: this.missedEvents } });
+      this.missedEvents = 0;
+      this.send({ events: events.map((e) => ({ queue, ...e })) });
+    });
+    if (this.closed) return stop();
+    this.events.set(queue, stop);
   }
 
   /** Sends popped jobs, `reserved` of this socket's credit having been set aside for them. A send
@@ -170,6 +196,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const queue of this.queues) this.host.unsubscribe(this, queue);
+    for (const stop of this.events?.values() ?? []) stop();
     void this.handBackAll("the consumer went away with the job in hand");
   }
 
@@ -219,8 +246,12 @@ export class Session {
         for (let i = 0; i < 1000 && this.reserved > 0; i++) await new Promise((r) => setTimeout(r, 5));
         return { credit_dropped: Math.max(0, dropped) };
       }
-      case "events":
-        throw new HttpError(501, "not yet supported: job events are not served on this socket yet");
+      case "events": {
+        if (!this.host.jobEvents) throw new HttpError(501, "job events are not served by this server");
+        this.events ??= new Map();
+        await Promise.all([...this.queues].map((q) => this.listen(q)));
+        return { queues: [...this.queues] };
+      }
       case "ack":
         return this.perQueue(m.jobs, async (queue, jobs) => {
           const outcomes = await store.removeMany(queue, jobs, this.worker);
