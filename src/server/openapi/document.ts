@@ -55,13 +55,16 @@ const changesState = (path: string, method: string) => method !== "GET" || /^\/q
 
 function errorResponse(status: number, messages: string[], optional: Record<string, Json> = {}): Json {
   const names = new Map<string, string>();
+  const used = new Set<string>();
   for (const message of messages) {
     const name =
       message
         .replace(/[^A-Za-z0-9]+/g, "_")
         .replace(/^_|_$/g, "")
         .slice(0, 60) || "error";
-    if (!names.has(message)) names.set(message, names.has(name) ? `${name}_${names.size}` : name);
+    // two messages that begin alike (cut at 60 characters) each keep an example of their own
+    if (!names.has(message)) names.set(message, used.has(name) ? `${name}_${names.size}` : name);
+    used.add(names.get(message)!);
   }
   const examples = Object.fromEntries([...names].map(([message, name]) => [name, { value: { error: message } }]));
   const extra: Array<[string, Json]> = (ERROR_HEADERS[status] ?? []).map((h) => [h, { $ref: `#/components/headers/${h}` }]);
