@@ -557,7 +557,9 @@ export function sections(l: Limits): Record<string, Section> {
           "pushes jobs as they become ready, each leased, never more than the credit; acks, failures and extensions go over " +
           "the same socket and are answered job by job as the batch routes answer them, and the jobs a socket holds are handed " +
           `back (failed with retry_in 0) when it closes. Every frame is one JSON object, at most ${MAX_MESSAGE_BYTES} bytes; ` +
-          "the messages and close codes are in docs/streaming.md. The upgrade is checked first, and a refusal is a plain HTTP " +
+          "the client sends credit, ack, fail, extend, subscribe, cancel and events (the job events of its queues on the " +
+          "socket), the server hello, jobs, the answers and the refusals of messages: the messages and close codes are in " +
+          "docs/streaming.md. The upgrade is checked first, and a refusal is a plain HTTP " +
           'answer with its {"error": ...} (the token needs the consumer role on every queue named). A GET without the ' +
           "upgrade is 426.",
         tags: ["jobs"],
