@@ -3,6 +3,7 @@
 // 401, 403 and a token's 429, comes from the one table of routes and roles.
 import { DEFAULTS } from "../config.js";
 import { ROUTE_ROLES, type Allowed } from "../auth/routes.js";
+import { TAKES_JOBS } from "../origin.js";
 import { PRESQUE_VERSION } from "../../store/processes.js";
 import { headers, json, parameters, schema, schemas, type Json, type Limits } from "./components.js";
 import { sections, type Errors, type Operation } from "./paths.js";
@@ -44,14 +45,14 @@ const GUARDED: Errors & { 401: string[]; 403: string[]; 500: string[] } = {
 
 /** src/server/origin.ts: checked on every request before anything else, tokens or not. The Host
  *  on every route; a foreign Origin or Sec-Fetch-Site on those that change state (every method but
- *  GET, and the GETs under /q/ and /qb/, which take jobs). */
+ *  GET, and the GETs that take jobs: under /q/ and /qb/, and the WebSocket of /c/). */
 const FOREIGN_HOST = "this server does not answer to that Host (server.allowed_hosts lists the names it answers to)";
 const FOREIGN_ORIGIN = [
   "a request that changes state may not come from another site (cross-site)",
   "a request that changes state may not come from another site (same-site)",
   "a request that changes state may not come from another origin",
 ];
-const changesState = (path: string, method: string) => method !== "GET" || /^\/qb?\//i.test(path);
+const changesState = (path: string, method: string) => method !== "GET" || TAKES_JOBS.test(path);
 
 function errorResponse(status: number, messages: string[], optional: Record<string, Json> = {}): Json {
   const names = new Map<string, string>();
@@ -116,7 +117,7 @@ Every error is a JSON body {"error": "..."}. A path asked with a method it does 
 (HEAD included: it is refused on every route, since a GET on /q takes a job); an unknown path is 404 {"error": "not found"}.
 A request with \`Expect: 100-continue\` and a Content-Length over server.max_body is 413 before its body is sent.
 Every request, to any path, is 403 when its Host is not one this server answers to (server.allowed_hosts), and a request that
-changes state (every method but GET, and the GETs under /q/ and /qb/, which take jobs) is 403 when it comes from another
+changes state (every method but GET, and the GETs that take jobs: under /q/, /qb/ and /c/) is 403 when it comes from another
 origin (Origin, Sec-Fetch-Site): a page on another site can change nothing here.
 With tokens configured every operation but those marked public needs \`Authorization: Bearer pq_<id>_<secret>\`, and its
 x-presque-roles names the roles that may call it.`;
