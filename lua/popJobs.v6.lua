@@ -4,6 +4,8 @@
      v6: the queue's limits (issue 20): at most `rate` jobs a second (a token bucket of `burst`
      on Redis's clock, kept in meta), at most `concurrency` leased at once (the leased set is the
      truth); and job deadlines: a job past its deadline is moved to the dead set, never handed out.
+     v6: counts what it hands out and the leases it takes back, keeps each lease's start for the
+     run-time histogram, and announces job events (lua/includes/metrics.lua).
      v5: the same answers and writes as v4, in a few calls per batch instead of a few per job (an
      HMGET of the payloads, one of the attributes, then one HSET and one ZADD, or two HDELs).
      v4: the byte cap. v3: announces on the notify channel by sharded pub/sub (SPUBLISH).
@@ -13,7 +15,7 @@
      the lease deadline is announced, so that a process with long polls on the queue wakes them
      when it runs out. (v2: runs while Redis is full, so that consumers can drain it; passes over
      the tombstones of cancelled jobs; announces lease deadlines.)
-  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead expiry schedx
+  KEYS meta wait prio delayed leased jobs attrs uniq wstats dead expiry schedx counters
   ARGV[1] now (ms)  ARGV[2] count  ARGV[3] worker id ('' = none)
   ARGV[4] lease seconds ('' = the queue's default, 0 = none)  ARGV[5] default max attempts
   ARGV[6] notify channel  ARGV[7] deadline (ms, Redis clock; '' = none): a pop that runs later than
@@ -26,6 +28,7 @@
           | error "STOPPED queue is closed" ]]
 --- @include "common"
 --- @include "limits"
+--- @include "metrics"
 local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if ARGV[7] ~= '' then
   local t = rcall('TIME')
@@ -35,17 +38,18 @@ local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts')
 if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') end
 
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
-local made = promote(k, now, settings[3], ARGV[5])
+local clock, ev = clockMs(), newEvents(k)
+local made = promoteCounted(k, now, settings[3], ARGV[5], clock, ev)
 local limits = rcall('HMGET', k.meta, 'rate', 'burst', 'bucket', 'bucket_at', 'concurrency')
 if limits[5] and lease > 0 then
   local free = tonumber(limits[5]) - rcall('ZCARD', k.leased)
-  if free <= 0 then return { 'busy', lease } end
+  if free <= 0 then publishEvents(ev); return { 'busy', lease } end
   wanted = math.min(wanted, free)
 end
 local level, bucketNow
 if limits[1] then
   wanted, level, bucketNow = bucketAllows(limits, wanted)
-  if wanted <= 0 then return { 'rate:' .. string.format('%.0f', tokenAt(limits, level, bucketNow)), lease } end
+  if wanted <= 0 then publishEvents(ev); return { 'rate:' .. string.format('%.0f', tokenAt(limits, level, bucketNow)), lease } end
 end
 local expiring = rcall('EXISTS', k.expiry) == 1
 
@@ -90,7 +94,11 @@ while #ids < wanted and not capped do
   end
 end
 if ghosts > 0 then rcall('HINCRBY', k.meta, 'ghosts', -ghosts) end
-if #expired > 0 then expireJobs(k, expired, now, true) end
+if #expired > 0 then
+  local died = expireJobs(k, expired, now, true)
+  tally(k, clock, 'dead', #died)
+  for _, id in ipairs(died) do event(ev, 'dead', id, 0) end
+end
 if limits[1] and #ids > 0 then
   rcall('HSET', k.meta, 'bucket', tostring(level - #ids), 'bucket_at', bucketNow)
 end
@@ -98,11 +106,12 @@ end
 local reply = { capped and 'more' or '', lease }
 if #ids == 0 then
   reply[1] = nextWakeAll(k)
+  publishEvents(ev)
   return reply
 end
 
 local raw = eachSlice('HMGET', k.attrs, ids, {})
-local firstAttempt = encodeAttrs({ attempts = 1 })
+local firstAttempt = withLeaseStart(encodeAttrs({ attempts = 1 }), clock)
 local deadline = now + lease * 1000
 -- lease: the attributes to write and the leased set's entries; none: what to delete
 local attrPairs, leasedPairs, gone, goneAttrs = {}, {}, {}, {}
@@ -118,7 +127,7 @@ for i, id in ipairs(ids) do
       a.attempts = (a.attempts or 0) + 1
       attempt = a.attempts
       attrPairs[#attrPairs + 1] = id
-      attrPairs[#attrPairs + 1] = encodeAttrs(a)
+      attrPairs[#attrPairs + 1] = withLeaseStart(encodeAttrs(a), clock)
     else
       goneAttrs[#goneAttrs + 1] = id
     end
@@ -135,6 +144,7 @@ for i, id in ipairs(ids) do
   reply[#reply + 1] = id
   reply[#reply + 1] = payloads[i]
   reply[#reply + 1] = attempt
+  event(ev, 'delivered', id, attempt)
 end
 if lease > 0 then
   eachPairSlice('HSET', k.attrs, attrPairs)
@@ -144,11 +154,15 @@ else
   if #goneAttrs > 0 then eachSlice('HDEL', k.attrs, goneAttrs) end
 end
 
+tally(k, clock, 'delivered', #ids)
 if lease == 0 then
   count(k, 'processed', worker, #ids)
+  tally(k, clock, 'acked', #ids, 'a')
+  for _, id in ipairs(ids) do event(ev, 'acked', id, 0) end
 else
   notifyShardDue(ARGV[6], deadline)
 end
 -- jobs promoted here beyond those taken are ready for other waiters
 if made > 0 and readyCount(k) > 0 then notifyShard(ARGV[6], made) end
+publishEvents(ev)
 return reply

@@ -3,6 +3,7 @@
      pop and the sweep move it to the dead set); the deadline is given, or the queue's expires_in
      after the job is due. The reply tells the deadline, for the caller's due index. And a queue
      remembers at most max_idempotency_keys live keys: a new key past it is refused.
+     v4: counts the jobs pushed, marks when, and announces them as job events (lua/includes/metrics.lua).
      v3: announces on the notify channel by sharded pub/sub (SPUBLISH), where v2 used PUBLISH.
      New in v2: the queue's max_length and max_payload, checked for all of a batch before any of it
      is written; and idempotent pushes. A push with an idempotency key stores its ids under the
@@ -11,7 +12,7 @@
      have since been taken; a repeat with another fingerprint is refused.
      A uniq key (single job only) is refused while a job holding it is still waiting.
      The first push since the queue was created or purged says so, for the caller to list the queue.
-  KEYS seq wait prio delayed jobs attrs uniq meta idem idemx expiry
+  KEYS seq wait prio delayed jobs attrs uniq meta idem idemx expiry counters marks
   ARGV[1] now (ms)  ARGV[2] due (ms, 0 = now)  ARGV[3] priority  ARGV[4] uniq key ('' = none)
   ARGV[5] max attempts ('' = queue default)  ARGV[6] notify channel
   ARGV[7] idempotency key ('' = none)  ARGV[8] request fingerprint
@@ -23,6 +24,7 @@
         | error "FULL ..." | error "TOOLARGE ..." | error "MISMATCH ..."
         | error "KEYSFULL <seconds until the oldest key expires> ..." ]]
 --- @include "common"
+--- @include "metrics"
 local now, due = tonumber(ARGV[1]), tonumber(ARGV[2])
 local uniq, idemKey = ARGV[4], ARGV[7]
 local FIRST = 14
@@ -89,6 +91,11 @@ for i = FIRST, #ARGV do
   if deadline then rcall('ZADD', k.expiry, deadline, id) end
 end
 if uniq ~= '' then rcall('HSET', k.uniq, uniq, reply[3]) end
+local clock, ev = clockMs(), newEvents(k)
+tally(k, clock, 'pushed', #reply - 2, 'p')
+markPush(k, clock, reply[3])
+for i = 3, #reply do event(ev, 'pushed', reply[i], 0) end
+publishEvents(ev)
 
 if idemKey ~= '' then
   local expires = now + tonumber(settings[3] or ARGV[11]) * 1000

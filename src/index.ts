@@ -18,6 +18,7 @@ export {
   type QueueFigures,
   type QueueSettings,
   type Stats,
+  type WaitOutcome,
   type WorkerInfo,
 } from "./client/client.js";
 export { Worker, type Handler, type JobContext, type WorkerCounts, type WorkerOptions } from "./client/worker.js";

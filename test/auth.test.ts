@@ -73,6 +73,7 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["GET", "/schedules/:q/s", ["monitor", "admin"]],
   ["PUT", "/schedules/:q/s", ["admin"]],
   ["DELETE", "/schedules/:q/s", ["admin"]],
+  ["GET", "/events/:q", ["producer", "consumer", "monitor"]],
   // no queue in the path
   ["GET", "/status/", ["monitor"]],
   ["GET", "/stats/", ["monitor"]],
@@ -83,6 +84,15 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["GET", "/schedules/", ["monitor", "admin"]],
 ];
 
+/** An event stream never ends: its status and headers are all a check reads, then it is dropped. */
+async function streamOpened(path: string, headers: Record<string, string> = {}) {
+  const done = new AbortController();
+  const res = await fetch(presque.url + path, { headers, signal: done.signal });
+  const json = res.status === 200 ? undefined : await res.json().catch(() => undefined);
+  done.abort();
+  return { status: res.status, headers: res.headers, json };
+}
+
 t.test("every route x every role x an allowed and a denied queue", async (t) => {
   let checked = 0;
   for (const [method, template, roles] of MATRIX) {
@@ -91,7 +101,8 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
       const path = template.replace(":q", queue);
       for (const role of ROLE_NAMES) {
         const body = method === "POST" || method === "PUT" ? "{}" : undefined;
-        const r = await http(method, path, { headers: { ...as(issued[role].token), "content-type": "application/json" }, raw: body });
+        const headers = { ...as(issued[role].token), "content-type": "application/json" };
+        const r = path.startsWith("/events/") ? await streamOpened(path, headers) : await http(method, path, { headers, raw: body });
         const what = `${role} ${method} ${path}`;
         if (roles.includes(role) && queueAllowed) {
           t.not(r.status, 403, `${what}: let through`) && t.not(r.status, 401, `${what}: authenticated`);
@@ -101,12 +112,12 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
         }
         checked++;
       }
-      const none = await http(method, path);
+      const none = path.startsWith("/events/") ? await streamOpened(path) : await http(method, path);
       t.equal(none.status, 401, `no token ${method} ${path}: 401`);
       t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
     }
   }
-  t.equal(checked, 372, "29 queue routes x 3 queues x 4 roles, 6 others x 4 roles");
+  t.equal(checked, 384, "30 queue routes x 3 queues x 4 roles, 6 others x 4 roles");
 });
 
 t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {

@@ -106,4 +106,61 @@ t.test("against Redis", async (t) => {
     t.equal(jobs.length, 0);
     t.equal(nextWakeMs, due);
   });
+
+  // lua/includes/metrics.lua
+  const counters = async (q: string) => redis.hgetall(queueKeys("lt:", q).counters);
+
+  t.test("the scripts count pushes, deliveries, acks, failures and deaths in the queue's counters", async (t) => {
+    const q = queueName("lua");
+    await store.push(q, ["{}", "{}", "{}", "{}"], { maxAttempts: 1 });
+    const { jobs } = await store.pop(q, 3, "", 30);
+    t.match(await store.removeMany(q, [{ id: jobs[0].id, attempt: 1 }], ""), [{ state: "acked" }]);
+    t.equal((await store.fail(q, jobs[1].id, 1, "", "boom")).state, "dead");
+    t.equal(await store.remove(q, jobs[2].id, 1, ""), "acked");
+    await store.pop(q, 1, "", 0); // without a lease: delivered and done with at once
+    const c = await counters(q);
+    t.match(c, { pushed: "4", delivered: "4", acked: "3", failed_error: "1", dead: "1" });
+    t.equal(c.failed_lease_expired, undefined, "no lease ran out");
+    t.equal(c.rcount, "3", "three run times: two acks and a failure report of a leased job");
+    const buckets = Object.entries(c).filter(([f]) => /^r\d+$/.test(f));
+    t.equal(
+      buckets.reduce((n, [, v]) => n + Number(v), 0),
+      3,
+    );
+    t.ok(Number(c.rsum) >= 0);
+    const minute = Math.floor(Date.now() / 60000);
+    const slot = minute % 16;
+    t.equal(Number(c[`m${slot}`]), minute, "this minute's slot of the ring, tagged with it");
+    t.match(c, { [`p${slot}`]: "4", [`a${slot}`]: "3", [`f${slot}`]: "1" });
+  });
+
+  t.test("a lease keeps its start beside the attempt, which the other readers pass over", async (t) => {
+    const q = queueName("lua");
+    const [id] = await store.push(q, ["{}"]);
+    await store.pop(q, 1, "", 30);
+    const raw = await redis.hget(queueKeys("lt:", q).attrs, id);
+    t.match(raw, /^\{"s":\d{13},"a":1\}$/);
+    t.match(await store.job(q, id), { state: "leased", attempts: 1 });
+    // decodeAttrs (lua/includes/common.lua), as every script of before reads it, passes over "s"
+    t.equal(await store.remove(q, id, 1, ""), "acked", "the attempt is read right");
+  });
+
+  t.test("an expired lease is a failure of its own kind, and a death when it was the last attempt", async (t) => {
+    const q = queueName("lua");
+    await store.push(q, ["{}", "{}"], { maxAttempts: 1 });
+    await store.pop(q, 2, "", 0.05);
+    await new Promise((r) => setTimeout(r, 80));
+    await store.sweep(q);
+    t.match(await counters(q), { failed_lease_expired: "2", dead: "2" });
+    t.equal((await counters(q)).rcount, undefined, "not a run time: nobody said the job was done");
+  });
+
+  t.test("a minute slot used 16 minutes ago starts again from zero", async (t) => {
+    const q = queueName("lua");
+    const minute = Math.floor(Date.now() / 60000);
+    const slot = minute % 16;
+    await redis.hset(queueKeys("lt:", q).counters, `m${slot}`, minute - 16, `p${slot}`, 99, `a${slot}`, 5);
+    await store.push(q, ["{}"]);
+    t.match(await counters(q), { [`m${slot}`]: String(minute), [`p${slot}`]: "1", [`a${slot}`]: "0", [`f${slot}`]: "0", pushed: "1" });
+  });
 });

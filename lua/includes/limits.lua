@@ -50,7 +50,7 @@ end
 -- without an ack, the job is ready again after its deadline and must not go out. Entries of jobs
 -- that are gone (acked, cancelled, dead) are dropped: nothing else removes them.
 local function expireJobs(k, ids, now, taken)
-  local done = {}
+  local done, died = {}, {}
   for _, id in ipairs(ids) do
     local leaseEnd = not taken and rcall('ZSCORE', k.leased, id)
     if leaseEnd then
@@ -67,10 +67,12 @@ local function expireJobs(k, ids, now, taken)
         a.last_error = 'expired'
         setAttrs(k.attrs, id, a)
         rcall('ZADD', k.dead, now, id)
+        died[#died + 1] = id
       end
     end
   end
   if #done > 0 then eachSlice('ZREM', k.expiry, done) end
+  return died
 end
 
 -- The earliest time work of the queue comes due by itself: a delayed job or lease deadline

@@ -87,6 +87,17 @@ export interface Job<T = unknown> {
   data: T;
 }
 
+/** How a job ended, as Client.waitFor saw it. */
+export interface WaitOutcome {
+  id: string;
+  /** gone: no longer stored when the wait began (acked or cancelled before) */
+  state: "acked" | "dead" | "removed" | "gone";
+  /** the attempt that ended it (0 when unknown) */
+  attempt: number;
+}
+
+const FINAL_EVENTS = new Set(["acked", "dead", "removed"]);
+
 export interface JobRef {
   id: string;
   attempt?: number;
@@ -415,9 +426,85 @@ export class Client {
   }
 
   /** GET /q/:queue/:id -> where the job is, or null when there is no such job. */
-  async job<T = unknown>(queue: string, id: string): Promise<JobInfo<T> | null> {
-    const answer = await this.send({ method: "GET", path: `/q/${q(queue)}/${q(id)}`, idempotent: true, accept: [200, 404] });
+  async job<T = unknown>(queue: string, id: string, signal?: AbortSignal): Promise<JobInfo<T> | null> {
+    const answer = await this.send({ method: "GET", path: `/q/${q(queue)}/${q(id)}`, idempotent: true, accept: [200, 404], signal });
     return answer.status === 404 ? null : (parse(answer.body) as JobInfo<T>);
+  }
+
+  /** Waits until a job is done with: acknowledged ("acked"), dead ("dead"), cancelled ("removed"),
+   *  or already gone when asked ("gone": acked or cancelled before the wait began). Listens to
+   *  GET /events/:queue and, once listening, looks the job up (GET /q/:queue/:id), so that an
+   *  outcome between the two is not missed; after a gap in the events (the server says it dropped
+   *  some), it looks again. Rejects after `timeout` ms (default: none) or when `signal` aborts. */
+  async waitFor(queue: string, id: string, opts: { timeout?: number; signal?: AbortSignal } = {}): Promise<WaitOutcome> {
+    const stop = new AbortController();
+    const signals = [
+      stop.signal,
+      ...(opts.signal ? [opts.signal] : []),
+      ...(opts.timeout !== undefined ? [AbortSignal.timeout(opts.timeout)] : []),
+    ];
+    const signal = AbortSignal.any(signals);
+    try {
+      return await new Promise<WaitOutcome>((resolve, reject) => {
+        signal.addEventListener("abort", () => reject(abortError(signal)), { once: true });
+        const lookUp = () =>
+          this.job(queue, id, signal).then((job) => {
+            if (job === null) resolve({ id, state: "gone", attempt: 0 });
+            else if (job.state === "dead") resolve({ id, state: "dead", attempt: job.attempts });
+          }, reject);
+        this.events(queue, signal, (type, data) => {
+          if (type === "subscribed" || type === "missed") return void lookUp();
+          const event = data as { id?: string; attempt?: number };
+          if (event.id !== id || !FINAL_EVENTS.has(type)) return;
+          resolve({ id, state: type as WaitOutcome["state"], attempt: event.attempt ?? 0 });
+        }).then(() => reject(new ConnectionError("the event stream ended", this.url)), reject);
+      });
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /** GET /events/:queue: calls `on` with each server-sent event until the stream ends (resolves)
+   *  or `signal` aborts (rejects). */
+  private events(queue: string, signal: AbortSignal, on: (type: string, data: unknown) => void): Promise<void> {
+    const target = new URL(`${this.url}/events/${q(queue)}`);
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const request = this.secure ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      // its own socket: a stream holds it for as long as it lasts
+      const req = request(target, { method: "GET", headers, signal }, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const answer = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+            reject(errorOf(answer, { method: "GET", path: target.pathname, idempotent: true }));
+          });
+          return;
+        }
+        res.setEncoding("utf8");
+        let buffered = "";
+        res.on("data", (text: string) => {
+          buffered += text;
+          for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
+            const block = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            let type = "message";
+            let data = "";
+            for (const line of block.split("\n")) {
+              if (line.startsWith("event: ")) type = line.slice(7);
+              else if (line.startsWith("data: ")) data += line.slice(6);
+            }
+            if (data) on(type, safeParse(Buffer.from(data)));
+          }
+        });
+        res.on("end", () => resolve());
+        res.on("error", (err) => reject(signal.aborted ? abortError(signal) : connectionError(err, this.url)));
+      });
+      req.on("error", (err) => reject(signal.aborted ? abortError(signal) : connectionError(err, this.url)));
+      req.end();
+    });
   }
 
   /** DELETE /q/:queue: every job, uniq key, counter and status of the queue. */

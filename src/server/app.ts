@@ -11,10 +11,15 @@ import { registerDeadRoutes } from "./routes/dead.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerOpenApi } from "./routes/openapi.js";
+import { registerJobEventRoutes } from "./routes/jobevents.js";
+import { registerMetricsRoute } from "./routes/metrics.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerSearchRoutes } from "./routes/search.js";
 import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
+
+/** when a request arrived (performance.now()), kept on its response */
+const STARTED = Symbol("started");
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -55,6 +60,8 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
   registerEventRoutes(router, ctx);
   registerScheduleRoutes(router, ctx);
   registerDashboard(router, ctx);
+  registerMetricsRoute(router, ctx);
+  registerJobEventRoutes(router, ctx);
   registerOpenApi(router, ctx);
   router.mount(app);
   served?.push(...router.served());
@@ -70,8 +77,22 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
     );
   };
 
+  // one listener function for every request (no closure per request): the start time rides on the
+  // response, which knows its request
+  const metrics = ctx.metrics;
+  function finished(this: ServerResponse & { [STARTED]?: number }) {
+    const req = this.req as Req;
+    const method = METHODS.includes(req.method as Method) ? req.method! : "other";
+    metrics.observeRequest(req.route ?? "unmatched", method, this.statusCode, (performance.now() - this[STARTED]!) / 1000);
+  }
+  const timed = (res: ServerResponse & { [STARTED]?: number }) => {
+    res[STARTED] = performance.now();
+    res.on("finish", finished);
+  };
+
   const origins = ctx.origins;
   return (req, res) => {
+    timed(res);
     // before anything else, tokens or not: a foreign page or a rebound name gets nothing
     const refused = origins?.refusal(req);
     if (refused) {

@@ -11,6 +11,8 @@ export interface Req extends IncomingMessage {
   path: string;
   /** the token the request came with (set by auth/guard.ts); absent when no tokens are configured */
   token?: Token;
+  /** the pattern of the route that took the request (src/server/router.ts) */
+  route?: string;
 }
 export type Res = ServerResponse;
 

@@ -6,13 +6,19 @@ import type { Config } from "./config.js";
 import type { EventHub } from "./dashboard/hub.js";
 import type { RequestOrigins } from "./origin.js";
 import type { Req, Res } from "./http.js";
+import type { JobEvents } from "../store/events.js";
 import type { LongPoll } from "../store/longpoll.js";
+import type { ProcessMetrics } from "./metrics.js";
 import type { Store } from "../store/store.js";
 
 export interface Context {
   config: Config;
   store: Store;
   longPoll: LongPoll;
+  /** job events as the scripts publish them (GET /events/:queue) */
+  jobEvents: JobEvents;
+  /** this process's own metrics (GET /metrics) */
+  metrics: ProcessMetrics;
   log: Logger;
   /** which Host and Origin a request may come with (absent: any) */
   origins?: RequestOrigins;
@@ -49,7 +55,14 @@ export class Router {
 
   mount(app: Polka): void {
     for (const [path, handlers] of this.paths) {
-      for (const [method, handler] of Object.entries(handlers)) app.add(method as Method, path, handler as never);
+      for (const [method, handler] of Object.entries(handlers)) {
+        // the pattern, for the request's duration metric (src/server/metrics.ts): never the raw path
+        const named: Handler = (req, res) => {
+          req.route = path;
+          return handler(req, res);
+        };
+        app.add(method as Method, path, named as never);
+      }
     }
   }
 }

@@ -10,7 +10,9 @@ import { exposureComplaint } from "./auth/tokensfile.js";
 import type { Config } from "./config.js";
 import { sendJson, tooLarge } from "./http.js";
 import { checkLayout, TOMBSTONES_SINCE } from "../store/layout.js";
+import { JobEvents } from "../store/events.js";
 import { LongPoll } from "../store/longpoll.js";
+import { ProcessMetrics } from "./metrics.js";
 import { ProcessRegistry } from "../store/processes.js";
 import { createClient, describeConfigTarget, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
@@ -115,11 +117,16 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     const processes = registry.list.bind(registry);
     const events = new EventHub((view) => readOverview(context, view), opts.eventsEveryMs);
     const origins = new RequestOrigins(config.server.host, config.server.allowed_hosts);
+    const poll = longPoll;
+    const metrics = new ProcessMetrics({ layout, longPollWaiters: () => poll.count });
+    store.onScript = (name, seconds) => metrics.observeScript(name, seconds);
     const context: Context = {
       config,
       origins,
       store,
       longPoll,
+      jobEvents: new JobEvents(store, sub),
+      metrics,
       guard,
       log,
       redisInfo: { target, version, embedded: !!opts.embedded, nodes: () => describeNodes(redis) },
@@ -133,7 +140,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
-    const close = closer(server, longPoll, events, sweeper, registry, connections);
+    const close = closer(server, longPoll, events, context.jobEvents, sweeper, registry, connections);
     return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
@@ -196,6 +203,7 @@ function closer(
   server: Server,
   longPoll: LongPoll,
   events: EventHub,
+  jobEvents: JobEvents,
   sweeper: Sweeper,
   registry: ProcessRegistry,
   connections: RedisClient[],
@@ -207,6 +215,7 @@ function closer(
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       longPoll.close(); // long polls answer now instead of holding shutdown up
       events.close(); // and the dashboard's streams end
+      jobEvents.close(); // and job event streams end
       // keep-alive connections become idle as their last answers go out: close them as they do
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();

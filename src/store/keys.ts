@@ -28,6 +28,10 @@ export const QUEUE_KEY_NAMES = [
   "sched",
   "schedx",
   "schedl",
+  /** what the scripts count: counters, the run-time histogram, the minute ring (lua/includes/metrics.lua) */
+  "counters",
+  /** when jobs were pushed, once per second: first id -> ms (for the oldest ready job's age) */
+  "marks",
 ] as const;
 
 /** The global keys a script may take, each alone (a script touches one queue, or one global key). */
@@ -36,12 +40,14 @@ export const GLOBAL_SCRIPT_KEY_NAMES = ["due"] as const;
 export type QueueKeys = Record<(typeof QUEUE_KEY_NAMES)[number], string> & {
   /** Pub/sub channel (not a key) on which scripts announce jobs that became ready. */
   notify: string;
+  /** Pub/sub channel (not a key) of the queue's job events (lua/includes/metrics.lua, src/store/events.ts). */
+  events: string;
 };
 
 export function queueKeys(prefix: string, queue: string): QueueKeys {
   const k = (part: string) => `${prefix}{${queue}}:${part}`;
   const keys = Object.fromEntries(QUEUE_KEY_NAMES.map((name) => [name, k(name)]));
-  return { ...keys, notify: k("notify") } as QueueKeys;
+  return { ...keys, notify: k("notify"), events: k("events") } as QueueKeys;
 }
 
 /** Keys shared by all queues; touched only by single-key commands beside a script call. */

@@ -1,26 +1,121 @@
-// PLACEHOLDER (dashboard branch): the metrics work provides the real module, which reads the
-// counters, the run-time histogram and the per-minute ring that the scripts keep in Redis. This one
-// has the same signature and answers zeros, so that the dashboard compiles and draws empty figures;
-// the lead replaces it at merge.
+// What the scripts count (lua/includes/metrics.lua), read back for GET /metrics and the dashboard:
+// one queueMetrics script call per queue, a few hundred queues per round trip (one pipeline on one
+// Redis; on a cluster, concurrent calls that the client sends to each queue's master).
 import type { Store } from "./store.js";
+import { isCluster } from "./topology.js";
+
+/** Upper bounds of the run-time buckets in seconds, as the scripts keep them (in ms). */
+export const RUN_BOUNDS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** The minute ring's slots (RING_SLOTS in the Lua); the readers show the last MINUTES of them. */
+const RING_SLOTS = 16;
+export const MINUTES = 15;
+/** Queues per round trip. */
+const CHUNK = 250;
 
 export interface QueueMetrics {
   queue: string;
   counters: { pushed: number; delivered: number; acked: number; failed_error: number; failed_lease_expired: number; dead: number };
-  /** bounds: seconds ascending without +Inf; counts per bucket (not cumulative), length bounds.length+1; sum seconds */
+  /** bounds: upper bounds in seconds ascending, without +Inf; counts: per bucket (not cumulative),
+   *  bounds.length + 1 of them (the last is +Inf); sum in seconds */
   runtime: { bounds: number[]; counts: number[]; sum: number; count: number };
-  /** the last 15 epoch-minutes including the current one, oldest first, zero-filled */
+  /** the last 15 epoch-minutes (Math.floor(ms / 60000)) up to and including the current one, oldest first, zero-filled */
   minutes: Array<{ minute: number; pushed: number; acked: number; failed: number }>;
 }
 
-const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** The queue's figures now, read in the same script call (GET /metrics's gauges). */
+export interface QueueGauges {
+  ready: number;
+  delayed: number;
+  leased: number;
+  dead: number;
+  stopped: boolean;
+  workers: number;
+  /** seconds since the oldest ready job was pushed (by Redis's clock); 0 with none ready, null
+   *  when its push time is unknown (pushed by a presque that does not mark pushes) */
+  oldestReadyAge: number | null;
+}
 
-export async function readQueueMetrics(_store: Store, queues: string[], nowMs = Date.now()): Promise<QueueMetrics[]> {
-  const current = Math.floor(nowMs / 60_000);
-  return queues.map((queue) => ({
+export type QueueReading = QueueMetrics & { gauges: QueueGauges };
+
+export async function readQueueMetrics(store: Store, queues: string[], nowMs?: number): Promise<QueueMetrics[]> {
+  return (await readQueues(store, queues, nowMs)).map(({ gauges: _, ...m }) => m);
+}
+
+/** readQueueMetrics with each queue's gauges (and without the minutes, which GET /metrics does not
+ *  show, unless withMinutes). A queue whose reading failed (its node is down) is left out. */
+export async function readQueues(store: Store, queues: string[], nowMs?: number, withMinutes = true): Promise<QueueReading[]> {
+  const out: QueueReading[] = [];
+  for (let i = 0; i < queues.length; i += CHUNK) {
+    const names = queues.slice(i, i + CHUNK);
+    const replies = await callEach(store, names);
+    names.forEach((queue, j) => {
+      const reply = replies[j];
+      if (reply) out.push(decode(queue, reply, nowMs, withMinutes));
+    });
+  }
+  return out;
+}
+
+type Reply = [Array<string>, number, number, number, number, number, number, string, number];
+
+async function callEach(store: Store, queues: string[]): Promise<Array<Reply | null>> {
+  const calls = queues.map((q) => store.scriptCall("queueMetrics", q));
+  const redis = store.redis;
+  if (!isCluster(redis)) {
+    const pipeline = redis.pipeline() as unknown as Record<string, (...a: string[]) => unknown> & {
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    for (const c of calls) pipeline[c.command](...c.keys);
+    const results = (await pipeline.exec()) ?? [];
+    return calls.map((_, i) => (results[i]?.[0] ? null : ((results[i]?.[1] as Reply) ?? null)));
+  }
+  const client = redis as unknown as Record<string, (...a: string[]) => Promise<Reply>>;
+  return Promise.all(calls.map((c) => client[c.command](...c.keys).catch(() => null)));
+}
+
+function decode(queue: string, reply: Reply, nowMs: number | undefined, withMinutes: boolean): QueueReading {
+  const [flat, ready, delayed, leased, dead, stopped, workers, pushedAt, redisNow] = reply;
+  const f = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 2) f.set(String(flat[i]), Number(flat[i + 1]));
+  const n = (field: string) => f.get(field) ?? 0;
+  const now = nowMs ?? Number(redisNow);
+  const current = Math.floor(now / 60000);
+  const minutes: QueueMetrics["minutes"] = [];
+  for (let minute = current - MINUTES + 1; withMinutes && minute <= current; minute++) {
+    const slot = ((minute % RING_SLOTS) + RING_SLOTS) % RING_SLOTS;
+    const tagged = f.get(`m${slot}`) === minute;
+    minutes.push({
+      minute,
+      pushed: tagged ? n(`p${slot}`) : 0,
+      acked: tagged ? n(`a${slot}`) : 0,
+      failed: tagged ? n(`f${slot}`) : 0,
+    });
+  }
+  return {
     queue,
-    counters: { pushed: 0, delivered: 0, acked: 0, failed_error: 0, failed_lease_expired: 0, dead: 0 },
-    runtime: { bounds: BOUNDS, counts: new Array(BOUNDS.length + 1).fill(0), sum: 0, count: 0 },
-    minutes: Array.from({ length: 15 }, (_, i) => ({ minute: current - 14 + i, pushed: 0, acked: 0, failed: 0 })),
-  }));
+    counters: {
+      pushed: n("pushed"),
+      delivered: n("delivered"),
+      acked: n("acked"),
+      failed_error: n("failed_error"),
+      failed_lease_expired: n("failed_lease_expired"),
+      dead: n("dead"),
+    },
+    runtime: {
+      bounds: RUN_BOUNDS_SECONDS,
+      counts: Array.from({ length: RUN_BOUNDS_SECONDS.length + 1 }, (_, b) => n(`r${b}`)),
+      sum: n("rsum") / 1000,
+      count: n("rcount"),
+    },
+    minutes,
+    gauges: {
+      ready: Number(ready),
+      delayed: Number(delayed),
+      leased: Number(leased),
+      dead: Number(dead),
+      stopped: Number(stopped) === 1,
+      workers: Number(workers),
+      oldestReadyAge: Number(ready) === 0 ? 0 : String(pushedAt) === "" ? null : Math.max(0, (Number(redisNow) - Number(pushedAt)) / 1000),
+    },
+  };
 }

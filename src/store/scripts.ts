@@ -23,7 +23,7 @@ const HEADER = /^--\[\[ ([a-z][A-Za-z0-9]*) v([1-9][0-9]*):/;
 const KEYS_LINE = /^\s*KEYS((?: [a-z]+)+)\s*$/m;
 const INCLUDE = /^--- @include "([A-Za-z0-9_-]+)"$/m;
 
-export type KeyName = Exclude<keyof QueueKeys, "notify"> | (typeof GLOBAL_SCRIPT_KEY_NAMES)[number];
+export type KeyName = Exclude<keyof QueueKeys, "notify" | "events"> | (typeof GLOBAL_SCRIPT_KEY_NAMES)[number];
 
 export interface Script {
   name: string;

@@ -32,6 +32,7 @@ export const SCRIPT_VERSIONS = {
   purgeDead: 2,
   purgeQueue: 3,
   pushJobs: 4,
+  queueMetrics: 1,
   queueStats: 2,
   registerWorker: 1,
   removeJob: 3,
@@ -45,7 +46,7 @@ export const SCRIPT_VERSIONS = {
   unregisterWorker: 1,
 } as const;
 
-type ScriptName = keyof typeof SCRIPT_VERSIONS;
+export type ScriptName = keyof typeof SCRIPT_VERSIONS;
 
 export interface ScriptBuild {
   versions?: Record<ScriptName, number>;
@@ -300,9 +301,24 @@ export class Store {
     return keys;
   }
 
+  /** Told how long each script call took (seconds), for GET /metrics; unset, nothing is timed. */
+  onScript?: (name: ScriptName, seconds: number) => void;
+
   /** Calls a script of this build on one queue: its keys come from the script's header. */
   private run<T>(name: ScriptName, queue: string, args: Arg[], buffers = false, redis = this.redis): Promise<T> {
-    return callScript<T>(redis, this.scripts.get(name)!.command, this.keyList(name, queue), args, buffers);
+    const called = callScript<T>(redis, this.scripts.get(name)!.command, this.keyList(name, queue), args, buffers);
+    const onScript = this.onScript;
+    if (!onScript) return called;
+    const start = performance.now();
+    const timed = () => onScript(name, (performance.now() - start) / 1000);
+    called.then(timed, timed);
+    return called;
+  }
+
+  /** A script's ioredis command and its keys for one queue, for readers that pipeline it over many
+   *  queues (src/store/metrics.ts). */
+  scriptCall(name: ScriptName, queue: string): { command: string; keys: string[] } {
+    return { command: this.scripts.get(name)!.command, keys: this.keyList(name, queue) };
   }
 
   /** A push script's call: its reply is waited for until pushTimeoutMs, however late; after that,

@@ -26,6 +26,8 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/control/:queue": { GET: ["monitor", "admin"], POST: ["admin"] },
   "/stats/": { GET: ["monitor"] },
   "/metrics": { GET: ["monitor"] },
+  // a producer waits for its job (Client.waitFor), a consumer or monitor watches the queue
+  "/events/:queue": { GET: ["producer", "consumer", "monitor"] },
   "/dead/:queue": { GET: ["monitor", "admin"], DELETE: ["admin"] },
   "/dead/:queue/:id/retry": { POST: ["admin"] },
   // the selected dead jobs, or a bounded step of those matching a filter (see docs/dashboard.md)
