@@ -15,11 +15,19 @@ import { longPollSection } from "./scenarios/longpoll.js";
 import { MEMORY_JOBS, memorySection } from "./scenarios/memory.js";
 import { NAIVE_LIST, ROUND_ORDER, roundWarmup, rounds, startServers } from "./scenarios/rounds.js";
 import { scaleSection } from "./scenarios/scale.js";
+import { streamScenarios } from "./stream.js";
 import { CONNECTIONS, DURATION, flags, log, machine, report, ROUNDS, section, WARMUP, type Section } from "./settings.js";
 
 /** What runs against presque after the rounds, in this order, each from an empty Redis: a new
  *  scenario module adds its Section here. */
-const SECTIONS: Section[] = [httpSection, longPollSection, memorySection, clientsSection, scaleSection];
+const streamSection: Section = {
+  groups: ["stream"],
+  run: async ({ presque, redis, connection }) => {
+    const options = { rounds: ROUNDS, duration: DURATION, redisPid: machine.redisPid };
+    for (const s of await streamScenarios(presque, redis, connection, options)) report.add(s);
+  },
+};
+const SECTIONS: Section[] = [httpSection, longPollSection, memorySection, clientsSection, scaleSection, streamSection];
 
 if (flags.help) {
   process.stdout.write(`Usage: npm run bench -- [options]

@@ -30,6 +30,7 @@ const CLUSTER_PASS = [
   "test/properties.test.ts",
   "test/queues.test.ts",
   "test/schedules.test.ts",
+  "test/stream.test.ts",
   "test/workers.test.ts",
 ];
 

@@ -22,6 +22,7 @@ export {
   type WorkerInfo,
 } from "./client/client.js";
 export { Worker, type Handler, type JobContext, type WorkerCounts, type WorkerOptions } from "./client/worker.js";
+export { JobStream, StreamRefused, type StreamOpenOptions } from "./client/stream.js";
 export { startPresque, type PresqueOptions, type RunningPresque } from "./kit.js";
 export { startServer, type RunningServer } from "./server/start.js";
 export { DEFAULTS, type Config } from "./server/config.js";

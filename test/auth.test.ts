@@ -12,6 +12,7 @@ import { exposureComplaint } from "../src/server/auth/tokensfile.js";
 import { main as tokenCommand } from "../src/cli/commands/token.js";
 import { startServer } from "../src/server/start.js";
 import { client, harness, redisUrl, startRedis, testConfig } from "./helpers.js";
+import { connect } from "./support/stream.js";
 
 const ROLE_NAMES: Role[] = ["producer", "consumer", "monitor", "admin"];
 
@@ -49,6 +50,8 @@ const MATRIX: Array<[string, string, Role[]]> = [
   ["GET", "/status/:q", ["producer", "monitor"]],
   ["GET", "/q/:q", ["consumer"]],
   ["GET", "/qb/:q", ["consumer"]],
+  // a plain GET (no upgrade): 426 once let through; the upgrade itself is tested below
+  ["GET", "/c/:q", ["consumer"]],
   ["PUT", "/q/:q", ["consumer"]],
   ["PUT", "/q/:q/1", ["consumer"]],
   ["POST", "/q/:q/1/lease", ["consumer"]],
@@ -117,7 +120,7 @@ t.test("every route x every role x an allowed and a denied queue", async (t) => 
       t.match(none.headers.get("www-authenticate"), /^Bearer realm="presque"/);
     }
   }
-  t.equal(checked, 384, "30 queue routes x 3 queues x 4 roles, 6 others x 4 roles");
+  t.equal(checked, 396, "31 queue routes x 3 queues x 4 roles, 6 others x 4 roles");
 });
 
 t.test("the table in src/server/auth/routes.ts has no route the matrix above leaves out", async (t) => {
@@ -465,4 +468,29 @@ t.test("401 and 403 are logged, a line per kind now and then, without the token"
     logLines.some((l) => Object.values(issued).some(({ token }) => l.includes(token.split("_")[2]))),
     "no secret",
   );
+});
+
+t.test("GET /c/:queue: the upgrade is refused as plain HTTP without the consumer role on every queue; subscriptions too", async (t) => {
+  const status = async (path: string, headers: Record<string, string>) => {
+    try {
+      (await connect(presque.url, path, headers)).ws.terminate();
+      return 101;
+    } catch (err) {
+      return (err as { status: number; body: string }).status;
+    }
+  };
+  t.equal(await status("/c/ok-1", {}), 401, "no token");
+  t.equal(await status("/c/ok-1", as(issued.consumer.token.slice(0, -2) + "xx")), 401, "a wrong token");
+  t.equal(await status("/c/ok-1", as(issued.producer.token)), 403, "not a consumer");
+  t.equal(await status("/c/no-1", as(issued.consumer.token)), 403, "a queue it may not use");
+  t.equal(await status("/c/ok-1?queues=ok-secret-1", as(issued.consumer.token)), 403, "one of its queues denied");
+  t.equal(await status("/c/ok-1?queues=ok-2", as(issued.consumer.token)), 101, "let in");
+  const s = await connect(presque.url, "/c/ok-1", as(issued.consumer.token));
+  const answer = await s.ask({ subscribe: ["ok-2", "no-2", "ok-secret-2"] });
+  t.same(
+    answer.subscribe.map((r: { status: number }) => r.status),
+    [200, 403, 403],
+    "each subscription judged by the token",
+  );
+  s.ws.terminate();
 });

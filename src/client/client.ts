@@ -278,6 +278,12 @@ export class Client {
     this.agent = this.secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
   }
 
+  /** The headers every call carries (worker id, token), for a streaming consumer's upgrade
+   *  (src/client/stream.ts). */
+  identity(): Record<string, string> {
+    return { ...(this.workerId && { "x-presque-workerid": this.workerId }), ...(this.token && { authorization: `Bearer ${this.token}` }) };
+  }
+
   /** Closes the idle keep-alive sockets; calls still work afterwards (on new sockets). */
   close(): void {
     this.agent.destroy();

@@ -1,9 +1,11 @@
-// A worker: fetches jobs under a lease (long polling, in batches sized to its free slots), runs a
-// handler on each with bounded concurrency across its queues, acknowledges and fails them in
-// batches, keeps their leases alive, and stops without losing a job.
+// A worker: takes jobs under a lease (pushed over a WebSocket with credit for its free slots, or
+// long polling in batches sized to them), runs a handler on each with bounded concurrency across
+// its queues, acknowledges and fails them in batches, keeps their leases alive, and stops without
+// losing a job.
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { Client, ConnectionError, PresqueError, sleep, type BatchOutcome, type ClientOptions, type Job } from "./client.js";
+import { JobStream, StreamRefused } from "./stream.js";
 
 export interface JobContext {
   /** fires when the lease is lost (another worker may now hold the job) or the worker gives up on it */
@@ -41,6 +43,15 @@ export interface WorkerOptions<T = unknown> {
   register?: boolean;
   /** take at most this many jobs, then stop once they are finished */
   maxJobs?: number;
+  /** how jobs arrive: "stream" pushes them over one WebSocket (GET /c/:queue, with credit for the
+   *  free slots), "poll" long-polls GET /qb/:queue. Default: "stream" when the server offers it
+   *  (an older one answers the upgrade 404: long polls then), "poll" with lease 0 (streamed jobs
+   *  are always leased). "stream" given outright fails start() if the server refuses it. */
+  transport?: "stream" | "poll";
+  /** stream transport: jobs taken beyond the free slots, to start as slots free up, so that the
+   *  next ones are on their way while these run (default: concurrency). Their leases run while
+   *  they wait: with slow handlers, less (0: only as many as there are free slots). */
+  prefetch?: number;
 }
 
 export interface WorkerCounts {
@@ -71,6 +82,8 @@ interface Pending {
 }
 
 const MAX_BATCH = 1000;
+/** the most credit a socket holds unspent (the server's bound) */
+const MAX_CREDIT = 10_000;
 /** how long stop() lets fetches in flight answer before cutting them off */
 const STOP_POLL_GRACE_MS = 200;
 
@@ -104,6 +117,16 @@ export class Worker<T = unknown> extends EventEmitter {
   private budget: number;
   /** fetches in flight, each holding some of the budget until it answers */
   private fetching = 0;
+  /** the stream transport's socket, while it is open */
+  private stream?: JobStream;
+  /** slots (and budget) offered to the stream as credit, whose jobs have not arrived */
+  private granted = 0;
+  private granting = false;
+  /** streamed jobs waiting for a free slot (see prefetch) */
+  private waiting: Job<T>[] = [];
+  private readonly prefetch: number;
+  /** how jobs arrive, once started */
+  transport?: "stream" | "poll";
   private readonly onSignal = (signal: NodeJS.Signals) => {
     if (!this.stopping) return void this.stop(this.opts.stopTimeout ?? 10_000);
     // a second Ctrl-C: whoever sends it does not want to wait; the signal's own action, now
@@ -124,6 +147,7 @@ export class Worker<T = unknown> extends EventEmitter {
     this.handler = opts.handler;
     this.free = this.concurrency;
     this.budget = opts.maxJobs ?? Infinity;
+    this.prefetch = opts.prefetch ?? this.concurrency;
     this.id = `${hostname()}:${process.pid}:${opts.name ?? "worker"}`;
     this.client = new Client({ retries: 3, ...opts.client, url: opts.url, workerId: this.id });
   }
@@ -137,10 +161,98 @@ export class Worker<T = unknown> extends EventEmitter {
       process.on("SIGINT", this.onSignal);
       process.on("SIGTERM", this.onSignal);
     }
+    if (this.lease > 0 && this.opts.transport !== "poll") {
+      try {
+        await this.openStream();
+      } catch (err) {
+        if (this.opts.transport === "stream") {
+          await this.stop(0);
+          throw err;
+        }
+      }
+    }
+    if (!this.stream) this.startPolling();
+    return this;
+  }
+
+  private startPolling(): void {
+    this.transport = "poll";
     // one fetch in flight per queue: fewer, fuller batches cost presque less than several small
     // ones in flight (measured: 50 jobs per fetch at concurrency 50, against 25 with two)
-    this.loops = this.queues.map((queue) => this.poll(queue));
-    return this;
+    this.loops.push(...this.queues.map((queue) => this.poll(queue)));
+  }
+
+  // --- the stream transport
+
+  private async openStream(): Promise<void> {
+    const stream = await JobStream.open({ url: this.client.url, queues: this.queues, lease: this.lease, headers: this.client.identity() });
+    if (this.stopping) return stream.close();
+    this.stream = stream;
+    this.transport = "stream";
+    stream.onJobs = (jobs) => this.streamed(jobs as Job<T>[]);
+    stream.onClose = () => this.streamClosed(stream);
+    this.grant();
+  }
+
+  /** Offers the free slots (within maxJobs) as credit: once per turn of the event loop, so that
+   *  jobs finishing together ask for their successors in one message. */
+  private grant(): void {
+    if (!this.stream || this.stopping || this.granting) return;
+    this.granting = true;
+    setImmediate(() => {
+      this.granting = false;
+      if (!this.stream?.open || this.stopping) return;
+      // what the worker may hold: its slots and the prefetch, less what it holds or was promised
+      const held = this.concurrency - this.free + this.waiting.length + this.granted;
+      const n = Math.min(this.concurrency + this.prefetch - held, this.budget, MAX_CREDIT - this.granted);
+      if (n <= 0) return;
+      this.budget -= n;
+      this.granted += n;
+      this.stream.credit(n);
+    });
+  }
+
+  private streamed(jobs: Job<T>[]): void {
+    this.granted -= jobs.length;
+    // arrived after stop() began: handed back at once, not run
+    if (this.stopping) return void this.release(jobs as Job<unknown>[]);
+    this.waiting.push(...jobs);
+    this.startWaiting();
+  }
+
+  private startWaiting(): void {
+    while (this.free > 0 && this.waiting.length > 0 && !this.stopping) {
+      this.free--;
+      this.run(this.waiting.shift()!);
+    }
+  }
+
+  /** The socket closed under the worker: presque handed back every job it held, so the handlers
+   *  still running are told their leases are lost; the worker connects again (or long-polls, if
+   *  the server no longer offers streams). */
+  private streamClosed(stream: JobStream): void {
+    if (this.stream === stream) this.stream = undefined;
+    // presque hands back what the socket held: the credit and the jobs not yet started go with it
+    this.budget += this.granted + this.waiting.length;
+    this.granted = 0;
+    this.waiting = [];
+    if (this.stopping) return;
+    for (const r of [...this.running]) this.giveUp(r, "lease lost: the stream to presque closed");
+    this.loops.push(this.reconnect());
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let failures = 1; !this.stopping; failures++) {
+      await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), this.polls.signal);
+      if (this.stopping) return;
+      try {
+        await this.openStream();
+        return;
+      } catch (err) {
+        if (err instanceof StreamRefused && this.opts.transport !== "stream" && err.status !== 503) return this.startPolling();
+        this.report(err, { what: "stream" });
+      }
+    }
   }
 
   /** Resolves when the worker has stopped (after stop() or a signal). */
@@ -156,15 +268,20 @@ export class Worker<T = unknown> extends EventEmitter {
       // a fetch whose answer is on its way holds leased jobs: let it arrive (they are failed back
       // at once) rather than cut it off and leave them leased; a long poll is cut off soon after
       const polled = Promise.allSettled(this.loops);
-      await Promise.race([polled, sleep(Math.min(STOP_POLL_GRACE_MS, timeoutMs))]);
+      // a stream is told to send no more: what arrives before it answers is handed back
+      const cancelled = this.stream?.cancel().catch(() => {});
+      await Promise.race([Promise.all([polled, cancelled]), sleep(Math.min(STOP_POLL_GRACE_MS, timeoutMs))]);
       this.polls.abort(new Error("worker stopping"));
+      const unstarted = this.waiting.splice(0);
       await this.drain(timeoutMs);
       const left = [...this.running];
       for (const r of left) this.giveUp(r, "worker stopped before the job finished");
       await Promise.allSettled(this.loops);
       // acknowledgements that failed to go out are queued again: send until none are left
       for (let i = 0; i < 50 && (this.acks.size || this.fails.size || this.flushing.size); i++) await this.flushAll();
-      await this.handBack(left.map((r) => r.job as Job<T>));
+      await this.handBack([...unstarted, ...left.map((r) => r.job as Job<T>)]);
+      // whatever reached the socket after this is handed back by presque when it closes
+      this.stream?.close();
       if (this.opts.register !== false) await Promise.allSettled(this.queues.map((q) => this.client.unregister(q)));
       process.off("SIGINT", this.onSignal);
       process.off("SIGTERM", this.onSignal);
@@ -250,6 +367,10 @@ export class Worker<T = unknown> extends EventEmitter {
     if (n <= 0) return;
     this.free += n;
     for (const wake of this.slotWaiters.splice(0)) wake();
+    if (this.stream) {
+      this.startWaiting();
+      this.grant();
+    }
   }
 
   // --- running
@@ -260,7 +381,8 @@ export class Worker<T = unknown> extends EventEmitter {
     const r: Running = {
       job: job as Job<unknown>,
       deadline: (job.leaseExpiresAt ?? 0) * 1000,
-      extendAt: Date.now() + (this.lease * 1000) / 2,
+      // a job that waited (prefetched) has less of its lease left: extended half a lease before its end
+      extendAt: Math.min(Date.now() + (this.lease * 1000) / 2, (job.leaseExpiresAt ?? Infinity) * 1000 - (this.lease * 1000) / 2),
       settled: false,
     };
     this.running.add(r);
@@ -312,7 +434,8 @@ export class Worker<T = unknown> extends EventEmitter {
 
   /** maxJobs taken and all of them finished: nothing is left to do. */
   private stopIfAllDone(): void {
-    if (this.budget === 0 && this.free === this.concurrency && !this.stopping) void this.stop();
+    const streamed = this.granted + this.waiting.length;
+    if (this.budget === 0 && this.free === this.concurrency && streamed === 0 && !this.stopping) void this.stop();
   }
 
   private settle(r: Running): void {
@@ -481,6 +604,15 @@ export class Worker<T = unknown> extends EventEmitter {
   }
 
   private async sendBatch(kind: "ack" | "fail", queue: string, entries: Pending[]): Promise<BatchOutcome[]> {
+    const stream = this.stream;
+    if (stream?.open) {
+      try {
+        return kind === "ack" ? await stream.ack(queue, entries) : await stream.fail(queue, entries);
+      } catch (err) {
+        // the socket closed meanwhile: the same batch over HTTP
+        if (!(err instanceof ConnectionError)) throw err;
+      }
+    }
     if (this.batchRoutes) {
       try {
         return kind === "ack" ? await this.client.ackBatch(queue, entries) : await this.client.failBatch(queue, entries);

@@ -17,6 +17,7 @@ import { registerQueueRoutes } from "./routes/queues.js";
 import { registerSearchRoutes } from "./routes/search.js";
 import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
+import { registerStreamRoute } from "./stream/server.js";
 
 /** when a request arrived (performance.now()), kept on its response */
 const STARTED = Symbol("started");
@@ -63,6 +64,7 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
   registerMetricsRoute(router, ctx);
   registerJobEventRoutes(router, ctx);
   registerOpenApi(router, ctx);
+  registerStreamRoute(router);
   router.mount(app);
   served?.push(...router.served());
 

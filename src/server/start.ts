@@ -13,6 +13,7 @@ import { checkLayout, TOMBSTONES_SINCE } from "../store/layout.js";
 import { JobEvents } from "../store/events.js";
 import { LongPoll } from "../store/longpoll.js";
 import { ProcessMetrics } from "./metrics.js";
+import { StreamServer, type StreamOptions } from "./stream/server.js";
 import { ProcessRegistry } from "../store/processes.js";
 import { createClient, describeConfigTarget, describeTarget } from "../store/redis.js";
 import type { Context } from "./router.js";
@@ -41,6 +42,8 @@ export interface StartOptions {
   scripts?: ScriptBuild;
   /** milliseconds between readings of the dashboard's live feed */
   eventsEveryMs?: number;
+  /** the streaming consumers' pings and shutdown wait (tests shorten them) */
+  stream?: StreamOptions;
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
@@ -81,6 +84,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   let sweeper: Sweeper | undefined;
   let longPoll: LongPoll | undefined;
   let server: Server | undefined;
+  let streams: StreamServer | undefined;
   let stopReloading = () => {};
   try {
     const layout = await checkLayout(redis, config.redis.prefix, log);
@@ -133,20 +137,22 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       processes,
       events,
     };
-    server = await listen(config, createApp(context));
+    streams = new StreamServer(config, store, longPoll, guard, log, opts.stream, context.jobEvents);
+    server = await listen(config, createApp(context), streams);
     const { port } = server.address() as AddressInfo;
     origins.listening(port);
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
     const reloadTokens = () => guard.reload();
     if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
-    const close = closer(server, longPoll, events, context.jobEvents, sweeper, registry, connections);
+    const close = closer(server, longPoll, events, context.jobEvents, streams, sweeper, registry, connections);
     return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
     sweeper?.stop();
     stopReloading();
     longPoll?.close();
+    await streams?.close();
     await registry?.stop().catch(() => {});
     server?.close();
     await Promise.allSettled(connections.map((c) => c.quit()));
@@ -175,8 +181,10 @@ async function applySchedules(store: Store, config: Config, log: Logger): Promis
   }
 }
 
-async function listen(config: Config, handle: ReturnType<typeof createApp>): Promise<Server> {
+async function listen(config: Config, handle: ReturnType<typeof createApp>, streams: StreamServer): Promise<Server> {
   const server = createServer(handle);
+  // GET /c/:queue: streaming consumers (src/server/stream)
+  server.on("upgrade", (req, socket, head) => streams.upgrade(req, socket, head));
   // a client that asks before sending a large body is told no before it sends it
   server.on("checkContinue", (req, res) => {
     if (Number(req.headers["content-length"]) > config.server.max_body) {
@@ -204,6 +212,7 @@ function closer(
   longPoll: LongPoll,
   events: EventHub,
   jobEvents: JobEvents,
+  streams: StreamServer,
   sweeper: Sweeper,
   registry: ProcessRegistry,
   connections: RedisClient[],
@@ -213,6 +222,9 @@ function closer(
     (closing ??= (async () => {
       sweeper.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      // streaming consumers get no more jobs, may ack what they hold for a while, and are closed
+      // with 1001 once the rest is handed back (before Redis closes)
+      const streamed = streams.close();
       longPoll.close(); // long polls answer now instead of holding shutdown up
       events.close(); // and the dashboard's streams end
       jobEvents.close(); // and job event streams end
@@ -220,7 +232,7 @@ function closer(
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
-      await drained;
+      await Promise.all([drained, streamed]);
       clearInterval(reaper);
       clearTimeout(forced);
       await registry.stop().catch(() => {});

@@ -48,6 +48,8 @@ interface Channel {
   /** bumped by every notification, so that a waiter whose pop raced with one tries again */
   generation: number;
   sleepers: Array<() => void>;
+  /** consumers that pop by themselves (see watch): told of every notification and re-check */
+  watchers?: Set<() => void>;
   subscribed: Promise<unknown>;
   /** when the queue's rate allows a job again: the one timer that wakes the oldest sleeper then */
   refill?: { at: number; timer: NodeJS.Timeout };
@@ -58,6 +60,12 @@ interface Channel {
 /** How often the oldest sleepers of RECHECK_BATCH queues pop again without a message. */
 export const RECHECK_MS = 1000;
 export const RECHECK_BATCH = 8;
+
+/** A watch on a queue (LongPoll.watch): `dueAt` sweeps the queue then (a pop's nextWakeMs). */
+export interface QueueWatch {
+  dueAt(atMs: number): void;
+  close(): void;
+}
 
 const NOTHING: PopResult = { jobs: [], lease: 0, nextWakeMs: null };
 
@@ -92,6 +100,24 @@ export class LongPoll {
   take(want: TakeRequest, signal?: AbortSignal): Promise<PopResult> {
     if (want.wait <= 0 || this.closing) return this.pop(want);
     return this.wait(want, signal);
+  }
+
+  /** For a consumer that pops by itself (the streaming dispatcher, src/server/stream): `wake` is
+   *  called whenever the queue may have ready jobs (a notification, "stopped", the RECHECK_MS
+   *  re-check), on the same one subscription per queue as the sleepers. Nothing is popped here. */
+  async watch(queue: string, wake: () => void): Promise<QueueWatch> {
+    const channel = await this.join(queue);
+    (channel.watchers ??= new Set()).add(wake);
+    let open = true;
+    return {
+      dueAt: (atMs) => open && this.sweepAt(queue, atMs),
+      close: () => {
+        if (!open) return;
+        open = false;
+        channel.watchers!.delete(wake);
+        this.leave(channel);
+      },
+    };
   }
 
   /** Lets every waiter go (they answer with no job) and refuses new sleeps. */
@@ -238,14 +264,20 @@ export class LongPoll {
     for (const channel of next) {
       this.channels.delete(channel.name);
       this.channels.set(channel.name, channel);
-      channel.sleepers[0]?.();
+      this.wakeOldest(channel);
     }
+  }
+
+  /** A re-check's wake-up: the oldest sleeper pops again, and so does every watcher. */
+  private wakeOldest(channel: Channel): void {
+    channel.sleepers[0]?.();
+    if (channel.watchers) for (const wake of channel.watchers) wake();
   }
 
   /** After a reconnection: every queue's oldest sleeper pops again, once. */
   private recheckAll(): void {
     if (this.closing) return;
-    for (const channel of this.channels.values()) channel.sleepers[0]?.();
+    for (const channel of this.channels.values()) this.wakeOldest(channel);
   }
 
   /** Wakes a queue's oldest sleeper at `atMs` (the earliest asked for wins): it pops the token that
@@ -257,7 +289,7 @@ export class LongPoll {
       () => {
         channel.refill = undefined;
         channel.generation++;
-        channel.sleepers[0]?.();
+        this.wakeOldest(channel);
       },
       Math.max(0, atMs - Date.now()),
     );
@@ -276,6 +308,7 @@ export class LongPoll {
     channel.generation++;
     // a sleeper whose consumer left was already taken off the list by its abort
     for (const wake of channel.sleepers.slice(0, jobs)) wake();
+    if (channel.watchers) for (const wake of channel.watchers) wake();
   }
 
   /** Sweeps one queue at `atMs` (the earliest asked for wins), so that its waiters are woken on

@@ -120,6 +120,46 @@ export class Guard {
     return this.tokens.get(req);
   }
 
+  /**
+   * A WebSocket upgrade's check (src/server/stream): the token, the consumer role on every queue,
+   * the rate, as admit() checks a GET /qb. Answers the refusal to send as plain HTTP, or the token
+   * (null when no tokens are configured), which later subscriptions are judged by (mayConsume).
+   */
+  async authorizeConsumer(
+    header: string | undefined,
+    queues: readonly string[],
+  ): Promise<{ token: Token | null } | { status: number; error: string; headers: Record<string, string> }> {
+    if (!this.enabled) return { token: null };
+    const token = this.authenticate(header);
+    if (token === "missing") {
+      return {
+        status: 401,
+        error: "a bearer token is required (Authorization: Bearer <token>)",
+        headers: { "www-authenticate": CHALLENGE },
+      };
+    }
+    if (token === null) return { status: 401, error: "the token is not valid", headers: { "www-authenticate": INVALID } };
+    const refused = queues.find((q) => !mayConsume(token, q));
+    if (refused !== undefined) {
+      const why = token.roles.has("consumer") ? "may not use this queue" : "may not call GET /c/:queue: that needs the role consumer";
+      return { status: 403, error: `token ${token.id} ${why}`, headers: {} };
+    }
+    if (token.rate > 0) {
+      try {
+        const waitMs = await this.limiter.wait(token);
+        if (waitMs > 0) {
+          const error = `token ${token.id} is limited to ${token.rate} requests per second`;
+          return { status: 429, error, headers: { "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))) } };
+        }
+      } catch (err) {
+        const { status, message, headers, bug } = classify(err);
+        if (bug) this.log.error({ err }, "rate limit check failed");
+        return { status, error: message, headers };
+      }
+    }
+    return { token };
+  }
+
   /** The token a header carries, "missing" when there is none, or null when it is not valid. */
   private authenticate(header: string | undefined): Token | "missing" | null {
     if (!header) return "missing";
@@ -127,6 +167,11 @@ export class Guard {
     if (space < 0 || header.slice(0, space).toLowerCase() !== "bearer") return "missing";
     return this.table.verify(header.slice(space + 1).trim());
   }
+}
+
+/** Whether a token may take jobs from a queue (no token: tokens are not configured). */
+export function mayConsume(token: Token | null, queue: string): boolean {
+  return token === null || (token.roles.has("consumer") && mayUseQueue(token, queue));
 }
 
 function refuse(res: Res, status: number, error: string, challenge?: string): false {

@@ -19,6 +19,9 @@ export const ROUTE_ROLES: Record<string, Partial<Record<Method, Allowed>>> = {
   "/q/:queue/:id/lease": { POST: ["consumer"] },
   "/qb/:queue": { POST: ["producer"], GET: ["consumer"] },
   "/qb/:queue/ack": { POST: ["consumer"] },
+  // the streaming consumer's WebSocket (src/server/stream): the upgrade is checked there, with
+  // this role on every queue it names; a plain GET is answered 426
+  "/c/:queue": { GET: ["consumer"] },
   "/qb/:queue/fail": { POST: ["consumer"] },
   "/j/:queue": { GET: ["producer", "monitor"] },
   "/status/": { GET: ["monitor"] },
