@@ -449,7 +449,7 @@ t.test("DELETE /q purges jobs, delayed jobs, uniq keys, counts and status, not t
   // and what the scripts count (lua/includes/metrics.lua): Prometheus counters do not go backwards
   t.same(
     (await queueKeys(q)).sort(),
-    [key(q, "counters"), key(q, "marks"), key(q, "seq")].sort(),
+    [key(q, "counters"), key(q, "seq")].sort(),
     "only the id sequence and the counters are left in Redis",
   );
   t.notOk(await h.redis.sismember(`${h.config.redis.prefix}queues`, q), "unlisted in Redis");
