@@ -53,6 +53,9 @@ t.test("an every-second schedule enqueues one job per tick, with its options", a
   t.match(job.json, { priority: 3, max_attempts: 2, job: { beat: true } });
   t.equal((await h.http("DELETE", `/schedules/${q}/beat`)).status, 204);
   const after = (await figures(q)).job_count;
+  // a tick's job is a push like any other for /metrics (lua/includes/metrics.lua)
+  const scraped = (await h.http("GET", `/metrics?queue=${q}`)).text;
+  t.match(scraped, new RegExp(`presque_jobs_pushed_total\\{queue="${q}"\\} ${after}\\b`), "counted as pushed");
   await sleep(1500);
   t.equal((await figures(q)).job_count, after, "no tick after the delete");
 });

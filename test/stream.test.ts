@@ -210,9 +210,9 @@ t.test("malformed frames close that socket with a clear code; the others are ser
 });
 
 t.test("upgrade refusals are plain HTTP answers", async (t) => {
-  const refused = async (path: string) => {
+  const refused = async (path: string, headers: Record<string, string> = {}) => {
     try {
-      await connect(h.url, path);
+      (await connect(h.url, path, headers)).ws.terminate();
       return 101;
     } catch (err) {
       return (err as { status: number }).status;
@@ -222,6 +222,10 @@ t.test("upgrade refusals are plain HTTP answers", async (t) => {
   t.equal(await refused(`/c/${queueName()}?lease=0`), 400);
   t.equal(await refused(`/c/${queueName()}?lease=x`), 400);
   t.equal(await refused("/nowhere"), 404);
+  // a page may open a WebSocket to any address: its Origin (and a rebound Host) is refused as for GET /q
+  t.equal(await refused(`/c/${queueName()}`, { origin: "http://evil.example" }), 403, "a foreign Origin");
+  t.equal(await refused(`/c/${queueName()}`, { host: "rebind.evil.example" }), 403, "a foreign Host");
+  t.equal(await refused(`/c/${queueName()}`, { origin: h.url }), 101, "presque's own page");
   const plain = await h.http("GET", `/c/${queueName()}`);
   t.equal(plain.status, 426, "a plain GET is told to upgrade");
   t.match(plain.json, { error: /WebSocket/ });

@@ -77,8 +77,10 @@ export class RequestOrigins {
 }
 
 /** Everything but GET and HEAD changes state, and so do the GETs that take jobs: GET /q/:queue
- *  and /qb/:queue (under /q/ and /qb/ every GET is judged so: the job lookups lose nothing). */
-const TAKES_JOBS = /^\/qb?\//i;
+ *  and /qb/:queue (under /q/ and /qb/ every GET is judged so: the job lookups lose nothing), and
+ *  GET /c/:queue, the streaming consumer's WebSocket upgrade (a page may open a WebSocket to any
+ *  host: the browser sends its Origin, and only that check keeps the page from taking jobs). */
+const TAKES_JOBS = /^\/(qb?|c)\//i;
 
 function changesState(req: IncomingMessage): boolean {
   const method = req.method;

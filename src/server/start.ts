@@ -137,7 +137,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       processes,
       events,
     };
-    streams = new StreamServer(config, store, longPoll, guard, log, opts.stream, context.jobEvents);
+    streams = new StreamServer(config, store, longPoll, guard, log, opts.stream, context.jobEvents, (req) => origins.refusal(req));
     server = await listen(config, createApp(context), streams);
     const { port } = server.address() as AddressInfo;
     origins.listening(port);

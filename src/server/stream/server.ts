@@ -47,6 +47,8 @@ export class StreamServer {
     private readonly log: Logger,
     private readonly opts: StreamOptions = {},
     jobEvents?: JobEvents,
+    /** the Host and Origin checks every request gets (src/server/origin.ts) */
+    private readonly refusal: (req: IncomingMessage) => string | null = () => null,
   ) {
     const handBack = (queue: string, jobs: Array<{ id: string; attempt: number }>, worker: string, why: string) =>
       this.handBack(queue, jobs, worker, why);
@@ -89,6 +91,8 @@ export class StreamServer {
   /** The upgrade's checks, as GET /qb checks its request: queue names, lease, worker id, token. */
   private async admit(req: IncomingMessage) {
     if (this.closing) throw new HttpError(503, "the server is shutting down", { "retry-after": "1" });
+    const refused = this.refusal(req);
+    if (refused) throw new HttpError(403, refused);
     const url = new URL(req.url ?? "/", "http://presque");
     const m = /^\/c\/([^/]+)\/?$/.exec(url.pathname);
     if (!m) throw new HttpError(404, "not found");
