@@ -137,6 +137,9 @@ t.test("Host and Origin: a foreign page or a rebound name changes nothing, in th
     ["POST", `/w/${q}`, evil, '{"worker_id":"w"}'],
     ["DELETE", `/q/${q}`, { origin: "null" }],
     ["POST", `/q/${q}`, { origin: `http://127.0.0.1:${port + 1}` }, "{}"],
+    // a page on port 80 of the same address is another origin, though presque answers a bare Host
+    ["POST", `/q/${q}`, { origin: "http://127.0.0.1" }, "{}"],
+    ["POST", `/q/${q}`, { origin: "http://localhost" }, "{}"],
   ];
   for (const [method, path, headers, body] of refused) {
     const r = await send(method, path, headers, body);

@@ -13,6 +13,9 @@ const WILDCARD = new Set(["", "0.0.0.0", "::", "[::]"]);
 export class RequestOrigins {
   /** Host header values answered, lower-case: the listening address, loopback names, configured names */
   private readonly hosts = new Set<string>();
+  /** the Origins of presque's own pages: the Host forms above that carry a port (an Origin without
+   *  one is a page on port 80 or 443, another origin) */
+  private readonly pageOrigins = new Set<string>();
   /** configured names without a port: answered on any port */
   private readonly names = new Set<string>();
   private readonly anyHost: boolean;
@@ -25,8 +28,10 @@ export class RequestOrigins {
     this.anyHost = allowedHosts.includes("*");
     for (const entry of allowedHosts) {
       const name = entry.toLowerCase();
-      if (/:\d+$/.test(name)) this.hosts.add(name);
-      else this.names.add(name);
+      if (/:\d+$/.test(name)) {
+        this.hosts.add(name);
+        this.pageOrigins.add(name);
+      } else this.names.add(name);
     }
     this.wildcard = WILDCARD.has(listenHost);
   }
@@ -37,7 +42,10 @@ export class RequestOrigins {
     const forms = this.wildcard || LOOPBACK.test(host) ? ["127.0.0.1", "localhost", "[::1]"] : [];
     if (!this.wildcard) forms.push(host.includes(":") ? `[${host}]` : host);
     // bare too: some clients leave the port out, and a rebinding attack needs a name, not a port
-    for (const form of forms) this.hosts.add(`${form}:${port}`).add(form);
+    for (const form of forms) {
+      this.hosts.add(`${form}:${port}`).add(form);
+      this.pageOrigins.add(`${form}:${port}`);
+    }
   }
 
   /** Whether presque answers to this Host header. A server listening on every address cannot know
@@ -72,7 +80,7 @@ export class RequestOrigins {
     if (host !== undefined && authority.toLowerCase() === host.toLowerCase()) return true;
     const lower = authority.toLowerCase();
     // not "*": that lets any Host in, never any Origin
-    return this.hosts.has(lower) || this.names.has(lower.replace(/:\d+$/, ""));
+    return this.pageOrigins.has(lower) || this.names.has(lower.replace(/:\d+$/, ""));
   }
 }
 
