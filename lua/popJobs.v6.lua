@@ -40,16 +40,23 @@ if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') e
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
 local clock, ev = clockMs(), newEvents(k)
 local made = promoteCounted(k, now, settings[3], ARGV[5], clock, ev)
+-- a pop the limits turn away still announces what it promoted: other waiters (plain fetches,
+-- which concurrency does not hold back) may take those jobs
+local function limitedBy(made, ev, reply)
+  if made > 0 then notifyShard(ARGV[6], made) end
+  publishEvents(ev)
+  return reply
+end
 local limits = rcall('HMGET', k.meta, 'rate', 'burst', 'bucket', 'bucket_at', 'concurrency')
 if limits[5] and lease > 0 then
   local free = tonumber(limits[5]) - rcall('ZCARD', k.leased)
-  if free <= 0 then publishEvents(ev); return { 'busy', lease } end
+  if free <= 0 then return limitedBy(made, ev, { 'busy', lease }) end
   wanted = math.min(wanted, free)
 end
 local level, bucketNow
 if limits[1] then
   wanted, level, bucketNow = bucketAllows(limits, wanted)
-  if wanted <= 0 then publishEvents(ev); return { 'rate:' .. string.format('%.0f', tokenAt(limits, level, bucketNow)), lease } end
+  if wanted <= 0 then return limitedBy(made, ev, { 'rate:' .. string.format('%.0f', tokenAt(limits, level, bucketNow)), lease }) end
 end
 local expiring = rcall('EXISTS', k.expiry) == 1
 
