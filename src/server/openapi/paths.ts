@@ -145,7 +145,8 @@ function deadBulk(action: "retry" | "delete", tooLarge: string): Section {
         minItems: 1,
         maxItems: DEAD_STEP,
         items: schema("JobId"),
-        description: "these jobs (those of them that are not dead are left alone); excludes match and cursor",
+        description:
+          "these jobs (those of them that are not dead are left alone, one named twice is taken once); excludes match and cursor",
       },
       match: {
         type: "string",
