@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
 import { ROUTE_ROLES } from "../src/server/auth/routes.js";
+import { DEFAULTS } from "../src/server/config.js";
 import { harness, until } from "./helpers.js";
 import {
   bodyMismatch,
@@ -86,6 +87,17 @@ t.test("the role table of operations.md and the route table of api.md name every
     t.match(roles, named, `operations.md's role table names ${path}`);
     t.match(routes, named, `api.md's route table names ${path}`);
   }
+});
+
+t.test("operations.md's configuration table names every config key that has a default", async (t) => {
+  const text = readFileSync(join(REPO, "docs/operations.md"), "utf8");
+  const start = text.indexOf("| config key | default | what |");
+  const table = text.slice(start, text.indexOf("\n\n", start));
+  const leaves = (value: object, path: string): string[] =>
+    Object.entries(value).flatMap(([k, v]) =>
+      v && typeof v === "object" && !Array.isArray(v) ? leaves(v, `${path}${k}.`) : [`${path}${k}`],
+    );
+  for (const key of leaves(DEFAULTS, "")) t.ok(table.includes(`\`${key}\``), `operations.md's configuration table names ${key}`);
 });
 
 execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" }); // the presque command runs dist/
