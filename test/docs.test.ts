@@ -89,6 +89,12 @@ t.test("the role table of operations.md and the route table of api.md name every
   }
 });
 
+t.test("README's More list links every page of docs/", async (t) => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const more = readme.slice(readme.indexOf("## More"));
+  for (const file of FILES.filter((f) => f.startsWith("docs/"))) t.ok(more.includes(`- [${file}](${file}) — `), `README links ${file}`);
+});
+
 t.test("operations.md's configuration table names every config key that has a default", async (t) => {
   const text = readFileSync(join(REPO, "docs/operations.md"), "utf8");
   const start = text.indexOf("| config key | default | what |");
