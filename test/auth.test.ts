@@ -492,5 +492,10 @@ t.test("GET /c/:queue: the upgrade is refused as plain HTTP without the consumer
     [200, 403, 403],
     "each subscription judged by the token",
   );
+  // an ack without its attempt would cancel a job it was never handed: the admin's, as over HTTP
+  const pushed = await http("POST", "/q/ok-1", { body: { a: 1 }, headers: as(pair.token) });
+  const cancel = await s.ask({ ack: [{ queue: "ok-1", id: pushed.json.id }] });
+  t.match(cancel, { for: "ack", status: 403, error: /needs the role admin/ }, "a consumer may not cancel over the socket");
+  t.equal((await http("GET", `/q/ok-1/${pushed.json.id}`, { headers: as(pair.token) })).status, 200, "the job is still there");
   s.ws.terminate();
 });

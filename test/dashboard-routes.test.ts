@@ -194,8 +194,13 @@ t.test("dead jobs: retry and delete the selected ones, or those matching a filte
   t.equal((await h.http("GET", `/q/${queue}/${ids[3]}`)).status, 404, "deleted");
 
   // selected ids; one that is not dead is left alone
-  const selected = await h.http("POST", `/dead/${queue}/retry`, { body: { ids: [ids[1], ids[5], ids[0]] } });
-  t.match(selected.json, { retried: 2, scanned: 3 });
+  // an id named twice is retried once: enqueued twice, it would be handed out twice
+  const selected = await h.http("POST", `/dead/${queue}/retry`, { body: { ids: [ids[1], ids[5], ids[0], ids[5]] } });
+  t.match(selected.json, { retried: 2, scanned: 4 });
+  const leased = await h.http("GET", `/qb/${queue}?batch_size=100&lease=30`);
+  const handed = (leased.headers.get("x-presque-jobids") ?? "").split(",");
+  t.equal(handed.filter((id) => id === ids[5]).length, 1, "the job twice named is handed out once");
+  await h.http("POST", `/qb/${queue}/ack`, { body: { jobs: handed.map((id) => ({ id, attempt: 1 })) } });
   const rest = await h.http("GET", `/dead/${queue}`);
   t.same(
     rest.json.jobs.map((j: { id: string }) => j.id),

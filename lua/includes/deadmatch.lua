@@ -17,19 +17,24 @@ local function deadHolds(k, id, needle, where)
   return false
 end
 
--- Returns the next cursor ('0': done), how many dead jobs were looked at, and the chosen ids.
+-- Returns the next cursor ('0': done), how many dead jobs were looked at, and the chosen ids,
+-- each once: an id named twice (or met twice by a scan) must not be enqueued twice, or it would be
+-- handed out twice.
 local function chooseDead(k, mode, cursor, count, needle, where, ids)
-  local chosen = {}
+  local chosen, seen = {}, {}
   if mode == 'ids' then
     for _, id in ipairs(ids) do
-      if rcall('ZSCORE', k.dead, id) then chosen[#chosen + 1] = id end
+      if not seen[id] and rcall('ZSCORE', k.dead, id) then chosen[#chosen + 1] = id end
+      seen[id] = true
     end
     return '0', #ids, chosen
   end
   local step = rcall('ZSCAN', k.dead, cursor, 'COUNT', count)
   local members = step[2]
   for i = 1, #members, 2 do
-    if deadHolds(k, members[i], needle, where) then chosen[#chosen + 1] = members[i] end
+    local id = members[i]
+    if not seen[id] and deadHolds(k, id, needle, where) then chosen[#chosen + 1] = id end
+    seen[id] = true
   end
   return step[1], #members / 2, chosen
 end

@@ -253,6 +253,11 @@ export class Session {
         return { queues: [...this.queues] };
       }
       case "ack":
+        // as POST /qb/:queue/ack: an entry without its attempt cancels the job, which is the admin's
+        if (m.jobs.some((j) => j.attempt === undefined) && this.opts.token && !this.opts.token.roles.has("admin")) {
+          const id = this.opts.token.id;
+          throw new HttpError(403, `token ${id} may acknowledge a job with its attempt, not cancel it: that needs the role admin`);
+        }
         return this.perQueue(m.jobs, async (queue, jobs) => {
           const outcomes = await store.removeMany(queue, jobs, this.worker);
           return outcomes.map((o, i) => this.settled(queue, jobs[i], batchResult(o)));
