@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import t, { type Test } from "tap";
+import { ROUTE_ROLES } from "../src/server/auth/routes.js";
+import { DEFAULTS } from "../src/server/config.js";
 import { harness, until } from "./helpers.js";
 import {
   bodyMismatch,
@@ -68,6 +70,40 @@ t.test("the docs hold examples, and every one that runs says what it answers", a
     for (const c of b.commands) if (!b.skip && !c.skip) t.ok(c.expect, `${b.file}:${c.line} says what it answers (# -> ...): ${c.text}`);
   const skipped = blocks.flatMap((b) => (b.skip ? b.commands.map(() => b.skip) : b.commands.filter((c) => c.skip).map((c) => c.skip)));
   t.ok(skipped.length <= 20, `few commands skipped (${skipped.length})`);
+});
+
+t.test("the role table of operations.md and the route table of api.md name every route of the roles table", async (t) => {
+  const table = (file: string, header: string) => {
+    const text = readFileSync(join(REPO, file), "utf8");
+    const start = text.indexOf(header);
+    t.ok(start >= 0, `${file} has its table (${header})`);
+    return text.slice(start, text.indexOf("\n\n", start));
+  };
+  const roles = table("docs/operations.md", "| role | routes |");
+  const routes = table("docs/api.md", "| routes | section |");
+  // "/q/" and "/qb/" only answer 400 (an empty queue name): nobody calls them on purpose
+  for (const path of Object.keys(ROUTE_ROLES).filter((p) => p !== "/q/" && p !== "/qb/")) {
+    const named = new RegExp(`[\` ]${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\` ?]`);
+    t.match(roles, named, `operations.md's role table names ${path}`);
+    t.match(routes, named, `api.md's route table names ${path}`);
+  }
+});
+
+t.test("README's More list links every page of docs/", async (t) => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const more = readme.slice(readme.indexOf("## More"));
+  for (const file of FILES.filter((f) => f.startsWith("docs/"))) t.ok(more.includes(`- [${file}](${file}) — `), `README links ${file}`);
+});
+
+t.test("operations.md's configuration table names every config key that has a default", async (t) => {
+  const text = readFileSync(join(REPO, "docs/operations.md"), "utf8");
+  const start = text.indexOf("| config key | default | what |");
+  const table = text.slice(start, text.indexOf("\n\n", start));
+  const leaves = (value: object, path: string): string[] =>
+    Object.entries(value).flatMap(([k, v]) =>
+      v && typeof v === "object" && !Array.isArray(v) ? leaves(v, `${path}${k}.`) : [`${path}${k}`],
+    );
+  for (const key of leaves(DEFAULTS, "")) t.ok(table.includes(`\`${key}\``), `operations.md's configuration table names ${key}`);
 });
 
 execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO, stdio: "inherit" }); // the presque command runs dist/
