@@ -60,7 +60,7 @@ function queueRegistry(all: QueueReading[]): Registry {
   const families = [
     counter(
       "presque_jobs_pushed_total",
-      "Jobs stored by pushes (and by PUT /q, which stores a failed job again)",
+      "Jobs stored by pushes, schedule ticks, and PUT /q (which stores a failed job again)",
       (r) => r.counters.pushed,
     ),
     counter("presque_jobs_delivered_total", "Jobs handed to consumers, with or without a lease", (r) => r.counters.delivered),
