@@ -173,6 +173,10 @@ export interface QueueSettings {
   max_attempts?: number | null;
   backoff_base?: number | null;
   backoff_cap?: number | null;
+  max_length?: number | null;
+  max_payload?: number | null;
+  idempotency_window?: number | null;
+  max_idempotency_keys?: number | null;
   rate?: number | null;
   burst?: number | null;
   concurrency?: number | null;
