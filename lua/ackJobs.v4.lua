@@ -35,6 +35,15 @@ local function counted(id, outcome, raw)
     event(ev, 'removed', id, a and a.attempts)
   end
 end
+-- what every batch ends with: the counts, the freed slots, the run times and the events
+local function settled()
+  count(k, 'processed', worker, acked)
+  wakeForSlot(k, acked)
+  tally(k, clock, 'acked', acked, 'a')
+  observeRuns(k, runs)
+  publishEvents(ev)
+  return reply
+end
 
 -- An id named twice must see the first one's effect: each job in turn, as removeJob would.
 if repeated then
@@ -45,12 +54,7 @@ if repeated then
     counted(id, outcome, raw)
     reply[i] = type(outcome) == 'table' and outcome.err or outcome
   end
-  count(k, 'processed', worker, acked)
-  wakeForSlot(k, acked)
-  tally(k, clock, 'acked', acked, 'a')
-  observeRuns(k, runs)
-  publishEvents(ev)
-  return reply
+  return settled()
 end
 
 -- A job in the leased set has its payload (nothing deletes one without leaving that set first),
@@ -86,9 +90,4 @@ if #done > 0 then
     if rcall('HGET', k.uniq, u[2]) == u[1] then rcall('HDEL', k.uniq, u[2]) end
   end
 end
-count(k, 'processed', worker, acked)
-wakeForSlot(k, acked)
-tally(k, clock, 'acked', acked, 'a')
-observeRuns(k, runs)
-publishEvents(ev)
-return reply
+return settled()
