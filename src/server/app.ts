@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import polka from "polka";
 import { classify } from "../shared/errors.js";
 import { Notices } from "../shared/log.js";
-import { sendJson, type Req, type Res } from "./http.js";
+import { ARRIVED, ON_ANSWER, sendJson, type Req, type Res, type Timed } from "./http.js";
 import { METHODS, Router, type Context, type Method, type ServedRoute } from "./router.js";
 import { registerBatchRoutes } from "./routes/batch.js";
 import { registerDashboard } from "./routes/dashboard.js";
@@ -18,9 +18,6 @@ import { registerSearchRoutes } from "./routes/search.js";
 import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 import { registerStreamRoute } from "./stream/server.js";
-
-/** when a request arrived (performance.now()), kept on its response */
-const STARTED = Symbol("started");
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -79,17 +76,16 @@ export function createApp(ctx: Context, served?: ServedRoute[]): RequestListener
     );
   };
 
-  // one listener function for every request (no closure per request): the start time rides on the
-  // response, which knows its request
+  // one function for every response (no closure per request), handed the response when it is
+  // answered (src/server/http.ts, answered)
   const metrics = ctx.metrics;
-  function finished(this: ServerResponse & { [STARTED]?: number }) {
-    const req = this.req as Req;
-    const method = METHODS.includes(req.method as Method) ? req.method! : "other";
-    metrics.observeRequest(req.route ?? "unmatched", method, this.statusCode, (performance.now() - this[STARTED]!) / 1000);
-  }
-  const timed = (res: ServerResponse & { [STARTED]?: number }) => {
-    res[STARTED] = performance.now();
-    res.on("finish", finished);
+  const observe = (res: Res, seconds: number) => {
+    const req = res.req as Req;
+    metrics.observeRequest(req.route ?? "unmatched", req.method!, res.statusCode, seconds);
+  };
+  const timed = (res: Timed) => {
+    res[ARRIVED] = performance.now();
+    res[ON_ANSWER] = observe;
   };
 
   const origins = ctx.origins;

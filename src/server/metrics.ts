@@ -10,13 +10,34 @@ const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", im
 /** Seconds: a request or a script call takes well under a millisecond to a long poll's wait. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+class Series {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: number[],
+  ) {
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+
+  add(value: number): void {
+    let b = 0;
+    while (b < this.bounds.length && value > this.bounds[b]) b++;
+    this.counts[b]++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
 /** A histogram counted on the hot path with a Map lookup and a few additions (prom-client's own
  *  validates and hashes its labels on every observation), handed to prom-client to format in the
  *  shape of its own metrics' get(). */
 class HotHistogram {
   readonly type = "histogram";
   readonly aggregator = "sum";
-  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
+  private readonly all = new Map<string, Series>();
 
   constructor(
     readonly name: string,
@@ -26,21 +47,22 @@ class HotHistogram {
 
   /** key: the label values joined, which `labels` builds the labels of when the series is new */
   observe(key: string, labels: () => Record<string, string>, value: number): void {
-    let s = this.series.get(key);
+    this.series(key, labels).add(value);
+  }
+
+  /** the series of these label values, made on first use; kept by callers that count often */
+  series(key: string, labels: () => Record<string, string>): Series {
+    let s = this.all.get(key);
     if (!s) {
-      s = { labels: labels(), counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
-      this.series.set(key, s);
+      s = new Series(labels(), this.bounds);
+      this.all.set(key, s);
     }
-    let b = 0;
-    while (b < this.bounds.length && value > this.bounds[b]) b++;
-    s.counts[b]++;
-    s.sum += value;
-    s.count++;
+    return s;
   }
 
   async get() {
     const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
-    for (const s of this.series.values()) {
+    for (const s of this.all.values()) {
       let cumulative = 0;
       s.counts.forEach((n, b) => {
         cumulative += n;
@@ -57,10 +79,27 @@ class HotHistogram {
   }
 }
 
+/** the methods presque serves (src/server/router.ts) numbered from 1, 0 for any other */
+function methodIndex(method: string): number {
+  switch (method) {
+    case "GET":
+      return 1;
+    case "POST":
+      return 2;
+    case "PUT":
+      return 3;
+    case "DELETE":
+      return 4;
+    default:
+      return 0;
+  }
+}
+
 export class ProcessMetrics {
   readonly registry = new Registry();
   private readonly http: HotHistogram;
   private readonly scripts: HotHistogram;
+  private readonly requests = new Map<string, Map<number, Series>>();
 
   constructor(opts: { layout: number; longPollWaiters: () => number }) {
     collectDefaultMetrics({ register: this.registry });
@@ -97,9 +136,20 @@ export class ProcessMetrics {
     }).set({ version: VERSION, layout: String(opts.layout) }, 1);
   }
 
-  /** route: the route's pattern (never the raw path: a label per queue or job would grow forever) */
+  /** route: the route's pattern (never the raw path: a label per queue or job would grow forever);
+   *  a method presque does not serve counts as "other" */
   observeRequest(route: string, method: string, code: number, seconds: number): void {
-    this.http.observe(`${route} ${method} ${code}`, () => ({ route, method, code: String(code) }), seconds);
+    // by route, then by method and code as one number: no key string built per request
+    let byCode = this.requests.get(route);
+    if (!byCode) this.requests.set(route, (byCode = new Map()));
+    const m = methodIndex(method);
+    let s = byCode.get(code * 8 + m);
+    if (!s) {
+      const name = m === 0 ? "other" : method;
+      s = this.http.series(`${route} ${name} ${code}`, () => ({ route, method: name, code: String(code) }));
+      byCode.set(code * 8 + m, s);
+    }
+    s.add(seconds);
   }
 
   observeScript(script: string, seconds: number): void {

@@ -2,7 +2,7 @@
 // src/server/dashboard/assets/ (copied into dist/ by the build), with no inline script, so that a
 // strict Content-Security-Policy holds; and GET /whoami, which tells the page what its token may do.
 import { readFileSync } from "node:fs";
-import { sendJson } from "../http.js";
+import { sendJson, sendRaw } from "../http.js";
 import { ROLES } from "../auth/tokens.js";
 import type { Context, Router } from "../router.js";
 
@@ -18,11 +18,12 @@ export const PAGE_SECURITY = {
   "referrer-policy": "no-referrer",
 };
 
+const ASSET_HEADERS = { "cache-control": "no-cache", ...PAGE_SECURITY };
+
 function asset(name: string, type: string) {
   const body = readFileSync(new URL(name, ASSETS));
   return (_req: unknown, res: import("../http.js").Res) => {
-    res.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-cache", ...PAGE_SECURITY });
-    res.end(body);
+    sendRaw(res, 200, body, ASSET_HEADERS, type);
   };
 }
 

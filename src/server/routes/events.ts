@@ -5,7 +5,7 @@ import { badRequest, HttpError } from "../../shared/errors.js";
 import { mayUseQueue, type Token } from "../auth/tokens.js";
 import { HubFull, overviewEvent, type View } from "../dashboard/hub.js";
 import { MAX_PAGE, type Overview } from "../dashboard/overview.js";
-import type { Query } from "../http.js";
+import { answeredOnFinish, type Query } from "../http.js";
 import { intParam, stringParam } from "../params.js";
 import type { Context, Router } from "../router.js";
 
@@ -46,6 +46,7 @@ export function registerEventRoutes(router: Router, ctx: Context): void {
         throw err;
       }
       res.once("close", () => stop());
+      answeredOnFinish(res);
       res.writeHead(200, {
         "content-type": "text/event-stream; charset=utf-8",
         "cache-control": "no-store",

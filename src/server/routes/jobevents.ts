@@ -4,7 +4,7 @@
 // told how many events it missed once it drains. A disconnect drops its listener, and the queue's
 // subscription with the last one.
 import type { JobEvent } from "../../store/events.js";
-import type { Res } from "../http.js";
+import { answeredOnFinish, type Res } from "../http.js";
 import { queueParam } from "../params.js";
 import type { Context, Router } from "../router.js";
 
@@ -24,6 +24,7 @@ export function registerJobEventRoutes(router: Router, ctx: Context): void {
         () => res.end(),
       );
       if (req.socket.destroyed) return stop(); // gone while the subscription was made
+      answeredOnFinish(res);
       res.writeHead(200, {
         "content-type": "text/event-stream; charset=utf-8",
         "cache-control": "no-store",

@@ -6,6 +6,7 @@ import { Registry } from "prom-client";
 import { badRequest } from "../../shared/errors.js";
 import { readQueues, type QueueReading } from "../../store/metrics.js";
 import { globMatch } from "../glob.js";
+import { sendRaw } from "../http.js";
 import { stringParam } from "../params.js";
 import type { Context, Router } from "../router.js";
 
@@ -28,8 +29,7 @@ export function registerMetricsRoute(router: Router, ctx: Context): void {
       }
       const scrape = Registry.merge([ctx.metrics.registry, queueRegistry(readings)]);
       const body = await scrape.metrics();
-      res.writeHead(200, { "content-type": scrape.contentType, "content-length": Buffer.byteLength(body) });
-      res.end(body);
+      sendRaw(res, 200, body, undefined, scrape.contentType);
     },
   });
 }
