@@ -30,15 +30,14 @@
 --- @include "limits"
 --- @include "metrics"
 local now, wanted, worker = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-if ARGV[7] ~= '' then
-  local t = rcall('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[7]) then return { '', 0 } end
-end
-local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts')
+local clock = clockMs()
+if ARGV[7] ~= '' and clock > tonumber(ARGV[7]) then return { '', 0 } end
+-- the settings and the limits in one read (promoteCounted changes neither)
+local settings = rcall('HMGET', k.meta, 'status', 'lease', 'max_attempts', 'rate', 'burst', 'bucket', 'bucket_at', 'concurrency')
 if settings[1] == '0' then return redis.error_reply('STOPPED queue is closed') end
 
 local lease = tonumber(ARGV[4]) or tonumber(settings[2]) or 0
-local clock, ev = clockMs(), newEvents(k)
+local ev = newEvents(k)
 local made = promoteCounted(k, now, settings[3], ARGV[5], clock, ev)
 -- a pop the limits turn away still announces what it promoted: other waiters (plain fetches,
 -- which concurrency does not hold back) may take those jobs
@@ -47,7 +46,7 @@ local function limitedBy(made, ev, reply)
   publishEvents(ev)
   return reply
 end
-local limits = rcall('HMGET', k.meta, 'rate', 'burst', 'bucket', 'bucket_at', 'concurrency')
+local limits = { settings[4], settings[5], settings[6], settings[7], settings[8] }
 if limits[5] and lease > 0 then
   local free = tonumber(limits[5]) - rcall('ZCARD', k.leased)
   if free <= 0 then return limitedBy(made, ev, { 'busy', lease }) end

@@ -59,8 +59,8 @@ if idemKey ~= '' then
   end
 end
 
-local settings = rcall('HMGET', k.meta, 'max_length', 'max_payload', 'idempotency_window', 'ghosts')
-local expiresIn = ARGV[12] == '' and tonumber(rcall('HGET', k.meta, 'expires_in'))
+local settings = rcall('HMGET', k.meta, 'max_length', 'max_payload', 'idempotency_window', 'ghosts', 'expires_in')
+local expiresIn = ARGV[12] == '' and tonumber(settings[5])
 local deadline = tonumber(ARGV[12]) or (expiresIn and math.max(now, due) + expiresIn * 1000)
 local maxPayload = tonumber(settings[2] or ARGV[10])
 if maxPayload > 0 then
@@ -92,8 +92,7 @@ for i = FIRST, #ARGV do
 end
 if uniq ~= '' then rcall('HSET', k.uniq, uniq, reply[3]) end
 local clock, ev = clockMs(), newEvents(k)
-tally(k, clock, 'pushed', #reply - 2, 'p')
-markPush(k, clock, reply[3])
+countPushed(k, clock, #reply - 2, reply[3])
 for i = 3, #reply do event(ev, 'pushed', reply[i], 0) end
 publishEvents(ev)
 

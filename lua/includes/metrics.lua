@@ -17,17 +17,27 @@ local function clockMs()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The ring's slot for this minute, and the minute as it is tagged
+local function ringSlot(nowMs)
+  local minute = math.floor(nowMs / 60000)
+  return minute % RING_SLOTS, string.format('%d', minute)
+end
+
+-- A slot last used 16 minutes ago starts again from zero.
+local function claimSlot(k, slot, minute, tagged)
+  if tagged ~= minute then
+    rcall('HSET', k.counters, 'm' .. slot, minute, 'p' .. slot, 0, 'a' .. slot, 0, 'f' .. slot, 0)
+  end
+end
+
 -- Adds n to a counter, and to this minute's pushed ('p'), acked ('a') or failed ('f') count
--- (ring = nil: not in the ring). A slot last used 16 minutes ago starts again from zero.
+-- (ring = nil: not in the ring).
 local function tally(k, nowMs, field, n, ring)
   if n == 0 then return end
   rcall('HINCRBY', k.counters, field, n)
   if not ring then return end
-  local minute = math.floor(nowMs / 60000)
-  local slot = minute % RING_SLOTS
-  if rcall('HGET', k.counters, 'm' .. slot) ~= string.format('%d', minute) then
-    rcall('HSET', k.counters, 'm' .. slot, string.format('%d', minute), 'p' .. slot, 0, 'a' .. slot, 0, 'f' .. slot, 0)
-  end
+  local slot, minute = ringSlot(nowMs)
+  claimSlot(k, slot, minute, rcall('HGET', k.counters, 'm' .. slot))
   rcall('HINCRBY', k.counters, ring .. slot, n)
 end
 
@@ -72,13 +82,25 @@ local function decodeLeased(raw)
 end
 
 -- Remembers when the jobs from `firstId` on were pushed, once per second: the age of the oldest
--- ready job is read from the mark at or before its id (src/store/metrics.ts).
-local function markPush(k, nowMs, firstId)
+-- ready job is read from the mark at or before its id (src/store/metrics.ts). `marked`: the
+-- counters' 'marked' field, when the caller read it already.
+local function markPush(k, nowMs, firstId, marked)
   local second = string.format('%d', math.floor(nowMs / 1000))
-  if rcall('HGET', k.counters, 'marked') == second then return end
+  if (marked or rcall('HGET', k.counters, 'marked')) == second then return end
   rcall('HSET', k.counters, 'marked', second)
   rcall('ZADD', k.marks, firstId, string.format('%d', nowMs))
   rcall('ZREMRANGEBYRANK', k.marks, 0, -MAX_MARKS - 1)
+end
+
+-- tally(k, nowMs, 'pushed', n, 'p') and markPush(k, nowMs, firstId), with one read for both
+local function countPushed(k, nowMs, n, firstId)
+  if n == 0 then return end
+  local slot, minute = ringSlot(nowMs)
+  local seen = rcall('HMGET', k.counters, 'm' .. slot, 'marked')
+  rcall('HINCRBY', k.counters, 'pushed', n)
+  claimSlot(k, slot, minute, seen[1])
+  rcall('HINCRBY', k.counters, 'p' .. slot, n)
+  markPush(k, nowMs, firstId, seen[2] or '')
 end
 
 -- Job events: a script collects them and publishes them in one message at its end, on the
