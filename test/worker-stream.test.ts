@@ -66,3 +66,32 @@ t.test("the socket lost under running jobs: their handlers are told, the jobs go
   await w.stop();
   t.equal(await c.job(q, id), null, "acknowledged");
 });
+
+t.test("a prefetched job whose lease ran out while it waited is not run: it goes out again, with its next attempt", async (t) => {
+  const q = queueName();
+  const ids = await c.pushBatch(q, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+  const runs: string[] = [];
+  const w = new Worker({
+    url: h.url,
+    queues: q,
+    handleSignals: false,
+    concurrency: 1,
+    prefetch: 2,
+    lease: 1,
+    handler: async (job) => {
+      runs.push(`${job.id}:${job.attempt}`);
+      // the first job outlasts the others' leases while they wait for its slot (its own is extended)
+      if (runs.length === 1) await new Promise((ok) => setTimeout(ok, 1500));
+    },
+  });
+  await w.start();
+  t.equal(w.transport, "stream");
+  await until("all done", () => w.counts.done === 3, 10_000);
+  await w.stop();
+  t.same(
+    runs,
+    [`${ids[0]}:1`, `${ids[1]}:2`, `${ids[2]}:2`],
+    "the two that waited past their leases ran once each, on their second attempt",
+  );
+  for (const id of ids) t.equal(await c.job(q, id), null, `${id} acknowledged`);
+});
