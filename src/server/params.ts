@@ -88,13 +88,15 @@ export function pushOptions(query: Query, allowUniq: boolean): PushOptions {
   if (uniq !== undefined && uniq.length > 256) throw badRequest("uniq must be at most 256 characters");
   const dueMs = delayed !== undefined ? Math.round(delayed * 1000) : delay !== undefined ? Date.now() + Math.round(delay * 1000) : 0;
   const expiresAtMs = deadlineOf(query, dueMs);
-  return {
+  const options: PushOptions = {
     dueMs,
     priority: intParam(query, "priority", -MAX_PRIORITY, MAX_PRIORITY, 0),
     maxAttempts: intParam(query, "max_attempts", 1, 1000),
     uniq,
-    ...(expiresAtMs !== undefined && { expiresAtMs }),
   };
+  // assigned, not spread in: every POST /q passes here
+  if (expiresAtMs !== undefined) options.expiresAtMs = expiresAtMs;
+  return options;
 }
 
 /** ?expires_in=<seconds> or ?expires_at=<epoch seconds>: a job not handed out by then is never

@@ -384,7 +384,10 @@ export class Store {
     }
     const { lease: leased, nextWakeMs, rateLimitedUntilMs, busy } = result;
     const limited = { ...(rateLimitedUntilMs !== undefined && { rateLimitedUntilMs }), ...(busy && { busy }) };
-    return items.map((_, i) => ({ lease: leased, nextWakeMs, jobs: i < jobs.length ? [jobs[i]] : [], ...(i >= jobs.length && limited) }));
+    // those who got a job are most of a busy queue's fetches: a plain object each, nothing spread
+    return items.map((_, i): PopResult =>
+      i < jobs.length ? { lease: leased, nextWakeMs, jobs: [jobs[i]] } : { lease: leased, nextWakeMs, jobs: [], ...limited },
+    );
   }, 1000);
 
   /** One job, stored together with the other single jobs for the same queue and options that
