@@ -86,6 +86,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   let server: Server | undefined;
   let streams: StreamServer | undefined;
   let stopReloading = () => {};
+  let stopReloadingTokens = () => {};
   try {
     const layout = await checkLayout(redis, config.redis.prefix, log);
     const storeOptions = {
@@ -138,19 +139,23 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       events,
     };
     streams = new StreamServer(config, store, longPoll, guard, log, opts.stream, context.jobEvents, (req) => origins.refusal(req));
+    // before listening: a worker of `serve --workers` is sent the reloads asked while it started
+    // as soon as it listens (src/cli/commands/serve.ts)
+    const reloadTokens = () => guard.reload();
+    if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
+    stopReloadingTokens = () => process.off("SIGHUP", reloadTokens);
     server = await listen(config, createApp(context), streams);
     const { port } = server.address() as AddressInfo;
     origins.listening(port);
     const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
     log.info({ host: config.server.host, port, url }, "listening");
-    const reloadTokens = () => guard.reload();
-    if (config.auth.tokens_file) process.on("SIGHUP", reloadTokens);
     const close = closer(server, longPoll, events, context.jobEvents, streams, sweeper, registry, connections);
-    return { server, port, url, context, close: () => (process.off("SIGHUP", reloadTokens), stopReloading(), close()) };
+    return { server, port, url, context, close: () => (stopReloadingTokens(), stopReloading(), close()) };
   } catch (err) {
     // nothing of a failed start may keep the process alive
     sweeper?.stop();
     stopReloading();
+    stopReloadingTokens();
     longPoll?.close();
     await streams?.close();
     await registry?.stop().catch(() => {});

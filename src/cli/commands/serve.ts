@@ -122,9 +122,17 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
   const env = config.redis.url
     ? { PRESQUE_REDIS_URL: config.redis.url, PRESQUE_EMBEDDED: embedded ? "1" : "0" }
     : { PRESQUE_EMBEDDED: "0" };
+  // reloads asked of the primary (SIGHUP), and how many had been when each worker was forked
+  let reloads = 0;
+  const reloadsAtFork = new Map<number, number>();
+  cluster.on("fork", (worker) => reloadsAtFork.set(worker.id, reloads));
   for (let i = 0; i < n; i++) cluster.fork(env);
   const listening = new Set<number>();
-  cluster.on("listening", (worker) => listening.add(worker.id));
+  cluster.on("listening", (worker) => {
+    listening.add(worker.id);
+    // asked while it was starting: it may have read the tokens file before the change
+    if (reloads > (reloadsAtFork.get(worker.id) ?? 0)) worker.process.kill("SIGHUP");
+  });
   cluster.on("exit", (worker, code, signal) => {
     if (stopping) return;
     if (!listening.has(worker.id)) {
@@ -156,10 +164,10 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
     process.exit(exitCode);
   };
   handleSignals(stop, log);
-  // the workers read the tokens file (src/server/start.ts): a reload asked of the primary is theirs. Only
-  // those already serving get it: one still starting reads the file as it starts, and a SIGHUP
-  // before its handler is in place would kill it.
+  // the workers read the tokens file (src/server/start.ts): a reload asked of the primary is theirs.
+  // Those already serving get it now, one still starting once it listens (above).
   process.on("SIGHUP", () => {
+    reloads++;
     for (const w of Object.values(cluster.workers ?? {})) if (w && listening.has(w.id) && !w.isDead()) w.process.kill("SIGHUP");
   });
 }
