@@ -22,7 +22,8 @@ export function sendJson(res: Res, status: number, body: unknown, headers?: Reco
   sendRaw(res, status, JSON.stringify(body), headers);
 }
 
-/** `type` for the few answers that are not JSON (the dashboard's files, /metrics) */
+/** `headers`: any but content-type and content-length, which are set here; `type` for the few
+ *  answers that are not JSON (the dashboard's files, /metrics) */
 export function sendRaw(
   res: Res,
   status: number,

@@ -110,7 +110,7 @@ export class ProcessMetrics {
     }
     this.http = new HotHistogram(
       "presque_http_request_duration_seconds",
-      "HTTP requests by route pattern, method and status code, from arrival to the last byte of the answer",
+      "HTTP requests by route pattern, method and status code, from arrival until the whole answer is handed to the connection",
       DURATION_BUCKETS,
     );
     this.scripts = new HotHistogram(
