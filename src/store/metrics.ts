@@ -47,7 +47,7 @@ export async function readQueues(store: Store, queues: string[], nowMs?: number,
   const out: QueueReading[] = [];
   for (let i = 0; i < queues.length; i += CHUNK) {
     const names = queues.slice(i, i + CHUNK);
-    const replies = await callEach(store, names);
+    const replies = await callEach(store, names, withMinutes);
     names.forEach((queue, j) => {
       const reply = replies[j];
       if (reply) out.push(decode(queue, reply, nowMs, withMinutes));
@@ -58,19 +58,21 @@ export async function readQueues(store: Store, queues: string[], nowMs?: number,
 
 type Reply = [Array<string>, number, number, number, number, number, number, string, number];
 
-async function callEach(store: Store, queues: string[]): Promise<Array<Reply | null>> {
+async function callEach(store: Store, queues: string[], withMinutes: boolean): Promise<Array<Reply | null>> {
+  // without the minutes, the script leaves the minute ring out of its reply
+  const ring = withMinutes ? "1" : "";
   const calls = queues.map((q) => store.scriptCall("queueMetrics", q));
   const redis = store.redis;
   if (!isCluster(redis)) {
     const pipeline = redis.pipeline() as unknown as Record<string, (...a: string[]) => unknown> & {
       exec(): Promise<Array<[Error | null, unknown]> | null>;
     };
-    for (const c of calls) pipeline[c.command](...c.keys);
+    for (const c of calls) pipeline[c.command](...c.keys, ring);
     const results = (await pipeline.exec()) ?? [];
     return calls.map((_, i) => (results[i]?.[0] ? null : ((results[i]?.[1] as Reply) ?? null)));
   }
   const client = redis as unknown as Record<string, (...a: string[]) => Promise<Reply>>;
-  return Promise.all(calls.map((c) => client[c.command](...c.keys).catch(() => null)));
+  return Promise.all(calls.map((c) => client[c.command](...c.keys, ring).catch(() => null)));
 }
 
 function decode(queue: string, reply: Reply, nowMs: number | undefined, withMinutes: boolean): QueueReading {

@@ -32,7 +32,7 @@ export const SCRIPT_VERSIONS = {
   purgeDead: 2,
   purgeQueue: 3,
   pushJobs: 4,
-  queueMetrics: 1,
+  queueMetrics: 2,
   queueStats: 2,
   registerWorker: 1,
   removeJob: 3,

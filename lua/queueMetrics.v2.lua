@@ -1,12 +1,33 @@
---[[ queueMetrics v1: GET /metrics and the dashboard: one queue's counters (lua/includes/metrics.lua)
+--[[ queueMetrics v2: GET /metrics and the dashboard: one queue's counters (lua/includes/metrics.lua)
      and its figures now, read at one instant; src/store/metrics.ts sends it for a few hundred
      queues per round trip.
+     v2: asked without the minutes (GET /metrics shows none), reads only the counters and the
+     run-time histogram, not the whole counters hash with its ring of minutes (up to 64 more fields
+     a queue, which a scrape of 10,000 queues would carry and decode for nothing).
      The oldest ready job is the first of the list (passing over up to 10 tombstones) or of the
      priority set, whichever has the lower id; its push time is that of the mark at or before its id.
   KEYS counters meta wait prio delayed leased dead workers jobs marks
+  ARGV[1] '1' = every field of the counters hash, the minute ring with them; '' = the counters and
+          the histogram only (the fields of FIELDS that are set)
   Returns {{counter field, value, ...}, ready, delayed, leased, dead, stopped (1|0), workers,
            oldest ready job's push time (ms; '' = no ready job, or none marked), Redis now (ms)} ]]
 local rcall = redis.call
+-- the counters and the run-time buckets r0..r14 (RUN_BOUNDS_MS in lua/includes/metrics.lua, and +Inf)
+local FIELDS = { 'pushed', 'delivered', 'acked', 'failed_error', 'failed_lease_expired', 'dead', 'rsum', 'rcount' }
+for b = 0, 14 do FIELDS[#FIELDS + 1] = 'r' .. b end
+
+local function counters()
+  if ARGV[1] == '1' then return rcall('HGETALL', k.counters) end
+  local values, out = rcall('HMGET', k.counters, unpack(FIELDS)), {}
+  for i, field in ipairs(FIELDS) do
+    if values[i] then
+      out[#out + 1] = field
+      out[#out + 1] = values[i]
+    end
+  end
+  return out
+end
+
 local meta = rcall('HMGET', k.meta, 'status', 'ghosts')
 local prioritized = rcall('ZCARD', k.prio)
 local ready = math.max(0, rcall('LLEN', k.wait) - tonumber(meta[2] or 0)) + prioritized
@@ -30,6 +51,6 @@ if oldest then
   pushedAt = mark or rcall('ZRANGE', k.marks, 0, 0)[1] or ''
 end
 local t = rcall('TIME')
-return { rcall('HGETALL', k.counters), ready, rcall('ZCARD', k.delayed), rcall('ZCARD', k.leased), rcall('ZCARD', k.dead),
+return { counters(), ready, rcall('ZCARD', k.delayed), rcall('ZCARD', k.leased), rcall('ZCARD', k.dead),
          meta[1] == '0' and 1 or 0, rcall('SCARD', k.workers), pushedAt,
          tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) }
