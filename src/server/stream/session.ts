@@ -70,6 +70,8 @@ export class Session {
   private unflushed = 0;
   /** answered the last ping */
   alive = true;
+  /** which slice of each round of pings is this socket's (StreamServer) */
+  pingSlot = 0;
   private closed = false;
   /** no more jobs (shutdown) */
   draining = false;
