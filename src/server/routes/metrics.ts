@@ -26,7 +26,12 @@ export function registerMetricsRoute(router: Router, ctx: Context): void {
       for (let offset = 0; ; offset += PAGE) {
         const names = await store.lists.queuePage(offset, PAGE);
         const wanted = glob === undefined ? names : names.filter((name) => globMatch(glob, name));
-        if (wanted.length > 0) pages.push(readQueues(store, wanted, undefined, false));
+        if (wanted.length > 0) {
+          const page = readQueues(store, wanted, undefined, false);
+          // should a later page's names fail to come, this one's failure has nobody to await it
+          page.catch(() => {});
+          pages.push(page);
+        }
         if (names.length < PAGE) break;
       }
       const readings = (await Promise.all(pages)).flat();
