@@ -77,11 +77,11 @@ t.test("a prefetched job whose lease ran out while it waited is not run: it goes
     handleSignals: false,
     concurrency: 1,
     prefetch: 2,
-    lease: 1,
+    lease: 2,
     handler: async (job) => {
       runs.push(`${job.id}:${job.attempt}`);
       // the first job outlasts the others' leases while they wait for its slot (its own is extended)
-      if (runs.length === 1) await new Promise((ok) => setTimeout(ok, 1500));
+      if (runs.length === 1) await new Promise((ok) => setTimeout(ok, 2500));
     },
   });
   await w.start();
