@@ -23,21 +23,18 @@ local function ringSlot(nowMs)
   return minute % RING_SLOTS, string.format('%d', minute)
 end
 
--- A slot last used 16 minutes ago starts again from zero.
-local function claimSlot(k, slot, minute, tagged)
-  if tagged ~= minute then
-    rcall('HSET', k.counters, 'm' .. slot, minute, 'p' .. slot, 0, 'a' .. slot, 0, 'f' .. slot, 0)
-  end
-end
-
 -- Adds n to a counter, and to this minute's pushed ('p'), acked ('a') or failed ('f') count
--- (ring = nil: not in the ring).
-local function tally(k, nowMs, field, n, ring)
+-- (ring = nil: not in the ring). A slot last used 16 minutes ago starts again from zero.
+-- `tagged`: the slot's minute tag ('m<slot>'), when the caller read it already.
+local function tally(k, nowMs, field, n, ring, tagged)
   if n == 0 then return end
   rcall('HINCRBY', k.counters, field, n)
   if not ring then return end
   local slot, minute = ringSlot(nowMs)
-  claimSlot(k, slot, minute, rcall('HGET', k.counters, 'm' .. slot))
+  if tagged == nil then tagged = rcall('HGET', k.counters, 'm' .. slot) end
+  if tagged ~= minute then
+    rcall('HSET', k.counters, 'm' .. slot, minute, 'p' .. slot, 0, 'a' .. slot, 0, 'f' .. slot, 0)
+  end
   rcall('HINCRBY', k.counters, ring .. slot, n)
 end
 
@@ -95,11 +92,8 @@ end
 -- tally(k, nowMs, 'pushed', n, 'p') and markPush(k, nowMs, firstId), with one read for both
 local function countPushed(k, nowMs, n, firstId)
   if n == 0 then return end
-  local slot, minute = ringSlot(nowMs)
-  local seen = rcall('HMGET', k.counters, 'm' .. slot, 'marked')
-  rcall('HINCRBY', k.counters, 'pushed', n)
-  claimSlot(k, slot, minute, seen[1])
-  rcall('HINCRBY', k.counters, 'p' .. slot, n)
+  local seen = rcall('HMGET', k.counters, 'm' .. ringSlot(nowMs), 'marked')
+  tally(k, nowMs, 'pushed', n, 'p', seen[1])
   markPush(k, nowMs, firstId, seen[2] or '')
 end
 

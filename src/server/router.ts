@@ -69,7 +69,9 @@ export class Router {
         let bySegment = index.get(method);
         if (!bySegment) index.set(method, (bySegment = new Map()));
         const segment = firstSegment(path);
-        bySegment.set(segment, [...(bySegment.get(segment) ?? []), table[table.length - 1]]);
+        const routes = bySegment.get(segment) ?? [];
+        routes.push(table[table.length - 1]);
+        bySegment.set(segment, routes);
       }
     }
     const none: TrouterRoute[] = [];

@@ -134,6 +134,7 @@ async function supervise(n: number, config: Config, log: ReturnType<typeof creat
     if (reloads > (reloadsAtFork.get(worker.id) ?? 0)) worker.process.kill("SIGHUP");
   });
   cluster.on("exit", (worker, code, signal) => {
+    reloadsAtFork.delete(worker.id);
     if (stopping) return;
     if (!listening.has(worker.id)) {
       // it never served: another would fail the same way (bad config, Redis refusing the layout)
