@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuTimes } from "./cpu.js";
+import { countInstructions, fillFor, haveCallgrind, WARMUP_REQUESTS } from "./instructions.js";
 import { cannon, type CannonSpec } from "./load.js";
 import { killAll, ROOT, startPresque, startRedis, type Child } from "./procs.js";
 import { closeFill, fill, JOB, JSON_HEADERS } from "./queue.js";
@@ -21,6 +22,9 @@ const USAGE = `Usage: npm run bench:compare -- <dirA> <dirB> [...] [options]
   --duration <s>         seconds per measured run (default 4)
   --warmup <s>           seconds of warm-up before each measured run (default 1)
   --connections <n>      autocannon connections (default 50)
+  --instructions         count instructions per request under valgrind's callgrind instead
+                         (bench/instructions.ts): a fresh presque per run, --requests counted
+  --requests <n>         requests counted per run with --instructions (default 10000)
 presque --workers is not supported: the CPU figures read the one presque process.
 `;
 function args() {
@@ -33,6 +37,8 @@ function args() {
         duration: { type: "string", default: "4" },
         warmup: { type: "string", default: "1" },
         connections: { type: "string", default: "50" },
+        instructions: { type: "boolean", default: false },
+        requests: { type: "string", default: "10000" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -46,12 +52,25 @@ const ROUNDS = Number(flags.rounds);
 const DURATION = Number(flags.duration);
 const WARMUP = Number(flags.warmup);
 const CONNECTIONS = Number(flags.connections);
+const INSTRUCTIONS = flags.instructions === true;
+const REQUESTS = Number(flags.requests);
 const ROUTES = flags.route === "both" ? (["post", "get"] as const) : ([flags.route] as ("post" | "get")[]);
 const bad =
-  !Number.isInteger(ROUNDS) || ROUNDS < 1 || !(DURATION > 0) || !(WARMUP >= 0) || !Number.isInteger(CONNECTIONS) || CONNECTIONS < 1;
+  !Number.isInteger(ROUNDS) ||
+  ROUNDS < 1 ||
+  !(DURATION > 0) ||
+  !(WARMUP >= 0) ||
+  !Number.isInteger(CONNECTIONS) ||
+  CONNECTIONS < 1 ||
+  !Number.isInteger(REQUESTS) ||
+  REQUESTS < 1;
 if (flags.help || dirs.length < 2 || bad || !ROUTES.every((r) => r === "post" || r === "get")) {
   process.stderr.write(USAGE);
   process.exit(flags.help ? 0 : 2);
+}
+if (INSTRUCTIONS && !haveCallgrind()) {
+  process.stderr.write("bench:compare --instructions needs valgrind and callgrind_control on the PATH (Debian: valgrind)\n");
+  process.exit(2);
 }
 type Route = "post" | "get";
 const OUT = join(ROOT, "bench", "results", "compare.json");
@@ -107,10 +126,9 @@ interface Run {
   sysUs: number;
 }
 
-const spec = (t: Tree, route: Route): CannonSpec =>
-  route === "post"
-    ? { url: t.server!.url, method: "POST", path: `/q/${t.queue}`, headers: JSON_HEADERS, body: JOB }
-    : { url: t.server!.url, path: `/q/${t.queue}` };
+const specAt = (url: string, queue: string, route: Route): CannonSpec =>
+  route === "post" ? { url, method: "POST", path: `/q/${queue}`, headers: JSON_HEADERS, body: JOB } : { url, path: `/q/${queue}` };
+const spec = (t: Tree, route: Route): CannonSpec => specAt(t.server!.url, t.queue, route);
 
 /** GET must never find its queue empty (a 404 would count as non-2xx): before the warm-up, room for
  *  1.5 x the best GET rate seen yet; after it, 1.6 x the warm-up's rate or that best, whichever is
@@ -215,6 +233,83 @@ function table(rows: ReturnType<typeof summarize>, route: Route): string {
   return [head, ...body].map((r) => r.map((cell, c) => (c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ")).join("\n");
 }
 
+// --- --instructions: callgrind's counts (bench/instructions.ts)
+
+interface Counted {
+  round: number;
+  route: Route;
+  tree: number;
+  requests: number;
+  non2xx: number;
+  /** user-space instructions per request, in thousands */
+  kInstructions: number;
+}
+
+/** One route's row per tree: median count, and the median of each round's ratio to the first tree. */
+function summarizeCounts(runs: Counted[], route: Route) {
+  const of = (i: number) => runs.filter((r) => r.route === route && r.tree === i && r.non2xx === 0);
+  const base = new Map(of(0).map((r) => [r.round, r.kInstructions]));
+  return trees.map((t, i) => {
+    const mine = of(i);
+    const ratios = i === 0 ? [] : mine.flatMap((r) => (base.has(r.round) ? [r.kInstructions / base.get(r.round)!] : []));
+    const counts = mine.map((r) => r.kInstructions);
+    return {
+      tree: t.label,
+      kInstructions: { median: median(counts), min: Math.min(...counts), max: Math.max(...counts) },
+      non2xx: runs.filter((r) => r.route === route && r.tree === i).reduce((n, r) => n + r.non2xx, 0),
+      vsFirst: i === 0 ? undefined : { rounds: ratios.length, ratio: median(ratios), won: ratios.filter((x) => x < 1).length },
+    };
+  });
+}
+
+function countTable(rows: ReturnType<typeof summarizeCounts>, route: Route): string {
+  const head = [title(route), "k instructions/req median (min–max)", "non-2xx", "vs 1st"];
+  const body = rows.map((s) => [
+    s.tree,
+    `${s.kInstructions.median.toFixed(1)} (${s.kInstructions.min.toFixed(1)}–${s.kInstructions.max.toFixed(1)})`,
+    String(s.non2xx),
+    s.vsFirst ? `${s.vsFirst.ratio.toFixed(3)}x, won ${s.vsFirst.won}/${s.vsFirst.rounds}` : "-",
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
+  return [head, ...body].map((r) => r.map((cell, c) => (c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ")).join("\n");
+}
+
+async function counting(): Promise<void> {
+  const redis = await startRedis();
+  log(
+    `bench:compare --instructions: redis-server at ${redis.url}; ${trees.length} trees, ${ROUNDS} round${ROUNDS === 1 ? "" : "s"} ` +
+      `of ${ROUTES.join(" + ")}, ${WARMUP_REQUESTS} requests uncounted then ${REQUESTS} counted, a fresh presque under callgrind per run`,
+  );
+  try {
+    const runs: Counted[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = trees.map((_, i) => trees[(i + round - 1) % trees.length]);
+      for (const route of ROUTES) {
+        for (const t of order) {
+          const prepare = route === "get" ? fillFor(t.queue, REQUESTS) : undefined;
+          const c = await countInstructions(t.dir, redis.url, (url) => specAt(url, t.queue, route), REQUESTS, prepare);
+          const run = { round, route, tree: trees.indexOf(t), requests: c.requests, non2xx: c.non2xx, kInstructions: c.perRequest / 1000 };
+          runs.push(run);
+          const bad = run.non2xx ? `  NOT A RESULT: ${run.non2xx} non-2xx or errors` : "";
+          log(
+            `round ${round}/${ROUNDS}  ${route.toUpperCase().padEnd(4)} ${t.label.padEnd(24)} ${run.kInstructions.toFixed(1).padStart(7)} k instructions/req${bad}`,
+          );
+        }
+      }
+    }
+    const summary = Object.fromEntries(ROUTES.map((route) => [route, summarizeCounts(runs, route)]));
+    for (const route of ROUTES) process.stdout.write(`\n${countTable(summary[route], route)}\n`);
+    mkdirSync(dirname(OUT), { recursive: true });
+    const settings = { mode: "instructions", rounds: ROUNDS, requests: REQUESTS, warmupRequests: WARMUP_REQUESTS, routes: ROUTES };
+    const treeInfo = trees.map(({ dir, label, commit, queue }) => ({ dir, label, commit, queue }));
+    writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), settings, trees: treeInfo, summary, runs }, null, 2)}\n`);
+    log(`\nbench:compare: JSON in ${OUT}`);
+  } finally {
+    closeFill();
+    await redis.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const redis = await startRedis();
   log(
@@ -255,7 +350,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+(INSTRUCTIONS ? counting() : main()).then(
   () => process.exit(0), // a stray socket or timer must not keep a finished run waiting
   (err) => {
     killAll();

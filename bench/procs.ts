@@ -77,9 +77,10 @@ export function killAll(): void {
 }
 
 /** node with tsx for TypeScript entry points, plain node for JavaScript ones. */
-function spawnNode(name: string, args: string[], nodeFlags: string[] = [], cwd = ROOT): ChildProcess {
+function spawnNode(name: string, args: string[], nodeFlags: string[] = [], cwd = ROOT, wrapper: string[] = []): ChildProcess {
   const loader = args[0]?.endsWith(".ts") ? ["--import", "tsx"] : [];
-  const proc = spawn(process.execPath, [...nodeFlags, ...loader, ...args], {
+  const command = [...wrapper, process.execPath, ...nodeFlags, ...loader, ...args];
+  const proc = spawn(command[0], command.slice(1), {
     cwd,
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, NODE_ENV: "production" },
@@ -116,6 +117,9 @@ export interface PresqueOptions {
   workers?: number;
   /** a Redis Cluster's node URLs: --redis-cluster instead of --redis (redisUrl is then ignored) */
   cluster?: string[];
+  /** run under valgrind's callgrind, its instrumentation off until callgrind_control turns it on
+   *  (bench/instructions.ts), writing its counts to this file */
+  callgrindOut?: string;
 }
 
 /** presque as `npm start` runs it: src/ built into dist/, then `node dist/cli/main.js --port P --redis URL
@@ -138,17 +142,22 @@ export async function startPresque(redisUrl: string, opts: PresqueOptions = {}):
   const args = [entry, "--port", String(port), ...redisFlags, "--config", config];
   if (opts.workers && opts.workers > 1) args.push("--workers", String(opts.workers));
   const nodeFlags = opts.profileDir ? ["--cpu-prof", "--cpu-prof-dir", opts.profileDir] : [];
-  const proc = spawnNode("presque", args, nodeFlags, opts.dir);
+  const wrapper = opts.callgrindOut
+    ? ["valgrind", "-q", "--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${opts.callgrindOut}`]
+    : [];
+  const proc = spawnNode("presque", args, nodeFlags, opts.dir, wrapper);
   proc.stdout!.on("data", (chunk: Buffer) => process.stderr.write(chunk)); // warnings and errors, if any
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // under valgrind, start-up takes tens of seconds
+  const waitMs = opts.callgrindOut ? 180_000 : 30_000;
+  const deadline = Date.now() + waitMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`presque exited (${proc.exitCode}) before listening`);
     try {
       await fetch(`${url}/j/bench-ready`);
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error("presque did not answer within 30 s");
+      if (Date.now() > deadline) throw new Error(`presque did not answer within ${waitMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
