@@ -24,7 +24,7 @@ const CONSUMERS = 200;
 const PYTHON_JOBS = 20_000;
 const IDLE_SOCKETS = 1000;
 const IDLE_QUEUES = 100;
-const IDLE_WINDOWS = 3;
+const IDLE_WINDOWS = 5;
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -306,8 +306,9 @@ async function idle(presque: Child, redis: Redis, meter: () => () => CpuUse): Pr
     );
   }
   await sleep(2000);
-  // Three windows, the median the figure: the first one often holds the major GC of what the
-  // thousand upgrades left behind (about 30 MB of heap), a cost of connecting rather than of idling.
+  // Five windows, the median the figure: one or two of the first, 5 to 20 s after the last upgrade,
+  // hold V8's major GCs of the heap that the thousand upgrades grew (50 MB, 19 MB after them), a
+  // cost of having connected rather than of staying connected.
   const windows: Array<{ cores: CpuUse; use: ReturnType<typeof commandUse> }> = [];
   for (let w = 0; w < IDLE_WINDOWS; w++) {
     const before = await commandCounts(redis);
