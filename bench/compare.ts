@@ -218,6 +218,12 @@ function summarize(runs: Run[], route: Route) {
   });
 }
 
+/** The tree's name left-aligned, every other column right-aligned, each as wide as its widest cell. */
+function columns(head: string[], body: string[][]): string {
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
+  return [head, ...body].map((r) => r.map((cell, c) => (c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ")).join("\n");
+}
+
 function table(rows: ReturnType<typeof summarize>, route: Route): string {
   const head = [title(route), "req/s median (min–max)", "CPU µs/req (user/sys)", "p99 ms", "non-2xx", "req/s vs 1st", "CPU vs 1st"];
   const body = rows.map((s) => [
@@ -229,8 +235,7 @@ function table(rows: ReturnType<typeof summarize>, route: Route): string {
     s.vsFirst ? `${s.vsFirst.reqPerSec.toFixed(3)}x, won ${s.vsFirst.reqWon}/${s.vsFirst.rounds}` : "-",
     s.vsFirst ? `${s.vsFirst.cpu.toFixed(3)}x, won ${s.vsFirst.cpuWon}/${s.vsFirst.rounds}` : "-",
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
-  return [head, ...body].map((r) => r.map((cell, c) => (c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ")).join("\n");
+  return columns(head, body);
 }
 
 // --- --instructions: callgrind's counts (bench/instructions.ts)
@@ -270,8 +275,7 @@ function countTable(rows: ReturnType<typeof summarizeCounts>, route: Route): str
     String(s.non2xx),
     s.vsFirst ? `${s.vsFirst.ratio.toFixed(3)}x, won ${s.vsFirst.won}/${s.vsFirst.rounds}` : "-",
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
-  return [head, ...body].map((r) => r.map((cell, c) => (c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ")).join("\n");
+  return columns(head, body);
 }
 
 async function counting(): Promise<void> {

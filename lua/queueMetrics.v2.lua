@@ -12,9 +12,10 @@
   Returns {{counter field, value, ...}, ready, delayed, leased, dead, stopped (1|0), workers,
            oldest ready job's push time (ms; '' = no ready job, or none marked), Redis now (ms)} ]]
 local rcall = redis.call
--- the counters and the run-time buckets r0..r14 (RUN_BOUNDS_MS in lua/includes/metrics.lua, and +Inf)
+--- @include "metrics"
+-- the counters and the run-time buckets, r0 up to the +Inf one
 local FIELDS = { 'pushed', 'delivered', 'acked', 'failed_error', 'failed_lease_expired', 'dead', 'rsum', 'rcount' }
-for b = 0, 14 do FIELDS[#FIELDS + 1] = 'r' .. b end
+for b = 0, #RUN_BOUNDS_MS do FIELDS[#FIELDS + 1] = 'r' .. b end
 
 local function counters()
   if ARGV[1] == '1' then return rcall('HGETALL', k.counters) end

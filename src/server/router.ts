@@ -78,7 +78,7 @@ export class Router {
     (app as unknown as { find: Find }).find = (method, path) => {
       const params: Record<string, string> = {};
       const handlers: unknown[] = [];
-      const routes = index.get(method)?.get(firstSegment(path).toLowerCase()) ?? none;
+      const routes = index.get(method)?.get(firstSegment(path)) ?? none;
       for (let i = 0; i < routes.length; i++) {
         const route = routes[i];
         const matches = route.pattern.exec(path);
@@ -99,8 +99,9 @@ interface TrouterRoute {
 }
 type Find = (method: string, path: string) => { params: Record<string, string>; handlers: unknown[] };
 
-/** "q" of "/q/:queue" and of "/q/p"; "" of "/". Every pattern starts with a literal segment. */
+/** "q" of "/q/:queue", "/q/p" and "/Q/p"; "" of "/". Every pattern starts with a literal segment,
+ *  and trouter's patterns ignore case. */
 function firstSegment(path: string): string {
   const end = path.indexOf("/", 1);
-  return path.slice(1, end === -1 ? path.length : end);
+  return path.slice(1, end === -1 ? path.length : end).toLowerCase();
 }
