@@ -10,7 +10,7 @@ export const RUN_BOUNDS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 const RING_SLOTS = 16;
 export const MINUTES = 15;
 /** Queues per round trip. */
-const CHUNK = 250;
+export const READ_CHUNK = 250;
 
 export interface QueueMetrics {
   queue: string;
@@ -45,8 +45,8 @@ export async function readQueueMetrics(store: Store, queues: string[], nowMs?: n
  *  show, unless withMinutes). A queue whose reading failed (its node is down) is left out. */
 export async function readQueues(store: Store, queues: string[], nowMs?: number, withMinutes = true): Promise<QueueReading[]> {
   const out: QueueReading[] = [];
-  for (let i = 0; i < queues.length; i += CHUNK) {
-    const names = queues.slice(i, i + CHUNK);
+  for (let i = 0; i < queues.length; i += READ_CHUNK) {
+    const names = queues.slice(i, i + READ_CHUNK);
     const replies = await callEach(store, names, withMinutes);
     names.forEach((queue, j) => {
       const reply = replies[j];
@@ -56,7 +56,14 @@ export async function readQueues(store: Store, queues: string[], nowMs?: number,
   return out;
 }
 
-type Reply = [Array<string>, number, number, number, number, number, number, string, number];
+/** queueMetrics v3's integers: the gauges and Redis's clock (GAUGES of them), the counters
+ *  (COUNTERS), then with the minutes each ring slot's tag, pushed, acked and failed. */
+type Reply = number[];
+const GAUGES = 8;
+const COUNTER_FIELDS = ["pushed", "delivered", "acked", "failed_error", "failed_lease_expired", "dead"] as const;
+/** the counters, rsum (ms), rcount, then a count per run-time bucket, +Inf last */
+const COUNTERS = COUNTER_FIELDS.length + 2 + RUN_BOUNDS_SECONDS.length + 1;
+const RING = GAUGES + COUNTERS;
 
 async function callEach(store: Store, queues: string[], withMinutes: boolean): Promise<Array<Reply | null>> {
   // without the minutes, the script leaves the minute ring out of its reply
@@ -76,48 +83,36 @@ async function callEach(store: Store, queues: string[], withMinutes: boolean): P
 }
 
 function decode(queue: string, reply: Reply, nowMs: number | undefined, withMinutes: boolean): QueueReading {
-  const [flat, ready, delayed, leased, dead, stopped, workers, pushedAt, redisNow] = reply;
-  const f = new Map<string, number>();
-  for (let i = 0; i < flat.length; i += 2) f.set(String(flat[i]), Number(flat[i + 1]));
-  const n = (field: string) => f.get(field) ?? 0;
-  const now = nowMs ?? Number(redisNow);
+  const [ready, delayed, leased, dead, stopped, workers, pushedAt, redisNow] = reply;
+  const now = nowMs ?? redisNow;
   const current = Math.floor(now / 60000);
   const minutes: QueueMetrics["minutes"] = [];
   for (let minute = current - MINUTES + 1; withMinutes && minute <= current; minute++) {
-    const slot = ((minute % RING_SLOTS) + RING_SLOTS) % RING_SLOTS;
-    const tagged = f.get(`m${slot}`) === minute;
-    minutes.push({
-      minute,
-      pushed: tagged ? n(`p${slot}`) : 0,
-      acked: tagged ? n(`a${slot}`) : 0,
-      failed: tagged ? n(`f${slot}`) : 0,
-    });
+    const at = RING + 4 * (((minute % RING_SLOTS) + RING_SLOTS) % RING_SLOTS);
+    const tagged = reply[at] === minute;
+    minutes.push({ minute, pushed: tagged ? reply[at + 1] : 0, acked: tagged ? reply[at + 2] : 0, failed: tagged ? reply[at + 3] : 0 });
   }
+  const counters = {} as QueueMetrics["counters"];
+  COUNTER_FIELDS.forEach((field, i) => (counters[field] = reply[GAUGES + i]));
+  const runtime = GAUGES + COUNTER_FIELDS.length;
   return {
     queue,
-    counters: {
-      pushed: n("pushed"),
-      delivered: n("delivered"),
-      acked: n("acked"),
-      failed_error: n("failed_error"),
-      failed_lease_expired: n("failed_lease_expired"),
-      dead: n("dead"),
-    },
+    counters,
     runtime: {
       bounds: RUN_BOUNDS_SECONDS,
-      counts: Array.from({ length: RUN_BOUNDS_SECONDS.length + 1 }, (_, b) => n(`r${b}`)),
-      sum: n("rsum") / 1000,
-      count: n("rcount"),
+      counts: reply.slice(runtime + 2, RING),
+      sum: reply[runtime] / 1000,
+      count: reply[runtime + 1],
     },
     minutes,
     gauges: {
-      ready: Number(ready),
-      delayed: Number(delayed),
-      leased: Number(leased),
-      dead: Number(dead),
-      stopped: Number(stopped) === 1,
-      workers: Number(workers),
-      oldestReadyAge: Number(ready) === 0 ? 0 : String(pushedAt) === "" ? null : Math.max(0, (Number(redisNow) - Number(pushedAt)) / 1000),
+      ready,
+      delayed,
+      leased,
+      dead,
+      stopped: stopped === 1,
+      workers,
+      oldestReadyAge: ready === 0 ? 0 : pushedAt < 0 ? null : Math.max(0, (redisNow - pushedAt) / 1000),
     },
   };
 }
