@@ -44,8 +44,13 @@ export type QueueKeys = Record<(typeof QUEUE_KEY_NAMES)[number], string> & {
   events: string;
 };
 
+/** One key of a queue: its name in a hash tag, so that all of a queue's keys share a cluster slot. */
+export function queueKey(prefix: string, queue: string, part: string): string {
+  return `${prefix}{${queue}}:${part}`;
+}
+
 export function queueKeys(prefix: string, queue: string): QueueKeys {
-  const k = (part: string) => `${prefix}{${queue}}:${part}`;
+  const k = (part: string) => queueKey(prefix, queue, part);
   const keys = Object.fromEntries(QUEUE_KEY_NAMES.map((name) => [name, k(name)]));
   return { ...keys, notify: k("notify"), events: k("events") } as QueueKeys;
 }

@@ -6,7 +6,7 @@ import { Coalescer, MAX_GROUP_BYTES } from "./coalesce.js";
 import type { Logger } from "pino";
 import { DueIndex } from "./due.js";
 import { restateStaleAttempt, restateStaleAttemptError, UnconfirmedPush } from "../shared/errors.js";
-import { globalKeys, queueKeys, type QueueKeys } from "./keys.js";
+import { globalKeys, queueKey, queueKeys, type QueueKeys } from "./keys.js";
 import { Lists } from "./lists.js";
 import { definitionOf, nextRun, specOf, type ScheduleSpec, type ScheduleView } from "./schedules.js";
 import { callScript, loadScripts, type Script } from "./scripts.js";
@@ -32,7 +32,7 @@ export const SCRIPT_VERSIONS = {
   purgeDead: 2,
   purgeQueue: 3,
   pushJobs: 4,
-  queueMetrics: 2,
+  queueMetrics: 3,
   queueStats: 2,
   registerWorker: 1,
   removeJob: 3,
@@ -318,7 +318,11 @@ export class Store {
   /** A script's ioredis command and its keys for one queue, for readers that pipeline it over many
    *  queues (src/store/metrics.ts). */
   scriptCall(name: ScriptName, queue: string): { command: string; keys: string[] } {
-    return { command: this.scripts.get(name)!.command, keys: this.keyList(name, queue) };
+    const script = this.scripts.get(name)!;
+    // a queue not in the cache is not cached by a reader that walks them all: at 10,000 queues
+    // that would clear the cache the requests use, and make every key of every queue each time
+    const keys = this.queueCache.has(queue) ? this.keyList(name, queue) : script.keys.map((key) => queueKey(this.prefix, queue, key));
+    return { command: script.command, keys };
   }
 
   /** A push script's call: its reply is waited for until pushTimeoutMs, however late; after that,
