@@ -171,6 +171,31 @@ t.test("a purge leaves the counters as they were", async (t) => {
   t.equal(value(families, "presque_queue_jobs", { queue: idle, state: "ready" }), 1);
 });
 
+t.test("more queues than a page of names and several round trips: each family once, every queue in it", async (t) => {
+  // 1,100 queues: two pages of the queue list, five round trips of queueMetrics, formatted as
+  // each arrives and joined under one header a family
+  const many = queueName("many");
+  const names = Array.from({ length: 1100 }, (_, i) => `${many}-${i}`);
+  for (let i = 0; i < names.length; i += 100) {
+    const statuses = await Promise.all(
+      names.slice(i, i + 100).map(async (name, j) => (await a("POST", `/q/${name}`, { body: { n: i + j } })).status),
+    );
+    t.same(new Set(statuses), new Set([201]));
+  }
+  const { text, families } = await scrape(b, `?queue=${many}-*`);
+  for (const name of ["presque_jobs_pushed_total", "presque_queue_jobs", "presque_job_run_seconds"]) {
+    t.equal(text.split(`\n# HELP ${name} `).length, 2, `one # HELP line for ${name}`);
+  }
+  const ready = families.get("presque_queue_jobs")!.metrics.filter((m) => m.labels?.state === "ready");
+  t.same(ready.map((m) => m.labels!.queue).sort(), [...names].sort(), "every queue, once");
+  t.ok(
+    ready.every((m) => Number(m.value) === 1),
+    "each with its one job",
+  );
+  t.equal(families.get("presque_jobs_pushed_total")!.metrics.length, names.length);
+  t.equal(value(families, "presque_jobs_pushed_total", { queue: names[1099] }), 1);
+});
+
 const promtool = findOnPath("promtool");
 const noPromtool = promtool ? false : "promtool is not installed (Debian's prometheus package: apt-get install prometheus)";
 t.test("promtool check metrics finds nothing to complain about", { skip: noPromtool }, async (t) => {
