@@ -172,6 +172,30 @@ t.test("Client.waitFor resolves with the job's outcome", async (t) => {
   await t.rejects(aborted, { name: "AbortError" });
 });
 
+t.test("a watcher that subscribes while events flow gets its headers and `subscribed` first", async (t) => {
+  // an event can come in the same read as the subscription's confirmation, before the route has
+  // written its headers: it waits for them (it once went out first and left a listener behind)
+  const q = queueName("events-busy");
+  let pushing = true;
+  const produce = async () => {
+    while (pushing) await h.http("POST", `/qb/${q}`, { body: { jobs: [{ n: 1 }, { n: 2 }] } });
+  };
+  const producers = Array.from({ length: 4 }, produce);
+  try {
+    for (let i = 0; i < 40; i++) {
+      const w = watch(q);
+      await w.opened;
+      if (w.seen[0].type !== "subscribed") t.fail(`watcher ${i} heard ${w.seen[0].type} before subscribed`);
+      w.close();
+      await until("the watcher gone", () => h.presque.context.jobEvents.size.listeners === 0);
+    }
+  } finally {
+    pushing = false;
+    await Promise.all(producers);
+  }
+  t.pass("every watcher's stream began with its headers and subscribed");
+});
+
 t.test("a disconnect leaves nothing behind", async (t) => {
   const q = queueName("events-gone");
   const events = h.presque.context.jobEvents;

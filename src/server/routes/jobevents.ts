@@ -24,6 +24,13 @@ export function registerJobEventRoutes(router: Router, ctx: Context): void {
         () => res.end(),
       );
       if (req.socket.destroyed) return stop(); // gone while the subscription was made
+      const keepAlive = setInterval(() => watcher.comment("keep-alive"), KEEP_ALIVE_MS);
+      keepAlive.unref();
+      // before anything is written: a write can fail and close the response at once
+      res.once("close", () => {
+        clearInterval(keepAlive);
+        stop();
+      });
       answeredOnFinish(res);
       res.writeHead(200, {
         "content-type": "text/event-stream; charset=utf-8",
@@ -33,12 +40,7 @@ export function registerJobEventRoutes(router: Router, ctx: Context): void {
       });
       // the subscription is in place: what happens from now on is heard
       res.write(`event: subscribed\ndata: ${JSON.stringify({ queue })}\n\n`);
-      const keepAlive = setInterval(() => watcher.comment("keep-alive"), KEEP_ALIVE_MS);
-      keepAlive.unref();
-      res.once("close", () => {
-        clearInterval(keepAlive);
-        stop();
-      });
+      watcher.start();
     },
   });
 }
@@ -46,23 +48,33 @@ export function registerJobEventRoutes(router: Router, ctx: Context): void {
 class Watcher {
   private missed = 0;
   private draining = false;
+  /** Events heard before the stream began: the subscription's confirmation and the next message
+   *  can come in one read from Redis, before the route has written its headers. */
+  private early: string | undefined = "";
 
   constructor(private readonly res: Res) {}
 
+  /** The headers and the subscribed event are out: what was heard before them follows. */
+  start(): void {
+    const early = this.early!;
+    this.early = undefined;
+    if (early) this.res.write(early);
+    if (this.missed > 0) this.tellMissed();
+  }
+
   send(events: JobEvent[]): void {
     if (this.res.writableEnded || this.res.destroyed) return;
+    if (this.early !== undefined) {
+      if (this.early.length > MAX_BUFFERED) this.missed += events.length;
+      else this.early += format(events);
+      return;
+    }
     if (this.missed > 0 || this.res.writableLength > MAX_BUFFERED) {
       this.missed += events.length;
       this.awaitDrain();
       return;
     }
-    let text = "";
-    for (const e of events) {
-      const data: Record<string, unknown> = { id: e.id, attempt: e.attempt };
-      if (e.reason) data.reason = e.reason;
-      text += `event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`;
-    }
-    this.res.write(text);
+    this.res.write(format(events));
   }
 
   comment(text: string): void {
@@ -76,9 +88,23 @@ class Watcher {
       this.draining = false;
       if (this.res.writableEnded || this.res.destroyed) return;
       if (this.res.writableLength > MAX_BUFFERED) return this.awaitDrain();
-      const missed = this.missed;
-      this.missed = 0;
-      this.res.write(`event: missed\ndata: ${JSON.stringify({ missed })}\n\n`);
+      this.tellMissed();
     });
   }
+
+  private tellMissed(): void {
+    const missed = this.missed;
+    this.missed = 0;
+    this.res.write(`event: missed\ndata: ${JSON.stringify({ missed })}\n\n`);
+  }
+}
+
+function format(events: JobEvent[]): string {
+  let text = "";
+  for (const e of events) {
+    const data: Record<string, unknown> = { id: e.id, attempt: e.attempt };
+    if (e.reason) data.reason = e.reason;
+    text += `event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+  return text;
 }
