@@ -66,7 +66,7 @@ class Watcher {
     if (this.res.writableEnded || this.res.destroyed) return;
     if (this.early !== undefined) {
       if (this.early.length > MAX_BUFFERED) this.missed += events.length;
-      else this.early += format(events);
+      else this.early += eventsText(events);
       return;
     }
     if (this.missed > 0 || this.res.writableLength > MAX_BUFFERED) {
@@ -74,7 +74,7 @@ class Watcher {
       this.awaitDrain();
       return;
     }
-    this.res.write(format(events));
+    this.res.write(eventsText(events));
   }
 
   comment(text: string): void {
@@ -99,7 +99,8 @@ class Watcher {
   }
 }
 
-function format(events: JobEvent[]): string {
+/** Events as server-sent events, one block each: the error text and payload are never in them. */
+function eventsText(events: JobEvent[]): string {
   let text = "";
   for (const e of events) {
     const data: Record<string, unknown> = { id: e.id, attempt: e.attempt };
